@@ -1,0 +1,79 @@
+"""Parity of our Hiera trunk + FPN neck with the official image encoder (random weights, fp32 CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sam2_backend.configs import get_config
+from sam2_backend.modeling.hiera import Hiera
+from sam2_backend.modeling.neck import FpnNeck, ImageEncoder
+from sam2_backend.modeling.position_encoding import PositionEmbeddingSine
+from tests.reference import build_reference
+
+NAMES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
+PREFIX = "image_encoder."
+TOL = 1e-4
+
+
+def build_image_encoder(name: str) -> ImageEncoder:
+    cfg = get_config(name)
+    trunk = Hiera.from_config(cfg.trunk)
+    neck = FpnNeck(
+        position_encoding=PositionEmbeddingSine(cfg.d_model, temperature=10000, normalize=True),
+        d_model=cfg.d_model,
+        backbone_channel_list=list(cfg.trunk.channel_list),
+        fpn_top_down_levels=cfg.fpn_top_down_levels,
+    )
+    return ImageEncoder(trunk=trunk, neck=neck, scalp=cfg.scalp).eval()
+
+
+def encoder_state(reference: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k[len(PREFIX):]: v for k, v in reference.state_dict().items() if k.startswith(PREFIX)}
+
+
+def max_diffs(reference: torch.nn.Module, ours: ImageEncoder, image: torch.Tensor) -> dict[str, float]:
+    with torch.no_grad():
+        want = reference.image_encoder(image)
+        got = ours(image)
+    diffs = {"vision_features": (got.vision_features - want["vision_features"]).abs().max().item()}
+    for key in ("backbone_fpn", "vision_pos_enc"):
+        assert len(getattr(got, key)) == len(want[key])
+        for i, (g, w) in enumerate(zip(getattr(got, key), want[key])):
+            assert g.shape == w.shape, (key, i)
+            diffs[f"{key}[{i}]"] = (g - w).abs().max().item()
+    return diffs
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def pair(request):
+    """(name, reference model at 256 px, our encoder with its weights)."""
+    name = request.param
+    reference = build_reference(name, image_size=256)
+    ours = build_image_encoder(name)
+    ours.load_state_dict(encoder_state(reference), strict=True)
+    return name, reference, ours
+
+
+def test_state_dict_keys_match(pair):
+    _, reference, ours = pair
+    assert set(ours.state_dict()) == set(encoder_state(reference))
+
+
+def test_parity_256(pair):
+    name, reference, ours = pair
+    image = torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(1))
+    diffs = max_diffs(reference, ours, image)
+    print(name, {k: f"{v:.2e}" for k, v in diffs.items()})
+    assert max(diffs.values()) <= TOL, diffs
+
+
+def test_parity_1024_tiny():
+    name = "sam2.1-hiera-tiny"
+    reference = build_reference(name, image_size=1024)
+    ours = build_image_encoder(name)
+    ours.load_state_dict(encoder_state(reference), strict=True)
+    image = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(2))
+    diffs = max_diffs(reference, ours, image)
+    print(name, "1024", {k: f"{v:.2e}" for k, v in diffs.items()})
+    assert max(diffs.values()) <= TOL, diffs
