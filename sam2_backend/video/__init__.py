@@ -1,0 +1,1 @@
+"""Video: frame sources, the tracker, its memory bank and the result store."""
