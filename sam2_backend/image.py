@@ -1,0 +1,269 @@
+"""Prompted segmentation of single images: embed once, then click as often as you like."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+from . import postprocess
+from .inputs import ImageLike, check_boxes, check_mask_input, check_points, image_to_tensor
+from .modeling.sam2 import ImageFeatures, SAM2Model
+from .transforms import boxes_to_model, coords_to_model, preprocess, upscale_logits
+
+
+class Prediction(NamedTuple):
+    """What :meth:`ImagePredictor.predict` returns (unpacks as a 3-tuple).
+
+    masks: (C, H, W) bool at the original size (float logits with ``return_logits``);
+      (B, C, H, W) for a batch of B prompts.
+    scores: (C,) or (B, C) predicted IoU of each mask.
+    logits: (C, s, s) or (B, C, s, s) low-resolution logits (s = image_size / 4),
+      clamped to +-32, to pass back as ``mask_input``.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+
+
+class ImagePredictor:
+    """Predict masks for points, boxes and masks on an image whose embedding is cached.
+
+    Args:
+        model: a :class:`SAM2Model` from ``load_model`` or ``build_model``.
+        mask_threshold: logit above which a pixel is in the mask.
+        max_hole_area: fill background regions of at most this many low-res pixels
+            inside masks (0 = off).
+        max_sprinkle_area: remove foreground specks of at most this many low-res
+            pixels (0 = off).
+        autocast: ``None`` follows the model's device (bf16 on CUDA as the official
+            code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
+            too; ``False`` forces fp32.
+    """
+
+    def __init__(
+        self,
+        model: SAM2Model,
+        *,
+        mask_threshold: float = 0.0,
+        max_hole_area: float = 0.0,
+        max_sprinkle_area: float = 0.0,
+        autocast: str | bool | None = None,
+    ) -> None:
+        if not isinstance(model, SAM2Model):
+            raise TypeError(
+                f"ImagePredictor needs a SAM2Model (from sam2_backend.load_model), got {type(model).__name__}."
+            )
+        if autocast not in (None, False, "bf16"):
+            raise ValueError(f"autocast must be None, False or 'bf16'; got {autocast!r}.")
+        self.model = model.eval()
+        self.mask_threshold = mask_threshold
+        self.max_hole_area = max_hole_area
+        self.max_sprinkle_area = max_sprinkle_area
+        self.autocast = autocast
+        self._features: list[ImageFeatures] = []
+        self._orig_hws: list[tuple[int, int]] = []
+
+    # -- image embedding -------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def is_image_set(self) -> bool:
+        return bool(self._features)
+
+    @property
+    def orig_hw(self) -> tuple[int, int]:
+        """(H, W) of the current (first) image."""
+        self._require_image()
+        return self._orig_hws[0]
+
+    def _autocast(self):
+        device = self.device
+        if self.autocast is None and device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.autocast == "bf16":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def reset(self) -> None:
+        """Forget the current image(s) and their embeddings."""
+        self._features = []
+        self._orig_hws = []
+
+    @torch.inference_mode()
+    def set_image(self, image: ImageLike) -> None:
+        """Compute and cache the embedding of one image (see ``inputs.image_to_tensor``)."""
+        self.set_image_batch([image])
+
+    @torch.inference_mode()
+    def set_image_batch(self, images: Sequence[ImageLike]) -> None:
+        """Compute and cache embeddings of several images, used by :meth:`predict_batch`."""
+        if isinstance(images, (np.ndarray, torch.Tensor)) or not len(images):
+            raise TypeError("set_image_batch expects a non-empty list of images.")
+        tensors = [image_to_tensor(img) for img in images]
+        self.reset()
+        for t in tensors:
+            x = preprocess(t[None].to(self.device, self.model.dtype), self.model.image_size)
+            with self._autocast():
+                feats = self.model.image_features(x)
+            self._features.append(feats)
+            self._orig_hws.append((t.shape[1], t.shape[2]))
+
+    def get_image_embedding(self) -> torch.Tensor:
+        """The cached (1, 256, S/16, S/16) embedding of the current image."""
+        self._require_image()
+        return self._features[0].image_embed
+
+    def _require_image(self) -> None:
+        if not self._features:
+            raise RuntimeError("No image is set: call set_image(image) before predicting.")
+
+    # -- prompting -------------------------------------------------------------
+
+    def predict(
+        self,
+        points: Any = None,
+        labels: Any = None,
+        box: Any = None,
+        mask_input: Any = None,
+        multimask: bool = True,
+        return_logits: bool = False,
+    ) -> Prediction:
+        """Masks for prompts on the current image, in original-pixel coordinates.
+
+        Args:
+            points: (N, 2) clicks as (x, y) pixels, or (B, N, 2) for B objects.
+            labels: (N,) or (B, N): 1 positive, 0 negative.
+            box: (4,) XYXY pixels, or (B, 4) for a batch of boxes in one call.
+            mask_input: low-res logits from a previous call, (1, s, s) or (B, 1, s, s).
+            multimask: return 3 candidate masks (best for a single click) or 1.
+            return_logits: return float logits at the original size instead of bools.
+        """
+        self._require_image()
+        return self._predict_numpy(0, points, labels, box, mask_input, multimask, return_logits)
+
+    def predict_batch(
+        self,
+        points_batch: Sequence[Any] | None = None,
+        labels_batch: Sequence[Any] | None = None,
+        box_batch: Sequence[Any] | None = None,
+        mask_input_batch: Sequence[Any] | None = None,
+        multimask: bool = True,
+        return_logits: bool = False,
+    ) -> list[Prediction]:
+        """:meth:`predict` for every image of :meth:`set_image_batch`; one entry per image."""
+        self._require_image()
+        n = len(self._features)
+        for name, seq in (("points_batch", points_batch), ("labels_batch", labels_batch),
+                          ("box_batch", box_batch), ("mask_input_batch", mask_input_batch)):
+            if seq is not None and len(seq) != n:
+                raise ValueError(f"{name} has {len(seq)} entries for {n} images.")
+
+        def pick(seq, i):
+            return None if seq is None else seq[i]
+
+        return [
+            self._predict_numpy(i, pick(points_batch, i), pick(labels_batch, i), pick(box_batch, i),
+                                pick(mask_input_batch, i), multimask, return_logits)
+            for i in range(n)
+        ]
+
+    def _predict_numpy(self, index, points, labels, box, mask_input, multimask, return_logits):
+        hw = self._orig_hws[index]
+        if points is None and labels is not None:
+            raise ValueError("labels were given without points.")
+        if points is None and box is None and mask_input is None:
+            raise ValueError("Give at least one prompt: points with labels, a box, or a mask_input.")
+        size = self.model.image_size
+        pts = lab = boxes = mask = None
+        if points is not None:
+            p, l = check_points(points, labels, hw)
+            pts = coords_to_model(torch.from_numpy(p).to(self.device), hw, size)
+            lab = torch.from_numpy(l).to(self.device)
+        if box is not None:
+            b = check_boxes(box, hw)
+            boxes = boxes_to_model(torch.from_numpy(b).to(self.device), hw, size).flatten(1)
+        if mask_input is not None:
+            mask = torch.from_numpy(check_mask_input(mask_input, size // 4)).to(self.device)
+        sizes = {t.shape[0] for t in (pts, boxes, mask) if t is not None}
+        if len(sizes) > 1:
+            raise ValueError(f"points, box and mask_input disagree on the batch size: {sorted(sizes)}.")
+        masks, scores, logits = self.predict_torch(
+            pts, lab, boxes, mask, multimask=multimask, return_logits=return_logits, image_index=index
+        )
+        batched = max(sizes) > 1 or (points is not None and np.ndim(points) == 3) or (
+            box is not None and np.ndim(box) == 2)
+        out = (masks, scores, logits)
+        out = [t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy() for t in out]
+        if not batched:
+            out = [t[0] for t in out]
+        return Prediction(*out)
+
+    @torch.inference_mode()
+    def predict_torch(
+        self,
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+        multimask: bool = True,
+        return_logits: bool = False,
+        image_index: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The model-space layer under :meth:`predict` (no input checks).
+
+        Args:
+            point_coords: (B, N, 2) in model-input pixels (already scaled to ``image_size``).
+            point_labels: (B, N) int, 1 positive / 0 negative.
+            boxes: (B, 4) XYXY in model-input pixels.
+            mask_input: (B, 1, s, s) low-res logits.
+        Returns:
+            masks (B, C, H, W) at the original size (bool, or logits), IoU scores
+            (B, C), low-res logits (B, C, s, s) clamped to +-32.
+        """
+        feats = self._features[image_index]
+        hw = self._orig_hws[image_index]
+        points = None
+        if point_coords is not None:
+            points = (point_coords, point_labels)
+        if boxes is not None:
+            # Boxes enter the prompt encoder as two corner points labelled 2 and 3, first.
+            corners = boxes.reshape(-1, 2, 2)
+            corner_labels = torch.tensor([[2, 3]], dtype=torch.int32, device=boxes.device)
+            corner_labels = corner_labels.expand(corners.shape[0], -1)
+            if points is None:
+                points = (corners, corner_labels)
+            else:
+                points = (torch.cat([corners, points[0]], 1), torch.cat([corner_labels, points[1]], 1))
+        with self._autocast():
+            sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
+            many = points is not None and points[0].shape[0] > 1
+            out = self.model.sam_mask_decoder(
+                image_embeddings=feats.image_embed,
+                image_pe=self.model.sam_prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=multimask,
+                repeat_image=many,
+                high_res_features=feats.high_res_feats,
+            )
+        low_res = out.masks.float()
+        masks = upscale_logits(self._clean(low_res), hw)
+        if not return_logits:
+            masks = masks > self.mask_threshold
+        return masks, out.iou_pred.float(), low_res.clamp(-32.0, 32.0)
+
+    def _clean(self, logits: torch.Tensor) -> torch.Tensor:
+        """Optional hole filling and speck removal on low-res logits (B, C, s, s).
+
+        Both are found on the same (unfilled) logits, as the official predictor does.
+        """
+        return postprocess.fill_holes_and_remove_sprinkles(
+            logits, self.max_hole_area, self.max_sprinkle_area, self.mask_threshold
+        )

@@ -1,0 +1,46 @@
+"""Every resize and coordinate rescale between original images and model space.
+
+SAM 2 squashes an image to ``S x S`` (S = model.image_size, 1024) without
+keeping the aspect ratio, so a pixel (x, y) of a W x H image maps to
+(x * S / W, y * S / H).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def preprocess(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(B, 3, H, W) float RGB in [0, 1] -> (B, 3, S, S) normalised model input.
+
+    Bilinear with antialiasing, like torchvision's tensor ``Resize`` that the
+    official image predictor uses.
+    """
+    x = F.interpolate(
+        images, size=(image_size, image_size), mode="bilinear", align_corners=False,
+        antialias=True,
+    )
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def coords_to_model(coords: torch.Tensor, orig_hw: tuple[int, int], image_size: int) -> torch.Tensor:
+    """Pixel (x, y) coordinates of an (H, W) image, shape (..., 2) -> model-input pixels."""
+    h, w = orig_hw
+    # Normalise first, then scale: the same rounding as the official predictor.
+    return coords / coords.new_tensor([w, h]) * image_size
+
+
+def boxes_to_model(boxes: torch.Tensor, orig_hw: tuple[int, int], image_size: int) -> torch.Tensor:
+    """XYXY pixel boxes (B, 4) -> corner points in model-input pixels (B, 2, 2)."""
+    return coords_to_model(boxes.reshape(-1, 2, 2), orig_hw, image_size)
+
+
+def upscale_logits(logits: torch.Tensor, orig_hw: tuple[int, int]) -> torch.Tensor:
+    """Low-resolution mask logits (B, C, h, w) -> (B, C, H, W) at the original size."""
+    return F.interpolate(logits.float(), size=orig_hw, mode="bilinear", align_corners=False)
