@@ -5,6 +5,7 @@ from .checkpoint import build_model, load_model
 from .configs import ModelConfig, config_names, get_config
 from .image import ImagePredictor, Prediction
 from .modeling.sam2 import SAM2Model
+from .video import TrackResults, VideoTracker
 
 __all__ = [
     "AutomaticMaskGenerator",
@@ -12,6 +13,8 @@ __all__ = [
     "ModelConfig",
     "Prediction",
     "SAM2Model",
+    "TrackResults",
+    "VideoTracker",
     "build_model",
     "config_names",
     "get_config",

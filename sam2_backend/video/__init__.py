@@ -1,1 +1,7 @@
-"""Video: frame sources, the tracker, its memory bank and the result store."""
+"""Video: frame sources, the streaming multi-object tracker and its results."""
+
+from .results import TrackResults
+from .sources import FrameReadError, FrameSource, open_source
+from .tracker import VideoTracker
+
+__all__ = ["FrameReadError", "FrameSource", "TrackResults", "VideoTracker", "open_source"]

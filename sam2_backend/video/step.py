@@ -1,0 +1,285 @@
+"""One tracking step of one object on one frame, as pure functions of the model.
+
+The official code spreads this over a 900-line base class; here it is four
+functions: condition the frame on the object's memory, run the prompt decoder
+(or take a mask prompt as the answer), and encode the result as a new memory.
+Tensors are batch-first (B, C, h, w) except where the memory attention wants
+sequences (HW, B, C).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from ..modeling.position_encoding import get_1d_sine_pe
+from ..modeling.sam2 import SAM2Model
+from .memory_bank import FrameState, ObjectMemory, select_cond_frames
+
+# Logit given to every pixel of an object the model says is absent.
+NO_OBJ_SCORE = -1024.0
+
+
+class FrameFeatures(NamedTuple):
+    """Image features of one frame, shared by every object tracked on it.
+
+    vision_feat: (1, 256, h, w) lowest-resolution feature (no memory added).
+    vision_pos: (1, 256, h, w) its sine position encoding.
+    high_res: [(1, 32, 4h, 4w), (1, 64, 2h, 2w)] decoder skip features.
+    """
+
+    vision_feat: torch.Tensor
+    vision_pos: torch.Tensor
+    high_res: list[torch.Tensor]
+
+
+class HeadsOutput(NamedTuple):
+    """The decoder's answer for one object: the best mask and what tracking keeps.
+
+    low_res: (B, 1, s, s) logits (s = image_size / 4); high_res: (B, 1, S, S);
+    obj_ptr: (B, 256); object_score: (B, 1) logit, > 0 when the object is visible.
+    """
+
+    low_res: torch.Tensor
+    high_res: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score: torch.Tensor
+
+
+def frame_features(model: SAM2Model, image: torch.Tensor) -> FrameFeatures:
+    """Encode one preprocessed frame (1, 3, S, S)."""
+    out = model.forward_image(image)
+    return FrameFeatures(out.backbone_fpn[-1], out.vision_pos_enc[-1], list(out.backbone_fpn[:-1]))
+
+
+def _gate_pointer(model: SAM2Model, obj_ptr: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+    """Replace the pointer of an absent object by the learned "no object" pointer."""
+    cfg = model.config
+    lam = torch.sigmoid(visible) if cfg.soft_no_obj_ptr else visible.float()
+    if cfg.fixed_no_obj_ptr:
+        obj_ptr = lam * obj_ptr
+    return obj_ptr + (1 - lam) * model.no_obj_ptr
+
+
+def run_heads(
+    model: SAM2Model,
+    pix_feat: torch.Tensor,
+    high_res: list[torch.Tensor],
+    points: tuple[torch.Tensor, torch.Tensor] | None,
+    mask_logits: torch.Tensor | None,
+    multimask: bool,
+) -> HeadsOutput:
+    """Prompt encoder + mask decoder on (memory-conditioned) features.
+
+    points: (coords (B, N, 2) model pixels, labels (B, N)), or None for a padding
+    point; mask_logits: (B, 1, s', s') dense prompt, resized to the decoder's size.
+    """
+    b = pix_feat.shape[0]
+    if points is None:
+        points = (
+            torch.zeros(b, 1, 2, device=pix_feat.device),
+            -torch.ones(b, 1, dtype=torch.int32, device=pix_feat.device),
+        )
+    pe = model.sam_prompt_encoder
+    if mask_logits is not None and mask_logits.shape[-2:] != tuple(pe.mask_input_size):
+        mask_logits = F.interpolate(
+            mask_logits.float(), size=pe.mask_input_size, mode="bilinear",
+            align_corners=False, antialias=True,
+        )
+    sparse, dense = pe(points=points, boxes=None, masks=mask_logits)
+    out = model.sam_mask_decoder(
+        image_embeddings=pix_feat,
+        image_pe=pe.get_dense_pe(),
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        multimask_output=multimask,
+        repeat_image=False,
+        high_res_features=high_res,
+    )
+    masks, ious, tokens, score = out.masks, out.iou_pred, out.sam_tokens, out.object_score_logits
+    visible = score > 0
+    # An absent object is empty everywhere, so its memory says "not here".
+    masks = torch.where(visible[:, None, None], masks, NO_OBJ_SCORE).float()
+    token = tokens[:, 0]
+    if multimask:
+        best = torch.argmax(ious, dim=-1)
+        rows = torch.arange(b, device=masks.device)
+        masks = masks[rows, best].unsqueeze(1)
+        if tokens.shape[1] > 1:
+            token = tokens[rows, best]
+    high = F.interpolate(masks, size=(model.image_size,) * 2, mode="bilinear", align_corners=False)
+    obj_ptr = _gate_pointer(model, model.obj_ptr_proj(token), visible)
+    return HeadsOutput(masks, high, obj_ptr, score)
+
+
+def mask_as_output(model: SAM2Model, pix_feat: torch.Tensor, high_res: list[torch.Tensor],
+                   mask: torch.Tensor) -> HeadsOutput:
+    """Take a mask prompt (B, 1, S, S) in {0, 1} as the answer, without the decoder.
+
+    The decoder still runs on the downsampled mask, only to produce an object pointer.
+    """
+    high = mask.float() * 20.0 - 10.0  # +-10 logits: sigmoid is ~0 or ~1
+    low = F.interpolate(high, size=(high.shape[-2] // 4, high.shape[-1] // 4), mode="bilinear",
+                        align_corners=False, antialias=True)
+    ptr = run_heads(model, pix_feat, high_res, None, model.mask_downsample(mask.float()), False).obj_ptr
+    visible = torch.any(mask.flatten(1).float() > 0.0, dim=1)[:, None]
+    score = visible.float() * 20.0 - 10.0
+    return HeadsOutput(low, high, _gate_pointer(model, ptr, visible), score)
+
+
+def condition_on_memory(
+    model: SAM2Model,
+    frame: int,
+    feats: FrameFeatures,
+    memory: ObjectMemory,
+    num_frames: int | None,
+    reverse: bool,
+) -> torch.Tensor:
+    """The frame's feature (1, 256, h, w) after attending to the object's memories.
+
+    Memories are every (selected) conditioning frame, the last ``num_maskmem - 1``
+    tracked frames in the direction of travel, and object pointers of up to
+    ``max_obj_ptrs_in_encoder`` frames.
+    """
+    cfg = model.config
+    b, c, h, w = feats.vision_feat.shape
+    curr = feats.vision_feat.flatten(2).permute(2, 0, 1)  # (HW, B, C)
+    curr_pos = feats.vision_pos.flatten(2).permute(2, 0, 1)
+    sign = -1 if reverse else 1
+    selected, unselected = select_cond_frames(frame, memory.cond, cfg.max_cond_frames_in_attn)
+
+    def tracked(t: int) -> FrameState | None:
+        state = memory.non_cond.get(t)
+        return state if state is not None else unselected.get(t)
+
+    # Spatial memories: t_pos 0 for conditioning frames, 1..6 for recent frames.
+    spatial: list[tuple[int, FrameState | None]] = [(0, s) for s in selected.values()]
+    stride = cfg.memory_temporal_stride_for_eval
+    for t_pos in range(1, cfg.num_maskmem):
+        back = cfg.num_maskmem - t_pos  # frames before the current one
+        if back == 1:
+            prev = frame - sign
+        elif not reverse:
+            prev = ((frame - 2) // stride) * stride - (back - 2) * stride
+        else:
+            prev = -(-(frame + 2) // stride) * stride + (back - 2) * stride
+        spatial.append((t_pos, tracked(prev)))
+    mem_pos_enc = memory_pos_encoding(model, feats)
+    tokens, token_pos = [], []
+    for t_pos, state in spatial:
+        if state is None:
+            continue
+        tokens.append(state.maskmem.to(curr.device, torch.float32).flatten(2).permute(2, 0, 1))
+        token_pos.append(mem_pos_enc + model.maskmem_tpos_enc[cfg.num_maskmem - t_pos - 1])
+
+    # Object pointers: past conditioning frames, then recent tracked frames.
+    max_ptrs = cfg.max_obj_ptrs_in_encoder if num_frames is None else min(
+        num_frames, cfg.max_obj_ptrs_in_encoder)
+    if cfg.only_obj_ptrs_in_the_past_for_eval:
+        ptr_cond = {t: s for t, s in selected.items() if (t >= frame if reverse else t <= frame)}
+    else:
+        ptr_cond = selected
+    ptrs = [
+        ((frame - t) * sign if cfg.use_signed_tpos_enc_to_obj_ptrs else abs(frame - t), s.obj_ptr)
+        for t, s in ptr_cond.items()
+    ]
+    for t_diff in range(1, max_ptrs):
+        t = frame - sign * t_diff
+        if t < 0 or (num_frames is not None and t >= num_frames):
+            break
+        state = tracked(t)
+        if state is not None:
+            ptrs.append((t_diff, state.obj_ptr))
+    num_ptr_tokens = 0
+    if ptrs:
+        dists, vecs = zip(*ptrs)
+        obj_ptrs = torch.stack(vecs, dim=0).to(curr.device)  # (P, B, C)
+        mem_dim = cfg.mem_dim
+        if cfg.add_tpos_enc_to_obj_ptrs:
+            rel = torch.tensor(dists, device=curr.device) / (max_ptrs - 1)
+            pe_dim = c if cfg.proj_tpos_enc_in_obj_ptrs else mem_dim
+            ptr_pos = model.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=pe_dim))
+            ptr_pos = ptr_pos.unsqueeze(1).expand(-1, b, mem_dim)
+        else:
+            ptr_pos = obj_ptrs.new_zeros(len(dists), b, mem_dim)
+        # Each C-wide pointer becomes C / mem_dim tokens of the memory's width.
+        split = c // mem_dim
+        obj_ptrs = obj_ptrs.reshape(-1, b, split, mem_dim).permute(0, 2, 1, 3).flatten(0, 1)
+        ptr_pos = ptr_pos.repeat_interleave(split, dim=0)
+        tokens.append(obj_ptrs)
+        token_pos.append(ptr_pos)
+        num_ptr_tokens = obj_ptrs.shape[0]
+
+    out = model.memory_attention(
+        curr=curr, memory=torch.cat(tokens, 0), curr_pos=curr_pos,
+        memory_pos=torch.cat(token_pos, 0), num_obj_ptr_tokens=num_ptr_tokens,
+    )
+    return out.permute(1, 2, 0).reshape(b, c, h, w)
+
+
+def memory_pos_encoding(model: SAM2Model, feats: FrameFeatures) -> torch.Tensor:
+    """(h*w, 1, mem_dim) position encoding of a spatial memory: the same for every frame."""
+    h, w = feats.vision_feat.shape[-2:]
+    probe = feats.vision_feat.new_zeros(1, model.config.mem_dim, h, w)
+    return model.memory_encoder.position_encoding(probe).flatten(2).permute(2, 0, 1)
+
+
+def encode_memory(
+    model: SAM2Model,
+    feats: FrameFeatures,
+    high_res_logits: torch.Tensor,
+    object_score: torch.Tensor,
+    binarize: bool,
+) -> torch.Tensor:
+    """Memory of one frame: (1, mem_dim, h, w) in bfloat16, as the official tracker stores it."""
+    cfg = model.config
+    if binarize:  # clicked frames remember exactly the mask the person saw
+        mask = (high_res_logits > 0).float()
+    else:
+        mask = torch.sigmoid(high_res_logits)
+    mask = mask * cfg.sigmoid_scale_for_mem_enc + cfg.sigmoid_bias_for_mem_enc
+    features = model.memory_encoder(feats.vision_feat, mask, skip_mask_sigmoid=True).vision_features
+    if model.no_obj_embed_spatial is not None:
+        absent = 1 - (object_score > 0).float()
+        features = features + absent[..., None, None] * model.no_obj_embed_spatial[..., None, None]
+    return features.to(torch.bfloat16)
+
+
+def use_multimask(model: SAM2Model, is_init_cond: bool, num_points: int) -> bool:
+    """Three candidate masks for zero or one click (a box counts as two points)."""
+    cfg = model.config
+    return (
+        cfg.multimask_output_in_sam
+        and (is_init_cond or cfg.multimask_output_for_tracking)
+        and cfg.multimask_min_pt_num <= num_points <= cfg.multimask_max_pt_num
+    )
+
+
+def track_step(
+    model: SAM2Model,
+    frame: int,
+    feats: FrameFeatures,
+    memory: ObjectMemory,
+    *,
+    is_init_cond: bool,
+    points: tuple[torch.Tensor, torch.Tensor] | None,
+    mask: torch.Tensor | None,
+    num_frames: int | None,
+    reverse: bool,
+    prev_logits: torch.Tensor | None = None,
+) -> HeadsOutput:
+    """Predict one object on one frame from its prompts and/or memory."""
+    if mask is not None and model.config.use_mask_input_as_output_without_sam:
+        return mask_as_output(model, feats.vision_feat, feats.high_res, mask)
+    if is_init_cond:
+        # A first prompt has no memory: add the learned "no memory" embedding instead.
+        pix_feat = feats.vision_feat + model.no_mem_embed.view(1, -1, 1, 1)
+    else:
+        pix_feat = condition_on_memory(model, frame, feats, memory, num_frames, reverse)
+    if prev_logits is not None:
+        mask = prev_logits  # a correction refines the frame's previous mask
+    num_points = 0 if points is None else points[1].shape[1]
+    return run_heads(model, pix_feat, feats.high_res, points, mask,
+                     use_multimask(model, is_init_cond, num_points))
