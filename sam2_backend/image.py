@@ -42,6 +42,8 @@ class ImagePredictor:
         autocast: ``None`` follows the model's device (bf16 on CUDA as the official
             code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
             too; ``False`` forces fp32.
+        compile: ``torch.compile`` the image encoder (see ``SAM2Model.compile_parts``);
+            with ``autocast="bf16"`` this is the fast CPU path.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class ImagePredictor:
         max_hole_area: float = 0.0,
         max_sprinkle_area: float = 0.0,
         autocast: str | bool | None = None,
+        compile: bool = False,
     ) -> None:
         if not isinstance(model, SAM2Model):
             raise TypeError(
@@ -64,6 +67,8 @@ class ImagePredictor:
         self.max_hole_area = max_hole_area
         self.max_sprinkle_area = max_sprinkle_area
         self.autocast = autocast
+        if compile:
+            model.compile_parts()
         self._features: list[ImageFeatures] = []
         self._orig_hws: list[tuple[int, int]] = []
 

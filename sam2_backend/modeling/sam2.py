@@ -104,6 +104,21 @@ class SAM2Model(nn.Module):
         fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
         return out._replace(backbone_fpn=fpn)
 
+    def compile_parts(self, *, video: bool = False) -> None:
+        """``torch.compile`` the image encoder (and with ``video`` the per-frame tracking
+        parts) in place. The first call of each part is slow (tens of seconds on CPU).
+
+        On CPU, weights are frozen into the compiled graphs (inductor ``freezing``),
+        which lets oneDNN pre-pack them: load weights before compiling, not after.
+        """
+        options = {"freezing": True} if self.device.type == "cpu" else None
+        self.image_encoder.compile(dynamic=False, options=options)
+        if video:
+            self.memory_encoder.compile(dynamic=False, options=options)
+            self.sam_mask_decoder.compile(dynamic=False, options=options)
+            # The number of memories varies from frame to frame.
+            self.memory_attention.compile(dynamic=True, options=options)
+
     def image_features(self, images: torch.Tensor) -> ImageFeatures:
         """Features for prompting single images (no memory): see :class:`ImageFeatures`."""
         out = self.forward_image(images)

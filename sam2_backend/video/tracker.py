@@ -96,9 +96,7 @@ class VideoTracker:
         self._lock = threading.RLock()
         self.results = TrackResults(self.height, self.width, self.num_frames)
         if compile:
-            for part in (model.image_encoder, model.memory_encoder, model.sam_mask_decoder):
-                part.compile(dynamic=False)
-            model.memory_attention.compile(dynamic=True)  # memory length varies
+            model.compile_parts(video=True)
 
     # -- the clip --------------------------------------------------------------------
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install the project with its test dependencies and
+# the official sam2 package that the parity tests and benchmarks compare against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+# torch and torchvision pinned to the builds our development machines carry locally;
+# override with TORCH_SPEC on other machines (e.g. TORCH_SPEC="torch torchvision").
+TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# shellcheck disable=SC2086
+python -m pip install -q $TORCH_SPEC
+python -m pip install -q -e '.[test]'
+# The reference is an sdist whose setup.py imports torch: build it against ours,
+# without its optional CUDA extension.
+python -c "import sam2" 2>/dev/null ||
+  SAM2_BUILD_CUDA=0 python -m pip install -q --no-build-isolation sam2==1.1.0
