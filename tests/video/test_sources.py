@@ -23,9 +23,9 @@ from sam2_backend.video.sources import (  # noqa: E402
     ListSource,
     Prefetcher,
     VideoFileSource,
-    _natural_key,
     open_source,
 )
+from sam2_backend.video.sources.base import _natural_key  # noqa: E402
 
 T, H, W = 24, 96, 128
 TOL = 6.0  # mean absolute difference (of 255) allowed for lossy codecs
