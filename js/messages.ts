@@ -1,0 +1,114 @@
+// Builders of the front end -> kernel messages of docs/widget_protocol.md.
+// Each message carries `type` and `seq`, a counter of this front end; the
+// kernel answers each with an `ack` of the same `seq`.
+
+export type Message =
+  | { type: "add_point"; seq: number; x: number; y: number; label: 0 | 1 }
+  | { type: "add_box"; seq: number; x0: number; y0: number; x1: number; y1: number }
+  | { type: "remove_prompt"; seq: number; index: number }
+  | { type: "undo"; seq: number }
+  | { type: "redo"; seq: number }
+  | { type: "add_object"; seq: number }
+  | { type: "select_object"; seq: number; id: number }
+  | { type: "rename_object"; seq: number; id: number; name: string }
+  | { type: "set_visible"; seq: number; id: number; visible: boolean }
+  | { type: "delete_object"; seq: number; id: number }
+  | { type: "clear_object"; seq: number }
+  | { type: "clear_image"; seq: number }
+  | { type: "goto"; seq: number; index: number }
+  | { type: "segment_everything"; seq: number };
+
+function finite(name: string, v: number): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number, got ${v}`);
+  return v;
+}
+
+function index(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${v}`);
+  return v;
+}
+
+function objectId(v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`id must be an integer >= 1, got ${v}`);
+  return v;
+}
+
+/**
+ * Builds messages with increasing `seq` numbers, validating every field
+ * first: a rejected message throws and uses up no `seq`.
+ */
+export class MessageBuilder {
+  private seq = 0;
+
+  private next(): number {
+    this.seq += 1;
+    return this.seq;
+  }
+
+  addPoint(x: number, y: number, label: 0 | 1): Message {
+    if (label !== 0 && label !== 1) throw new RangeError(`label must be 0 or 1, got ${String(label)}`);
+    const p = { x: finite("x", x), y: finite("y", y) };
+    return { type: "add_point", seq: this.next(), ...p, label };
+  }
+
+  addBox(x0: number, y0: number, x1: number, y1: number): Message {
+    const box = { x0: finite("x0", x0), y0: finite("y0", y0), x1: finite("x1", x1), y1: finite("y1", y1) };
+    return { type: "add_box", seq: this.next(), ...box };
+  }
+
+  removePrompt(i: number): Message {
+    const checked = index("index", i);
+    return { type: "remove_prompt", seq: this.next(), index: checked };
+  }
+
+  undo(): Message {
+    return { type: "undo", seq: this.next() };
+  }
+
+  redo(): Message {
+    return { type: "redo", seq: this.next() };
+  }
+
+  addObject(): Message {
+    return { type: "add_object", seq: this.next() };
+  }
+
+  selectObject(id: number): Message {
+    const checked = objectId(id);
+    return { type: "select_object", seq: this.next(), id: checked };
+  }
+
+  renameObject(id: number, name: string): Message {
+    if (typeof name !== "string") throw new TypeError("name must be a string");
+    const checked = objectId(id);
+    return { type: "rename_object", seq: this.next(), id: checked, name };
+  }
+
+  setVisible(id: number, visible: boolean): Message {
+    if (typeof visible !== "boolean") throw new TypeError("visible must be a boolean");
+    const checked = objectId(id);
+    return { type: "set_visible", seq: this.next(), id: checked, visible };
+  }
+
+  deleteObject(id: number): Message {
+    const checked = objectId(id);
+    return { type: "delete_object", seq: this.next(), id: checked };
+  }
+
+  clearObject(): Message {
+    return { type: "clear_object", seq: this.next() };
+  }
+
+  clearImage(): Message {
+    return { type: "clear_image", seq: this.next() };
+  }
+
+  goto(i: number): Message {
+    const checked = index("index", i);
+    return { type: "goto", seq: this.next(), index: checked };
+  }
+
+  segmentEverything(): Message {
+    return { type: "segment_everything", seq: this.next() };
+  }
+}

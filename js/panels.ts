@@ -1,0 +1,207 @@
+// The widget's DOM: toolbar, canvas stage, object list, status line and help
+// overlay. Building and filling elements only; widget.ts wires the events.
+// Every class carries the `sam2w-` prefix, since anywidget's CSS is global.
+
+import type { ObjectInfo } from "./protocol";
+import { KEY_HELP, MOUSE_HELP } from "./shortcuts";
+
+/** A new element with prefixed classes and the given attributes. */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  classes: string,
+  attrs: Readonly<Record<string, string>> = {},
+  text = "",
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (classes) e.className = classes.split(" ").map((c) => `sam2w-${c}`).join(" ");
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text) e.textContent = text;
+  return e;
+}
+
+function button(action: string, label: string, title: string, text: string): HTMLButtonElement {
+  return h("button", "button", { type: "button", "data-action": action, "aria-label": label, title }, text);
+}
+
+export interface Layout {
+  root: HTMLDivElement;
+  /** Toolbar buttons by their `data-action`. */
+  buttons: ReadonlyMap<string, HTMLButtonElement>;
+  opacity: HTMLInputElement;
+  outline: HTMLInputElement;
+  nav: HTMLDivElement;
+  position: HTMLSpanElement;
+  imageName: HTMLSpanElement;
+  stage: HTMLDivElement;
+  canvas: HTMLCanvasElement;
+  help: HTMLDivElement;
+  objects: HTMLOListElement;
+  status: HTMLDivElement;
+  statusText: HTMLSpanElement;
+  latency: HTMLSpanElement;
+  cursor: HTMLSpanElement;
+  error: HTMLSpanElement;
+}
+
+export function buildLayout(): Layout {
+  const root = h("div", "root", {
+    tabindex: "0",
+    // Lumino (JupyterLab) skips its shortcuts for key events from inside.
+    "data-lm-suppress-shortcuts": "true",
+    "aria-label": "SAM 2 segmentation widget",
+  });
+
+  const toolbar = h("div", "toolbar", { role: "toolbar" });
+  const buttons = [
+    button("undo", "Undo", "Undo (Ctrl/⌘ Z)", "↶"),
+    button("redo", "Redo", "Redo (Ctrl/⌘ Shift Z)", "↷"),
+    button("new_object", "New object", "New object (N)", "New object"),
+    button("clear_object", "Clear object", "Clear the selected object on this image (Delete)", "Clear object"),
+    button("clear_image", "Clear image", "Clear every prompt on this image", "Clear image"),
+    button("segment_everything", "Segment everything", "Automatic masks for this image", "Everything"),
+  ];
+  const opacityLabel = h("label", "field", { title: "Mask opacity" }, "Opacity ");
+  const opacity = h("input", "slider", { type: "range", min: "0", max: "1", step: "0.05", "aria-label": "Mask opacity" });
+  opacityLabel.append(opacity);
+  const outlineLabel = h("label", "field", { title: "Mask outlines (O)" });
+  const outline = h("input", "", { type: "checkbox", "aria-label": "Mask outlines" });
+  outlineLabel.append(outline, " Outline");
+  const view = [
+    button("reset_view", "Reset view", "Reset the view (0)", "⤢"),
+    button("help", "Help", "Shortcuts (?)", "?"),
+  ];
+  const nav = h("div", "nav");
+  const prev = button("prev_image", "Previous image", "Previous image (←)", "◀");
+  const position = h("span", "position", { "aria-live": "polite" });
+  const next = button("next_image", "Next image", "Next image (→)", "▶");
+  const imageName = h("span", "image-name");
+  nav.append(prev, position, next, imageName);
+  toolbar.append(...buttons, opacityLabel, outlineLabel, ...view, nav);
+
+  const main = h("div", "main");
+  const stage = h("div", "stage");
+  const canvas = h("canvas", "canvas", { "aria-label": "Image: click to add points, drag to draw a box" });
+  const help = buildHelp();
+  stage.append(canvas, help);
+  const side = h("div", "side");
+  side.append(h("div", "side-title", {}, "Objects"));
+  const objects = h("ol", "objects", { "aria-label": "Objects" });
+  side.append(objects);
+  main.append(stage, side);
+
+  const status = h("div", "status", { role: "status" });
+  const statusText = h("span", "status-text");
+  const latency = h("span", "latency");
+  const cursor = h("span", "cursor");
+  const error = h("span", "error");
+  status.append(statusText, latency, cursor, error);
+
+  root.append(toolbar, main, status);
+  const all = [...buttons, ...view, prev, next];
+  return {
+    root,
+    buttons: new Map(all.map((b) => [b.dataset.action ?? "", b])),
+    opacity,
+    outline,
+    nav,
+    position,
+    imageName,
+    stage,
+    canvas,
+    help,
+    objects,
+    status,
+    statusText,
+    latency,
+    cursor,
+    error,
+  };
+}
+
+function helpTable(title: string, rows: readonly (readonly [string, string])[]): HTMLTableElement {
+  const table = h("table", "help-table");
+  const caption = h("caption", "", {}, title);
+  table.append(caption);
+  for (const [keys, what] of rows) {
+    const tr = h("tr", "");
+    tr.append(h("th", "", { scope: "row" }, keys), h("td", "", {}, what));
+    table.append(tr);
+  }
+  return table;
+}
+
+function buildHelp(): HTMLDivElement {
+  const help = h("div", "help", { role: "dialog", "aria-label": "Shortcuts", hidden: "" });
+  help.append(
+    button("help", "Close help", "Close (Esc)", "×"),
+    helpTable("Mouse", MOUSE_HELP),
+    helpTable("Keys (while the widget has focus)", KEY_HELP),
+  );
+  return help;
+}
+
+/** Refill the object list; rows carry `data-id`, their buttons `data-action`. */
+export function renderObjects(list: HTMLOListElement, objects: readonly ObjectInfo[], selectedId: number): void {
+  const rows = objects.map((o, i) => {
+    const selected = o.id === selectedId;
+    const row = h("li", selected ? "object selected" : "object", {
+      "data-id": String(o.id),
+      "aria-selected": String(selected),
+      title: "Click to select; double-click the name to rename",
+    });
+    const swatch = h("span", "swatch");
+    swatch.style.background = o.color;
+    if (!o.visible) swatch.classList.add("sam2w-hidden-swatch");
+    const slot = h("span", "slot", {}, i < 9 ? String(i + 1) : "");
+    const name = h("span", "name", { "data-action": "rename" }, o.name);
+    const eye = h(
+      "button",
+      "icon",
+      {
+        type: "button",
+        "data-action": "toggle_visible",
+        "aria-pressed": String(o.visible),
+        "aria-label": o.visible ? `Hide ${o.name}` : `Show ${o.name}`,
+        title: o.visible ? "Hide" : "Show",
+      },
+      o.visible ? "◉" : "○",
+    );
+    const del = h(
+      "button",
+      "icon",
+      { type: "button", "data-action": "delete", "aria-label": `Delete ${o.name}`, title: "Delete on every image" },
+      "×",
+    );
+    row.append(swatch, slot, name, eye, del);
+    return row;
+  });
+  if (rows.length === 0) rows.push(h("li", "empty", {}, "Click the image to start an object."));
+  list.replaceChildren(...rows);
+}
+
+/**
+ * Swap a name for a text field. `done` gets the trimmed text on Enter or when
+ * the field loses focus, null on Escape.
+ */
+export function editName(name: HTMLElement, signal: AbortSignal, done: (value: string | null) => void): void {
+  const input = h("input", "name-input", { "aria-label": "Object name" });
+  input.value = name.textContent ?? "";
+  let finished = false;
+  const finish = (value: string | null): void => {
+    if (finished) return;
+    finished = true;
+    done(value);
+  };
+  input.addEventListener(
+    "keydown",
+    (e) => {
+      if (e.key === "Enter") finish(input.value.trim());
+      else if (e.key === "Escape") finish(null);
+    },
+    { signal },
+  );
+  input.addEventListener("blur", () => finish(input.value.trim()), { signal });
+  name.replaceWith(input);
+  input.focus();
+  input.select();
+}

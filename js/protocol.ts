@@ -1,0 +1,84 @@
+// Types of the widget protocol, docs/widget_protocol.md: the synced traits
+// (mirroring the traits of `sam2_widget/widget.py`) and the kernel's replies.
+
+/** One object as listed in the `objects` trait, in display order. */
+export interface ObjectInfo {
+  id: number;
+  name: string;
+  /** "#rrggbb" */
+  color: string;
+  visible: boolean;
+}
+
+/** A click on the shown image, in pixels of the original image. */
+export interface PointPrompt {
+  obj_id: number;
+  type: "point";
+  x: number;
+  y: number;
+  /** 1 positive, 0 negative */
+  label: 0 | 1;
+}
+
+/** A box on the shown image, in pixels of the original image. */
+export interface BoxPrompt {
+  obj_id: number;
+  type: "box";
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+export type Prompt = PointPrompt | BoxPrompt;
+
+export type Status = "idle" | "encoding" | "predicting" | "error";
+
+/**
+ * The synced traits, mirroring `sam2_widget/widget.py`. The front end only
+ * writes `opacity` and `outline`. Bytes traits arrive as a `DataView` in
+ * JupyterLab, but other hosts may hand a `Uint8Array` or an `ArrayBuffer`.
+ */
+export interface WidgetTraits {
+  image_count: number;
+  image_index: number;
+  image_name: string;
+  image_width: number;
+  image_height: number;
+  /** JPEG bytes, possibly downscaled: draw stretched to width x height. */
+  image_jpeg: BinaryLike | null;
+  /** Label map as little-endian uint32 (value, count) runs; empty: no masks. */
+  label_rle: BinaryLike | null;
+  objects: ObjectInfo[];
+  selected_id: number;
+  prompts: Prompt[];
+  opacity: number;
+  outline: boolean;
+  status: Status;
+  status_text: string;
+  latency_ms: number;
+  error: string;
+  can_undo: boolean;
+  can_redo: boolean;
+}
+
+/** What a Bytes trait or message buffer may arrive as. */
+export type BinaryLike = ArrayBuffer | ArrayBufferView;
+
+/** The kernel's reply to every front-end message. */
+export interface Ack {
+  type: "ack";
+  seq: number;
+  ok: boolean;
+  error?: string;
+}
+
+/** The `ack` in a custom message from the kernel, or null for anything else. */
+export function parseAck(msg: unknown): Ack | null {
+  if (typeof msg !== "object" || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (m.type !== "ack" || typeof m.seq !== "number" || typeof m.ok !== "boolean") return null;
+  const ack: Ack = { type: "ack", seq: m.seq, ok: m.ok };
+  if (typeof m.error === "string") ack.error = m.error;
+  return ack;
+}

@@ -1,0 +1,610 @@
+// The anywidget entry: wires the DOM (panels.ts), pointer and key events
+// (gestures.ts, shortcuts.ts) and the model (traits and messages of
+// docs/widget_protocol.md). Drawing is in draw.ts, pure logic elsewhere.
+
+import type { RenderProps } from "@anywidget/types";
+import { drawScene, POINT_RADIUS } from "./draw";
+import {
+  fitView,
+  hitTest,
+  isInsideImage,
+  MAX_ZOOM,
+  MIN_ZOOM,
+  normaliseBox,
+  panBy,
+  toImage,
+  zoomAt,
+  type Box,
+  type Point,
+  type View,
+} from "./geometry";
+import { GestureTracker, type Gesture } from "./gestures";
+import { MessageBuilder, type Message } from "./messages";
+import { buildLayout, editName, renderObjects } from "./panels";
+import { parseAck, type Prompt, type WidgetTraits } from "./protocol";
+import { MaskLayer } from "./masks";
+import { toBytes } from "./rle";
+import { actionForKey, type Action } from "./shortcuts";
+
+const WHEEL_ZOOM = 0.0015; // per pixel of wheel delta
+const KEY_ZOOM = 1.25;
+
+function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
+  const ui = buildLayout();
+  el.append(ui.root);
+  const ctx = ui.canvas.getContext("2d");
+  const masks = new MaskLayer();
+  const messages = new MessageBuilder();
+  const tracker = new GestureTracker();
+  const events = new AbortController();
+  const listen = { signal: events.signal };
+  const modelHandlers: [string, () => void][] = [];
+
+  // Front-end state: the view, decoded data and previews; never sent on moves.
+  let view: View = { scale: 1, tx: 0, ty: 0 };
+  let fitted = true; // follow the canvas size until the user zooms or pans
+  let cssW = 0;
+  let cssH = 0;
+  let dpr = 1;
+  let bitmap: ImageBitmap | null = null;
+  let imageToken = 0;
+  // Trait changes arrive one key at a time: decode and colour once per frame.
+  let labelsDirty = true;
+  let coloursDirty = true;
+  let localError = "";
+  const pending = new Map<number, Prompt>(); // seq -> prompt drawn until acked
+  let hoverIndex = -1;
+  let dragBox: Box | null = null;
+  let spaceHeld = false;
+  let editing = false; // an object name is being edited: keep the list as it is
+  let frame = 0;
+  let disposed = false;
+
+  const width = (): number => model.get("image_width");
+  const height = (): number => model.get("image_height");
+
+  // ---- model ----------------------------------------------------------------
+
+  function on(names: readonly (keyof WidgetTraits)[], handler: () => void): void {
+    for (const name of names) {
+      model.on(`change:${name}`, handler);
+      modelHandlers.push([`change:${name}`, handler]);
+    }
+  }
+
+  function send(build: () => Message, preview?: Prompt): void {
+    let msg: Message;
+    try {
+      msg = build();
+    } catch (e) {
+      showLocalError(e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (preview !== undefined) pending.set(msg.seq, preview);
+    model.send(msg);
+    scheduleDraw();
+  }
+
+  function setTrait<K extends "opacity" | "outline">(key: K, value: WidgetTraits[K]): void {
+    model.set(key, value);
+    model.save_changes();
+  }
+
+  function onCustomMessage(msg: unknown): void {
+    const ack = parseAck(msg);
+    if (ack !== null && pending.delete(ack.seq)) scheduleDraw();
+  }
+  model.on("msg:custom", onCustomMessage);
+
+  /** An error of the front end itself, shown until an image or masks decode fine. */
+  function showLocalError(message: string): void {
+    if (message === localError) return;
+    localError = message;
+    renderStatus();
+  }
+
+  // ---- view and drawing -----------------------------------------------------
+
+  function fit(): View {
+    return fitView(width(), height(), cssW, cssH);
+  }
+
+  function resetView(): void {
+    view = fit();
+    fitted = true;
+    scheduleDraw();
+  }
+
+  function zoom(at: Point, factor: number): void {
+    const base = fit().scale;
+    view = zoomAt(view, at, factor, base * MIN_ZOOM, base * MAX_ZOOM);
+    fitted = false;
+    scheduleDraw();
+  }
+
+  function scheduleDraw(): void {
+    if (frame === 0 && !disposed) frame = requestAnimationFrame(draw);
+  }
+
+  function draw(): void {
+    frame = 0;
+    if (labelsDirty) decodeLabels();
+    if (coloursDirty) colourMasks();
+    if (ctx === null) return;
+    const colors = new Map(model.get("objects").map((o) => [o.id, o.color]));
+    drawScene(
+      ctx,
+      view,
+      {
+        width: width(),
+        height: height(),
+        image: bitmap,
+        overlay: masks.image,
+        prompts: model.get("prompts"),
+        pending: [...pending.values()],
+        colors,
+        selectedId: model.get("selected_id"),
+        hoverIndex,
+        dragBox,
+      },
+      dpr,
+    );
+  }
+
+  function onResize(): void {
+    cssW = ui.stage.clientWidth;
+    cssH = ui.stage.clientHeight;
+    dpr = window.devicePixelRatio || 1;
+    ui.canvas.width = Math.max(1, Math.round(cssW * dpr));
+    ui.canvas.height = Math.max(1, Math.round(cssH * dpr));
+    if (fitted) view = fit();
+    scheduleDraw();
+  }
+  const resizeObserver = new ResizeObserver(onResize);
+  resizeObserver.observe(ui.stage);
+
+  // ---- image and masks ------------------------------------------------------
+
+  async function loadImage(): Promise<void> {
+    const token = ++imageToken;
+    const bytes = toBytes(model.get("image_jpeg"));
+    if (bytes.byteLength === 0) {
+      replaceBitmap(null);
+      return;
+    }
+    try {
+      const decoded = await createImageBitmap(new Blob([bytes.slice()], { type: "image/jpeg" }));
+      if (token === imageToken && !disposed) {
+        replaceBitmap(decoded);
+        showLocalError("");
+      } else {
+        decoded.close();
+      }
+    } catch (e) {
+      if (token === imageToken) showLocalError(`could not decode the image: ${String(e)}`);
+    }
+  }
+
+  function replaceBitmap(next: ImageBitmap | null): void {
+    bitmap?.close();
+    bitmap = next;
+    scheduleDraw();
+  }
+
+  function onImageChanged(): void {
+    const w = width();
+    const h = height();
+    ui.stage.style.aspectRatio = w > 0 && h > 0 ? `${w} / ${h}` : "";
+    pending.clear();
+    hoverIndex = -1;
+    dragBox = null;
+    tracker.cancel();
+    resetView();
+  }
+
+  function markLabels(): void {
+    labelsDirty = true;
+    scheduleDraw();
+  }
+
+  function markColours(): void {
+    coloursDirty = true;
+    scheduleDraw();
+  }
+
+  function decodeLabels(): void {
+    labelsDirty = false;
+    coloursDirty = true;
+    try {
+      masks.setLabels(model.get("label_rle"), width(), height());
+      showLocalError("");
+    } catch (e) {
+      showLocalError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  function colourMasks(): void {
+    coloursDirty = false;
+    try {
+      masks.colour(model.get("objects"), model.get("opacity"), model.get("outline"));
+    } catch (e) {
+      showLocalError(e instanceof Error ? e.message : String(e)); // e.g. a colour not "#rrggbb"
+    }
+  }
+
+  // ---- panels ---------------------------------------------------------------
+
+  function renderObjectList(): void {
+    if (!editing) renderObjects(ui.objects, model.get("objects"), model.get("selected_id"));
+  }
+
+  function renderToolbar(): void {
+    const enable = (action: string, enabled: boolean): void => {
+      const b = ui.buttons.get(action);
+      if (b !== undefined) b.disabled = !enabled;
+    };
+    const count = model.get("image_count");
+    const index = model.get("image_index");
+    enable("undo", model.get("can_undo"));
+    enable("redo", model.get("can_redo"));
+    enable("clear_object", model.get("selected_id") > 0);
+    enable("prev_image", index > 0);
+    enable("next_image", index < count - 1);
+    ui.nav.hidden = count <= 1;
+    ui.position.textContent = `${index + 1} / ${count}`;
+    ui.imageName.textContent = model.get("image_name");
+    ui.opacity.value = String(model.get("opacity"));
+    ui.outline.checked = model.get("outline");
+  }
+
+  function renderStatus(): void {
+    const latency = model.get("latency_ms");
+    ui.status.dataset.status = model.get("status");
+    ui.statusText.textContent = model.get("status_text");
+    ui.latency.textContent = latency > 0 ? `latency ${Math.round(latency)} ms` : "";
+    ui.error.textContent = model.get("error") || localError;
+  }
+
+  function helpOpen(): boolean {
+    return !ui.help.hidden;
+  }
+
+  function setHelp(open: boolean): void {
+    ui.help.hidden = !open;
+  }
+
+  // ---- actions --------------------------------------------------------------
+
+  function gotoImage(delta: number): void {
+    const target = model.get("image_index") + delta;
+    if (target >= 0 && target < model.get("image_count")) send(() => messages.goto(target));
+  }
+
+  function perform(action: Action): void {
+    switch (action.type) {
+      case "undo":
+        return send(() => messages.undo());
+      case "redo":
+        return send(() => messages.redo());
+      case "new_object":
+        return send(() => messages.addObject());
+      case "select": {
+        const o = model.get("objects")[action.slot];
+        if (o !== undefined) send(() => messages.selectObject(o.id));
+        return;
+      }
+      case "clear_object":
+        if (model.get("selected_id") > 0) send(() => messages.clearObject());
+        return;
+      case "prev_image":
+        return gotoImage(-1);
+      case "next_image":
+        return gotoImage(1);
+      case "zoom_in":
+        return zoom({ x: cssW / 2, y: cssH / 2 }, KEY_ZOOM);
+      case "zoom_out":
+        return zoom({ x: cssW / 2, y: cssH / 2 }, 1 / KEY_ZOOM);
+      case "reset_view":
+        return resetView();
+      case "toggle_outline":
+        return setTrait("outline", !model.get("outline"));
+      case "help":
+        return setHelp(!helpOpen());
+      case "escape":
+        if (helpOpen()) setHelp(false);
+        else if (tracker.active) cancelGesture();
+        else blurActive();
+        return;
+    }
+  }
+
+  function onButton(action: string): void {
+    switch (action) {
+      case "clear_image":
+        return send(() => messages.clearImage());
+      case "segment_everything":
+        return send(() => messages.segmentEverything());
+      case "undo":
+      case "redo":
+      case "new_object":
+      case "clear_object":
+      case "prev_image":
+      case "next_image":
+      case "reset_view":
+      case "help":
+        return perform({ type: action });
+    }
+  }
+
+  // ---- pointer --------------------------------------------------------------
+
+  function screenPoint(e: MouseEvent): Point {
+    const r = ui.canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  /** Index into `prompts` of a point of the selected object under `at`, or -1. */
+  function hitPrompt(at: Point): number {
+    const selected = model.get("selected_id");
+    const points = model.get("prompts").map((p) => (p.type === "point" && p.obj_id === selected ? p : null));
+    return hitTest(points, at, view, POINT_RADIUS + 2);
+  }
+
+  function focused(): Element | null {
+    const active = (ui.root.getRootNode() as Document | ShadowRoot).activeElement;
+    return active !== null && ui.root.contains(active) ? active : null;
+  }
+
+  /** Hand the keyboard back to the notebook. */
+  function blurActive(): void {
+    const active = focused();
+    if (active instanceof HTMLElement) active.blur();
+  }
+
+  function updateCursor(): void {
+    const c = ui.canvas;
+    if (tracker.panning) c.style.cursor = "grabbing";
+    else if (spaceHeld) c.style.cursor = "grab";
+    else c.style.cursor = hoverIndex >= 0 ? "pointer" : "crosshair";
+  }
+
+  function cancelGesture(): void {
+    tracker.cancel();
+    dragBox = null;
+    updateCursor();
+    scheduleDraw();
+  }
+
+  function finishGesture(g: Gesture): void {
+    const w = width();
+    const h = height();
+    const obj = model.get("selected_id");
+    if (w <= 0 || h <= 0) return; // no image yet
+    if (g.kind === "point") {
+      const p = toImage(view, g.at);
+      if (!isInsideImage(p, w, h)) return;
+      send(() => messages.addPoint(p.x, p.y, g.label), { obj_id: obj, type: "point", ...p, label: g.label });
+    } else if (g.kind === "box") {
+      const box = normaliseBox(toImage(view, g.from), toImage(view, g.to), w, h);
+      if (box === null) return;
+      send(() => messages.addBox(box.x0, box.y0, box.x1, box.y1), { obj_id: obj, type: "box", ...box });
+    } else if (g.kind === "remove") {
+      send(() => messages.removePrompt(g.index));
+    }
+  }
+
+  ui.canvas.addEventListener(
+    "pointerdown",
+    (e) => {
+      e.preventDefault(); // no text selection, no middle-button autoscroll
+      ui.root.focus({ preventScroll: true });
+      ui.canvas.setPointerCapture(e.pointerId);
+      const at = screenPoint(e);
+      tracker.down({ ...at, button: e.button, shiftKey: e.shiftKey, spaceHeld, hitIndex: hitPrompt(at) });
+      updateCursor();
+    },
+    listen,
+  );
+
+  ui.canvas.addEventListener(
+    "pointermove",
+    (e) => {
+      const at = screenPoint(e);
+      const progress = tracker.move(at);
+      if (progress.kind === "pan") {
+        view = panBy(view, progress.dx, progress.dy);
+        fitted = false;
+        scheduleDraw();
+      } else if (progress.kind === "box") {
+        dragBox = normaliseBox(toImage(view, progress.from), toImage(view, progress.to), width(), height());
+        scheduleDraw();
+      } else if (!tracker.active) {
+        const hover = hitPrompt(at);
+        if (hover !== hoverIndex) {
+          hoverIndex = hover;
+          updateCursor();
+          scheduleDraw();
+        }
+      }
+      const p = toImage(view, at);
+      ui.cursor.textContent = isInsideImage(p, width(), height()) ? `x ${Math.floor(p.x)}, y ${Math.floor(p.y)}` : "";
+    },
+    listen,
+  );
+
+  ui.canvas.addEventListener(
+    "pointerup",
+    (e) => {
+      const gesture = tracker.up(screenPoint(e));
+      dragBox = null;
+      finishGesture(gesture);
+      updateCursor();
+      scheduleDraw();
+    },
+    listen,
+  );
+
+  ui.canvas.addEventListener("pointercancel", cancelGesture, listen);
+  ui.canvas.addEventListener(
+    "pointerleave",
+    () => {
+      ui.cursor.textContent = "";
+      if (hoverIndex !== -1 && !tracker.active) {
+        hoverIndex = -1;
+        scheduleDraw();
+      }
+    },
+    listen,
+  );
+  ui.canvas.addEventListener("contextmenu", (e) => e.preventDefault(), listen);
+
+  ui.canvas.addEventListener(
+    "wheel",
+    (e) => {
+      if (focused() === null) return; // let the notebook scroll
+      e.preventDefault();
+      const delta = e.deltaMode === WheelEvent.DOM_DELTA_LINE ? e.deltaY * 33 : e.deltaY;
+      zoom(screenPoint(e), Math.exp(-delta * WHEEL_ZOOM));
+    },
+    { signal: events.signal, passive: false },
+  );
+
+  // ---- keyboard -------------------------------------------------------------
+
+  ui.root.addEventListener(
+    "keydown",
+    (e) => {
+      const target = e.target as HTMLElement;
+      // Typing in the name editor or moving the slider: theirs, not ours.
+      if (target instanceof HTMLInputElement && target.type !== "checkbox") {
+        e.stopPropagation();
+        return;
+      }
+      if (e.key === " ") {
+        if (target.tagName === "BUTTON" || target instanceof HTMLInputElement) return; // space presses it
+        e.preventDefault();
+        e.stopPropagation();
+        spaceHeld = true;
+        updateCursor();
+        return;
+      }
+      const action = actionForKey(e);
+      if (action === null) return;
+      e.preventDefault();
+      e.stopPropagation();
+      perform(action);
+    },
+    listen,
+  );
+
+  ui.root.addEventListener(
+    "keyup",
+    (e) => {
+      if (e.key === " ") {
+        spaceHeld = false;
+        updateCursor();
+      }
+    },
+    listen,
+  );
+
+  ui.root.addEventListener(
+    "focusout",
+    (e) => {
+      if (e.relatedTarget instanceof Node && ui.root.contains(e.relatedTarget)) return;
+      spaceHeld = false;
+      updateCursor();
+    },
+    listen,
+  );
+
+  // ---- toolbar, help and object list ----------------------------------------
+
+  ui.root.addEventListener(
+    "click",
+    (e) => {
+      const target = e.target as HTMLElement;
+      const row = target.closest<HTMLElement>(".sam2w-object");
+      if (row !== null) return onObjectClick(row, target);
+      const b = target.closest<HTMLElement>("[data-action]");
+      if (b !== null && b.dataset.action !== undefined) onButton(b.dataset.action);
+    },
+    listen,
+  );
+
+  function onObjectClick(row: HTMLElement, target: HTMLElement): void {
+    const id = Number(row.dataset.id);
+    const o = model.get("objects").find((x) => x.id === id);
+    if (o === undefined || editing) return;
+    const action = target.closest<HTMLElement>("[data-action]")?.dataset.action;
+    if (action === "toggle_visible") send(() => messages.setVisible(id, !o.visible));
+    else if (action === "delete") send(() => messages.deleteObject(id));
+    else if (id !== model.get("selected_id")) send(() => messages.selectObject(id));
+  }
+
+  ui.objects.addEventListener(
+    "dblclick",
+    (e) => {
+      const name = (e.target as HTMLElement).closest<HTMLElement>(".sam2w-name");
+      const row = name?.closest<HTMLElement>(".sam2w-object");
+      if (name == null || row == null) return;
+      const id = Number(row.dataset.id);
+      editing = true;
+      editName(name, events.signal, (value) => {
+        editing = false;
+        if (value !== null && value !== "" && value !== name.textContent) send(() => messages.renameObject(id, value));
+        renderObjectList();
+        ui.root.focus({ preventScroll: true });
+      });
+    },
+    listen,
+  );
+
+  ui.opacity.addEventListener("input", () => setTrait("opacity", Number(ui.opacity.value)), listen);
+  ui.outline.addEventListener("change", () => setTrait("outline", ui.outline.checked), listen);
+
+  // ---- trait changes --------------------------------------------------------
+
+  on(["image_jpeg"], () => void loadImage());
+  on(["image_index", "image_width", "image_height"], onImageChanged);
+  on(["label_rle", "image_width", "image_height"], markLabels);
+  on(["objects", "opacity", "outline"], markColours);
+  on(["objects", "selected_id"], renderObjectList);
+  on(["prompts", "selected_id"], () => {
+    hoverIndex = -1;
+    scheduleDraw();
+  });
+  on(
+    ["can_undo", "can_redo", "selected_id", "image_index", "image_count", "image_name", "opacity", "outline"],
+    renderToolbar,
+  );
+  on(["status", "status_text", "latency_ms", "error"], renderStatus);
+
+  onImageChanged();
+  renderObjectList();
+  renderToolbar();
+  renderStatus();
+  updateCursor();
+  void loadImage();
+
+  // ---- cleanup --------------------------------------------------------------
+
+  function cleanup(): void {
+    if (disposed) return;
+    disposed = true;
+    events.abort();
+    resizeObserver.disconnect();
+    if (frame !== 0) cancelAnimationFrame(frame);
+    for (const [name, handler] of modelHandlers) model.off(name as `change:${keyof WidgetTraits}`, handler);
+    model.off("msg:custom", onCustomMessage);
+    bitmap?.close();
+    bitmap = null;
+    ui.root.remove();
+  }
+  // Hosts with anywidget >= 0.11 abort `signal` when the view goes; older
+  // ones only call the returned function.
+  signal?.addEventListener("abort", cleanup, { once: true });
+  return cleanup;
+}
+
+export default { render };
