@@ -140,7 +140,7 @@ _DTYPES = {
 
 
 def resolve_dtype(dtype: DTypeLike = None) -> torch.dtype:
-    """The floating dtype for the weights.
+    """The floating dtype named by ``dtype``.
 
     Args:
         dtype: ``None`` (fp32), ``torch.float32`` / ``torch.float16`` /
@@ -198,12 +198,21 @@ def build_model(
             (e.g. ``get_config("tiny").replace(image_size=512)``).
         device: where the model is moved after being built on the CPU; see
             :func:`resolve_device`.
-        dtype: weight dtype; see :func:`resolve_dtype` (``None`` is fp32).
+        dtype: compute precision; see :func:`_with_precision`.
     """
     config = _as_config(name_or_config)
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    dev = resolve_device(device)
     model = _build_on_cpu(config)
-    return model.to(device=dev, dtype=dt).eval()
+    return _with_precision(model.to(device=dev).eval(), dtype)
+
+
+def _with_precision(model: SAM2Model, dtype: DTypeLike) -> SAM2Model:
+    """Set the precision the predictors compute in: ``None`` is automatic (bf16
+    autocast on CUDA as the official code, exact fp32 elsewhere); ``"fp32"`` is
+    exact everywhere; ``"bf16"``/``"fp16"`` autocast everywhere. Weights stay fp32,
+    as autocast expects, so norms and softmaxes keep full precision."""
+    model.compute_dtype = None if dtype is None else resolve_dtype(dtype)
+    return model
 
 
 # --------------------------------------------------------------------------- loading
@@ -235,7 +244,8 @@ def load_model(
               else from its file name if that is an official file name
               (``sam2.1_hiera_tiny.pt``), else it is inferred from the weights.
         device: where the model runs; see :func:`resolve_device`.
-        dtype: weight dtype; see :func:`resolve_dtype` (``None`` keeps fp32).
+        dtype: compute precision; see :func:`_with_precision` (``None``: bf16
+            autocast on CUDA, exact fp32 elsewhere).
         revision: hub only: a branch, tag or commit hash of the hub repo
             (default: ``"main"``).
         config: the architecture to build, as a name or a ``ModelConfig``;
@@ -259,7 +269,8 @@ def load_model(
         CheckpointError: the file is corrupt or truncated, is not a SAM 2
             checkpoint, or its keys or shapes do not fit the chosen config.
     """
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    dev = resolve_device(device)
+    resolve_dtype(dtype)  # fail on a bad dtype before any download
     override = _as_config(config) if config is not None else None
 
     kind, target = _classify_source(name_or_path)
@@ -290,9 +301,9 @@ def load_model(
 
     model = _load_into_fresh_model(chosen, state_dict, path, how)
     del state_dict
-    model = model.to(device=dev, dtype=dt).eval()
+    model = _with_precision(model.to(device=dev).eval(), dtype)
     model.checkpoint_path = str(path)
-    logger.info("Loaded %s (%s) from %s onto %s as %s", chosen.name, how, path, dev, dt)
+    logger.info("Loaded %s (%s) from %s onto %s", chosen.name, how, path, dev)
     return model
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -39,7 +38,7 @@ class ImagePredictor:
             inside masks (0 = off).
         max_sprinkle_area: remove foreground specks of at most this many low-res
             pixels (0 = off).
-        autocast: ``None`` follows the model's device (bf16 on CUDA as the official
+        autocast: ``None`` follows the model (``load_model(dtype=...)``; by default bf16 on CUDA as the official
             code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
             too; ``False`` forces fp32.
         compile: ``torch.compile`` the image encoder (see ``SAM2Model.compile_parts``);
@@ -89,12 +88,7 @@ class ImagePredictor:
         return self._orig_hws[0]
 
     def _autocast(self):
-        device = self.device
-        if self.autocast is None and device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        if self.autocast == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return self.model.autocast(self.autocast)
 
     def reset(self) -> None:
         """Forget the current image(s) and their embeddings."""
@@ -114,7 +108,7 @@ class ImagePredictor:
         tensors = [image_to_tensor(img) for img in images]
         self.reset()
         for t in tensors:
-            x = preprocess(t[None].to(self.device, self.model.dtype), self.model.image_size)
+            x = preprocess(t[None].to(self.device), self.model.image_size)
             with self._autocast():
                 feats = self.model.image_features(x)
             self._features.append(feats)

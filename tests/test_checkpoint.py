@@ -130,7 +130,9 @@ def test_build_model(tiny_model):
     assert {t.dtype for t in tiny_model.state_dict().values()} == {torch.float32}
     assert {t.device.type for t in tiny_model.state_dict().values()} == {"cpu"}
     half = build_model("tiny", device="cpu", dtype="bf16")
-    assert {t.dtype for t in half.parameters()} == {torch.bfloat16}
+    assert half.compute_dtype == torch.bfloat16  # autocast precision; weights stay fp32
+    assert {t.dtype for t in half.parameters()} == {torch.float32}
+    assert tiny_model.compute_dtype is None
     with pytest.raises(ValueError, match="Valid names: .*sam2-hiera-large"):
         build_model("huge", device="cpu")
 
@@ -152,7 +154,7 @@ def test_renamed_file_is_inferred_from_weights(tmp_path, skel21, skel20):
     assert _equal_state(model, skel21)
     model = load_model(_save(tmp_path / "older.pth", {"model": skel20}), device="cpu", dtype="bf16")
     assert model.config.name == "sam2-hiera-tiny"  # 2.0: no no_obj_embed_spatial
-    assert model.dtype == torch.bfloat16
+    assert model.compute_dtype == torch.bfloat16
 
 
 def test_bare_state_dict_and_config_override(tmp_path, skel21):

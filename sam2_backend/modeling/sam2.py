@@ -8,6 +8,7 @@ and only calls into the parts here.
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import torch
@@ -55,6 +56,8 @@ class SAM2Model(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
+        # Precision the predictors compute in (None: bf16 autocast on CUDA, else fp32).
+        self.compute_dtype: torch.dtype | None = None
         hidden, mem = config.d_model, config.mem_dim
         self.image_encoder = image_encoder
         self.memory_attention = memory_attention
@@ -87,9 +90,26 @@ class SAM2Model(nn.Module):
     def device(self) -> torch.device:
         return self.no_mem_embed.device
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.no_mem_embed.dtype
+    def autocast(self, precision: str | bool | None = None):
+        """The autocast context predictors run in.
+
+        ``precision`` overrides the model's ``compute_dtype``: ``"bf16"`` forces bf16
+        autocast, ``False`` exact fp32; ``None`` follows the model (automatic: bf16 on
+        CUDA, as the official code, exact fp32 elsewhere).
+        """
+        device = self.device.type
+        if precision == "bf16":
+            return torch.autocast(device, dtype=torch.bfloat16)
+        if precision is False:
+            return contextlib.nullcontext()
+        if precision is not None:
+            raise ValueError(f"precision must be None, False or 'bf16'; got {precision!r}.")
+        dtype = self.compute_dtype
+        if dtype is None and device == "cuda":
+            dtype = torch.bfloat16
+        if dtype is None or dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device, dtype=dtype)
 
     def forward_image(self, images: torch.Tensor):
         """Run the image encoder on normalised images (B, 3, S, S).

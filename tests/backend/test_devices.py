@@ -1,0 +1,70 @@
+"""Device and dtype handling that can be checked without a GPU."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from sam2_backend import ImagePredictor, build_model
+from sam2_backend.checkpoint import resolve_device
+from sam2_backend.configs import get_config
+from tests.conftest import synthetic_image
+
+
+def test_cpu_model_never_touches_cuda():
+    # A fresh interpreter, so nothing else in the test session can have initialised CUDA.
+    code = textwrap.dedent("""
+        import torch, numpy as np
+        import sam2_backend as sb
+        from sam2_backend.configs import get_config
+        model = sb.build_model(get_config("tiny").replace(image_size=128), device="cpu")
+        pred = sb.ImagePredictor(model)
+        pred.set_image(np.zeros((40, 50, 3), np.uint8))
+        pred.predict(points=[[10, 10]], labels=[1])
+        trk = sb.VideoTracker(model, np.zeros((3, 40, 50, 3), np.uint8))
+        trk.add_points(0, 1, [[10, 10]], [1])
+        list(trk.propagate())
+        trk.close()
+        assert not torch.cuda.is_initialized(), "CUDA was initialised by a CPU model"
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("ok")
+
+
+def test_auto_device_on_a_machine_without_gpu():
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if torch.backends.mps.is_available() else "cpu")
+    assert resolve_device("auto").type == expected
+
+
+def test_bf16_autocast_on_cpu_is_opt_in_and_close():
+    model = build_model(get_config("tiny").replace(image_size=256), device="cpu")
+    image = synthetic_image(100, 120)
+    exact, fast = ImagePredictor(model), ImagePredictor(model, autocast="bf16")
+    exact.set_image(image)
+    fast.set_image(image)
+    a = exact.predict(points=[[50, 40]], labels=[1]).logits
+    b = fast.predict(points=[[50, 40]], labels=[1]).logits
+    assert exact.get_image_embedding().dtype == torch.float32
+    assert not (a == b).all()  # bf16 really ran
+    assert abs(a - b).max() < 0.5
+
+
+def test_model_dtype_option():
+    cfg = get_config("tiny").replace(image_size=128)
+    exact = build_model(cfg, device="cpu", dtype="fp32")
+    fast = build_model(cfg, device="cpu", dtype="bf16")
+    fast.load_state_dict(exact.state_dict())
+    assert fast.compute_dtype == torch.bfloat16 and fast.no_mem_embed.dtype == torch.float32
+    outs = []
+    for model in (exact, fast):
+        pred = ImagePredictor(model)
+        pred.set_image(synthetic_image(40, 50))
+        outs.append(pred.predict(points=[[10, 10]], labels=[1]).logits)
+    assert 0 < abs(outs[0] - outs[1]).max() < 0.5  # bf16 ran, and stayed close
+    with pytest.raises(ValueError):
+        build_model("tiny", device="cpu", dtype="int8")
