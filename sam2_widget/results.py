@@ -1,0 +1,178 @@
+"""Results of an image set: masks per image and object, label maps, boxes, COCO, PNG export."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from sam2_backend.video.results import rle_area_and_box
+
+from .codecs import label_dtype, masks_to_label_map
+from .images import ImageReadError, ImageSet
+from .session import MaskEntry, ObjectInfo
+
+
+class ImageSetResults:
+    """A snapshot of every image's masks (later clicks do not change it).
+
+    Each image was segmented on its own; an object id names the same object (and
+    colour) on every image it appears on. Masks are decoded on demand from their
+    compact run lengths.
+
+    Args:
+        images: the image set.
+        objects: the objects, in display order (the order that wins overlaps in label maps).
+        entries: per image, ``{obj_id: MaskEntry}``.
+    """
+
+    def __init__(self, images: ImageSet, objects: Sequence[ObjectInfo],
+                 entries: Sequence[Mapping[int, MaskEntry]]) -> None:
+        if len(entries) != len(images):
+            raise ValueError(f"{len(entries)} mask entries for {len(images)} images.")
+        self.images = images
+        self.objects = list(objects)
+        self._entries = [dict(e) for e in entries]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        done = sum(1 for e in self._entries if e)
+        return f"ImageSetResults({len(self)} images, {done} with masks, {len(self.objects)} objects)"
+
+    @property
+    def names(self) -> list[str]:
+        """The images' names (file names, or ``image 3`` for in-memory ones)."""
+        return [self.images.name(i) for i in range(len(self))]
+
+    def masks(self, index: int) -> dict[int, np.ndarray]:
+        """``{obj_id: (H, W) bool}`` of image ``index``, in display order."""
+        entries = self._image(index)
+        if not entries:
+            return {}
+        hw = self.images.size(index)
+        return {o: e.mask(hw) for o, e in entries.items()}
+
+    def scores(self, index: int) -> dict[int, float]:
+        """``{obj_id: predicted IoU}`` of the masks of image ``index``."""
+        return {o: e.score for o, e in self._image(index).items()}
+
+    def boxes(self, index: int) -> dict[int, tuple[int, int, int, int] | None]:
+        """``{obj_id: (x0, y0, x1, y1)}`` pixel boxes, exclusive x1/y1 as COCO (``None``: empty mask)."""
+        entries = self._image(index)
+        if not entries:
+            return {}
+        width = self.images.size(index)[1]
+        return {o: rle_area_and_box(e.runs, width)[1] for o, e in entries.items()}
+
+    def label_map(self, index: int) -> np.ndarray:
+        """``(H, W)`` label map of image ``index``: value = object id, 0 = background.
+
+        The first object in display order wins overlaps. uint8 when every object id
+        is below 256, else uint16 (uint32 beyond 65535), the same for every image.
+        """
+        return masks_to_label_map(self.masks(index), self.images.size(index),
+                                  dtype=label_dtype(self._max_id()))
+
+    def to_coco(self, categories: Mapping[int, str] | None = None) -> dict:
+        """The results as a COCO dict ``{"images", "annotations", "categories"}``.
+
+        * ``images``: one per image of the set, ``id = index + 1``, with ``file_name``,
+          ``width`` and ``height`` (an image that cannot be read is left out, with a warning).
+        * ``annotations``: one per non-empty mask, ``segmentation`` as COCO compressed RLE
+          (``counts`` a str), ``bbox`` XYWH and ``area`` as pycocotools computes them,
+          ``obj_id``, ``score`` (predicted IoU), ``iscrowd`` 0.
+        * ``categories``: by object name (or by ``categories``, ``{obj_id: name}``); objects
+          with the same name share a category.
+        """
+        from pycocotools import mask as mask_api
+
+        cat_ids: dict[str, int] = {}
+        names = {o.id: o.name for o in self.objects}
+        names.update(categories or {})
+        images, annotations = [], []
+        for i in range(len(self)):
+            try:
+                h, w = self.images.size(i)
+            except ImageReadError as e:
+                warnings.warn(f"to_coco leaves out image {i + 1}: {e}", stacklevel=2)
+                continue
+            images.append({"id": i + 1, "file_name": self.file_name(i), "width": w, "height": h})
+            for obj_id, mask in self.masks(i).items():
+                if not mask.any():
+                    continue
+                rle = mask_api.encode(np.asfortranarray(mask.view(np.uint8)))
+                annotations.append({
+                    "id": len(annotations) + 1,
+                    "image_id": i + 1,
+                    "category_id": cat_ids.setdefault(str(names.get(obj_id, "object")), len(cat_ids) + 1),
+                    "obj_id": obj_id,
+                    "segmentation": {"size": [h, w], "counts": rle["counts"].decode("ascii")},
+                    "area": float(mask_api.area(rle)),
+                    "bbox": [float(v) for v in mask_api.toBbox(rle)],
+                    "iscrowd": 0,
+                    "score": self._entries[i][obj_id].score,
+                })
+        categories_out = [{"id": cid, "name": name} for name, cid in cat_ids.items()]
+        return {"images": images, "annotations": annotations, "categories": categories_out}
+
+    def file_name(self, index: int) -> str:
+        """The image's file name, or ``image_00003.png`` (0-based) for an in-memory image."""
+        path = self.images.path(index)
+        return path.name if path is not None else f"image_{index:05d}.png"
+
+    def save(self, folder: str | os.PathLike) -> list[Path]:
+        """Write one PNG label map per image into ``folder`` (see :meth:`label_map`); returns the paths.
+
+        Files are named after the images (``cat.jpg`` -> ``cat.png``), or by index when
+        names would clash. 8-bit grayscale when every id is below 256, else 16-bit; an
+        image that cannot be read is skipped with a warning.
+        """
+        from PIL import Image
+
+        if self._max_id() > 65535:
+            raise ValueError(f"object ids up to {self._max_id()} do not fit a 16-bit PNG (max 65535).")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stems = [Path(self.file_name(i)).stem for i in range(len(self))]
+        if len(set(stems)) < len(stems):
+            stems = [f"{i:05d}_{s}" for i, s in enumerate(stems)]
+        paths = []
+        for i, stem in enumerate(stems):
+            try:
+                label = self.label_map(i)
+            except ImageReadError as e:
+                warnings.warn(f"save skips image {i + 1}: {e}", stacklevel=2)
+                continue
+            path = folder / f"{stem}.png"
+            Image.fromarray(label).save(path)  # mode "L" (uint8) or "I;16" (uint16)
+            paths.append(path)
+        return paths
+
+    def plot(self, index: int, ax: Any = None, alpha: float = 0.5, legend: bool = True) -> Any:
+        """Draw image ``index`` with its masks in the widget's colours on a matplotlib ``ax``; returns it."""
+        from .plotting import plot_masks
+
+        return plot_masks(self.images.pixels(index), self.masks(index), self.objects,
+                          ax=ax, alpha=alpha, legend=legend, title=self.images.name(index))
+
+    def show(self, index: int, alpha: float = 0.5) -> None:
+        """:meth:`plot` in a new figure and show it."""
+        import matplotlib.pyplot as plt
+
+        self.plot(index, alpha=alpha)
+        plt.show()
+
+    def _image(self, index: int) -> dict[int, MaskEntry]:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"image index must be an int, got {index!r}.")
+        if not 0 <= index < len(self):
+            raise ValueError(f"image index {index} is out of range (0 to {len(self) - 1}).")
+        return self._entries[index]
+
+    def _max_id(self) -> int:
+        return max((o for e in self._entries for o in e), default=0)

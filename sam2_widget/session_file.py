@@ -1,0 +1,134 @@
+"""Session files: one ``.npz`` holding the objects, prompts and masks of an image set.
+
+Layout (read with ``np.load(path, allow_pickle=False)``, so loading never unpickles):
+
+* ``meta``: UTF-8 JSON as a uint8 array: format and version, the model, the images
+  (a file path, or the name of an array in this file), the objects, the selection,
+  and per image its prompts and where its masks lie in ``runs``;
+* ``runs``: every mask's row-major run lengths (``sam2_backend.video.results.encode_mask``),
+  concatenated: compact, and exact;
+* ``image_<i>``: the in-memory images (images from files are referenced by path).
+
+Only the current state is stored, not the undo history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .session import (
+    ImageState,
+    MaskEntry,
+    ObjectInfo,
+    Session,
+    SessionState,
+    prompt_from_dict,
+)
+
+FORMAT = "sam2_widget.session"
+VERSION = 1
+
+
+@dataclass
+class SavedSession:
+    """What :func:`read_session` gives back; ``source`` is what the widget reopens."""
+
+    model: str
+    source: list[Any]  # Path or numpy array per image
+    objects: list[ObjectInfo]
+    next_id: int
+    state: SessionState
+    image_index: int
+
+
+def write_session(path: str | os.PathLike, session: Session, model: str, image_index: int) -> Path:
+    """Write ``session`` to ``path`` (one ``.npz``); ``model`` is how to load the model again."""
+    with session.lock:
+        state, objects, next_id = session.state, session.objects(), session.next_id
+    runs: list[np.ndarray] = []
+    offset = 0
+
+    def place(entry: MaskEntry) -> dict:
+        nonlocal offset
+        runs.append(entry.runs)
+        offset += len(entry.runs)
+        return {"offset": offset - len(entry.runs), "length": len(entry.runs), "score": entry.score}
+
+    arrays: dict[str, np.ndarray] = {}
+    images, per_image = [], []
+    for i, img in enumerate(state.images):
+        source = session.images.path(i)
+        if source is None:
+            arrays[f"image_{i}"] = session.images.array(i)
+            images.append({"name": session.images.name(i), "array": f"image_{i}"})
+        else:
+            images.append({"name": session.images.name(i), "path": str(source)})
+        prompted = dict.fromkeys(p.obj_id for p in img.prompts)
+        per_image.append({
+            "prompts": [p.to_dict() for p in img.prompts],
+            "seeds": [{"obj_id": o, **place(e)} for o, e in img.seeds.items()],
+            # Masks of unprompted objects follow from the seeds; a stale mask (its
+            # prediction failed) is kept as shown and predicted again after loading.
+            "masks": [{"obj_id": o, **place(img.masks[o]), "fresh": img.masks[o].key == img.key(o)}
+                      for o in prompted if o in img.masks],
+        })
+    meta = {
+        "format": FORMAT, "version": VERSION, "model": model, "images": images,
+        "objects": [o.to_dict() for o in objects], "object_ids": list(state.object_ids),
+        "selected_id": state.selected_id, "next_id": next_id, "image_index": image_index,
+        "per_image": per_image,
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays["runs"] = np.concatenate(runs) if runs else np.zeros(0, dtype=np.uint32)
+    path = Path(path)
+    with open(path, "wb") as f:  # a file object keeps the name exactly as given (no added .npz)
+        np.savez_compressed(f, **arrays)
+    return path
+
+
+def read_session(path: str | os.PathLike) -> SavedSession:
+    """Read a file written by :func:`write_session`; ValueError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Session file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            if meta.get("format") != FORMAT:
+                raise ValueError("no sam2_widget format marker")
+            if meta["version"] > VERSION:
+                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSION})")
+            runs = data["runs"]
+            source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
+            images = tuple(_image_state(d, runs) for d in meta["per_image"])
+            objects = [ObjectInfo(**o) for o in meta["objects"]]
+            state = SessionState(tuple(meta["object_ids"]), int(meta["selected_id"]), images)
+            return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state,
+                                int(meta["image_index"]))
+    except (KeyError, TypeError, ValueError, OSError) as e:
+        raise ValueError(f"{path} is not a readable sam2_widget session file ({e}).") from e
+
+
+def model_reference(model: Any) -> str:
+    """How a saved session names its model: the checkpoint file if known, else the config name."""
+    return getattr(model, "checkpoint_path", None) or model.config.name
+
+
+def _image_state(d: dict, runs: np.ndarray) -> ImageState:
+    def entry(e: dict, key: tuple | None) -> MaskEntry:
+        part = runs[e["offset"]:e["offset"] + e["length"]]
+        part.flags.writeable = False
+        return MaskEntry(part, float(e["score"]), key)
+
+    prompts = tuple(prompt_from_dict(p) for p in d["prompts"])
+    seeds = {e["obj_id"]: entry(e, ((), True)) for e in d["seeds"]}
+    img = ImageState(prompts, seeds)
+    masks = {e["obj_id"]: entry(e, img.key(e["obj_id"]) if e["fresh"] else None) for e in d["masks"]}
+    return ImageState(prompts, seeds, masks)
+
