@@ -171,14 +171,20 @@ class ObjectMemory:
 
 
 class MemoryStore:
-    """Creates each object's memory and owns the spill folder (removed on close)."""
+    """Creates each object's memory and owns the spill folder (removed on close).
+
+    The folder is a new temporary one, made inside ``folder`` when given, so that
+    trackers sharing a ``spill_dir`` never read or delete each other's files.
+    """
 
     def __init__(self, device: torch.device, ram_frames: int | None, folder: str | None = None) -> None:
         self.device = device
         self.ram_frames = ram_frames
-        self._own = folder is None and ram_frames is not None
-        self._root = Path(tempfile.mkdtemp(prefix="sam2_memory_")) if self._own else (
-            Path(folder) if folder else None)
+        self._root = None
+        if ram_frames is not None:
+            if folder is not None:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            self._root = Path(tempfile.mkdtemp(prefix="sam2_memory_", dir=folder))
         self._count = 0
 
     def new_object(self) -> ObjectMemory:
@@ -190,7 +196,7 @@ class MemoryStore:
         return ObjectMemory(non_cond=SpillDict(folder, self.ram_frames, self.device))
 
     def close(self) -> None:
-        if self._own and self._root is not None:
+        if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
 

@@ -9,7 +9,6 @@ masks are stored compactly in :class:`TrackResults`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
 from typing import Any, Iterator
@@ -47,7 +46,8 @@ class VideoTracker:
             conditioning frame, so re-tracking keeps it (the widget turns this on).
         feature_cache: frames whose image features are kept in RAM.
         memory_frames_in_ram: per object, tracked-frame memories kept in RAM; the
-            rest are spilled to ``spill_dir`` (a temporary folder by default).
+            rest are spilled to a private temporary folder (inside ``spill_dir`` when
+            given), removed on :meth:`close`.
             ``None`` keeps everything in RAM, as the official predictor.
         autocast: ``None`` = bf16 autocast on CUDA (as the official code), exact
             fp32 elsewhere; ``"bf16"`` forces bf16 autocast; ``False`` disables it.
@@ -127,12 +127,7 @@ class VideoTracker:
         return frame
 
     def _autocast(self):
-        device = self.model.device
-        if self.autocast is None and device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        if self.autocast == "bf16":
-            return torch.autocast(device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return self.model.autocast(self.autocast)
 
     def _to_input(self, frame: np.ndarray) -> torch.Tensor:
         """A decoded frame -> normalised model input (1, 3, S, S), on the CPU."""
@@ -151,7 +146,7 @@ class VideoTracker:
         if frame in self._features:
             self._features.move_to_end(frame)
             return self._features[frame]
-        image = self._frames.get(frame).to(self.model.device, self.model.dtype)
+        image = self._frames.get(frame).to(self.model.device)
         feats = frame_features(self.model, image)
         self._features[frame] = feats
         while len(self._features) > self._feature_cache_size:
@@ -216,8 +211,11 @@ class VideoTracker:
         """A full (H, W) boolean mask of the object on ``frame``; replaces its prompts there."""
         frame = self._check_frame(frame)
         m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask)
-        if m.ndim != 2 or m.dtype.kind not in "biuf":
-            raise ValueError(f"mask must be a 2-D boolean array (H, W), got shape {m.shape} dtype {m.dtype}.")
+        if m.shape != (self.height, self.width) or m.dtype.kind not in "biuf":
+            raise ValueError(
+                f"mask must be a boolean array of the video's size (H, W) = ({self.height}, {self.width}); "
+                f"got shape {m.shape} dtype {m.dtype}."
+            )
         with self._lock, self._autocast():
             obj = self._object(obj_id, create=True)
             t = torch.from_numpy(m.astype(bool)).to(self.model.device)[None, None].float()
@@ -360,11 +358,11 @@ class VideoTracker:
 
             total = None
             if self.num_frames is not None:
-                total = sum(len(self._order(first, reverse, max_frames)) for first, reverse in passes)
+                total = sum(len(self._order(first, reverse, max_frames, start)) for first, reverse in passes)
             bar = tqdm(total=total, desc="tracking")
         try:
             for first, reverse in passes:
-                for frame in self._order(first, reverse, max_frames):
+                for frame in self._order(first, reverse, max_frames, start):
                     if self._cancel.is_set() or not self._frame_exists(frame):
                         break
                     self._frames.prefetch(frame - 1 if reverse else frame + 1)
@@ -379,11 +377,12 @@ class VideoTracker:
             if bar is not None:
                 bar.close()
 
-    def _order(self, first: int, reverse: bool, max_frames: int | None):
+    def _order(self, first: int, reverse: bool, max_frames: int | None, start: int):
+        # max_frames counts from ``start`` in both legs: "both" goes back to start - max_frames.
         n = self.num_frames
         span = max_frames if max_frames is not None else (n if n is not None else None)
         if reverse:
-            last = max(first - span, 0) if span is not None else 0
+            last = max(start - span, 0) if span is not None else 0
             return range(first, last - 1, -1)
         if n is None:
             return range(first, first + span + 1) if span is not None else _count_from(first)
