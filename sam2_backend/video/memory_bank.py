@@ -133,6 +133,12 @@ class SpillDict:
         self._disk.clear()
         self._ram.clear()
 
+    def discard(self) -> None:
+        """Forget everything and remove the spill folder (the object is gone)."""
+        self.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
     @property
     def in_ram(self) -> int:
         return len(self._ram)

@@ -435,7 +435,7 @@ class VideoTracker:
         """Forget an object: its prompts, memories and results."""
         with self._lock:
             obj = self._object(obj_id, create=False)
-            obj.non_cond.clear()
+            obj.non_cond.discard()
             del self._objects[int(obj_id)]
             self.results.remove_object(int(obj_id))
 
@@ -443,7 +443,7 @@ class VideoTracker:
         """Forget every object, prompt, memory and result (the decoded clip stays)."""
         with self._lock:
             for obj in self._objects.values():
-                obj.non_cond.clear()
+                obj.non_cond.discard()
             self._objects.clear()
             self.results.clear()
 
