@@ -9,6 +9,14 @@ PYTHON=${PYTHON:-python3}
 # override with TORCH_SPEC on other machines (e.g. TORCH_SPEC="torch torchvision").
 TORCH_SPEC=${TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 
+# The browser end-to-end tests (tests/e2e) drive Debian's chromium through Playwright
+# (`playwright install` cannot download browsers on our machines). Install it where we
+# can; elsewhere those tests skip with the reason (and fail under CI=true).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
