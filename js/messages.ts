@@ -16,7 +16,10 @@ export type Message =
   | { type: "clear_object"; seq: number }
   | { type: "clear_image"; seq: number }
   | { type: "goto"; seq: number; index: number }
-  | { type: "segment_everything"; seq: number };
+  | { type: "segment_everything"; seq: number }
+  | { type: "track"; seq: number; direction: "forward" | "backward" | "both" }
+  | { type: "cancel"; seq: number }
+  | { type: "fetch_frames"; seq: number; indices: number[] };
 
 function finite(name: string, v: number): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number, got ${v}`);
@@ -110,5 +113,21 @@ export class MessageBuilder {
 
   segmentEverything(): Message {
     return { type: "segment_everything", seq: this.next() };
+  }
+
+  track(direction: "forward" | "backward" | "both"): Message {
+    if (direction !== "forward" && direction !== "backward" && direction !== "both") {
+      throw new RangeError(`direction must be forward, backward or both, got ${String(direction)}`);
+    }
+    return { type: "track", seq: this.next(), direction };
+  }
+
+  cancel(): Message {
+    return { type: "cancel", seq: this.next() };
+  }
+
+  fetchFrames(indices: readonly number[]): Message {
+    const checked = indices.map((i) => index("index", i));
+    return { type: "fetch_frames", seq: this.next(), indices: checked };
   }
 }

@@ -32,7 +32,24 @@ export interface BoxPrompt {
 
 export type Prompt = PointPrompt | BoxPrompt;
 
-export type Status = "idle" | "encoding" | "predicting" | "error";
+export type Status = "idle" | "encoding" | "predicting" | "tracking" | "error";
+
+/** Videos: frames where an object's mask is non-empty, as inclusive [first, last] ranges. */
+export interface TrackedSpans {
+  obj_id: number;
+  ranges: [number, number][];
+}
+
+/** Videos: the state of tracking (`progress` trait). */
+export interface Progress {
+  running: boolean;
+  direction: "" | "forward" | "backward" | "both";
+  done: number;
+  total: number;
+  fps: number;
+  eta_s: number | null;
+  cancelled: boolean;
+}
 
 /**
  * The synced traits, mirroring `sam2_widget/widget.py`. The front end only
@@ -60,6 +77,30 @@ export interface WidgetTraits {
   error: string;
   can_undo: boolean;
   can_redo: boolean;
+  /** Videos: the source is a clip (show the timeline). */
+  is_video: boolean;
+  prompt_frames: number[];
+  tracked: TrackedSpans[];
+  progress: Partial<Progress>;
+  /** Bumped whenever masks change: cached frames older than this are stale. */
+  masks_version: number;
+}
+
+/** The kernel's answer to `fetch_frames`, one per frame; buffers [JPEG, label RLE] unless `error`. */
+export interface FrameReply {
+  type: "frame";
+  index: number;
+  width?: number;
+  height?: number;
+  masks_version?: number;
+  error?: string;
+}
+
+export function parseFrameReply(msg: unknown): FrameReply | null {
+  if (typeof msg !== "object" || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (m.type !== "frame" || typeof m.index !== "number") return null;
+  return m as unknown as FrameReply;
 }
 
 /** What a Bytes trait or message buffer may arrive as. */

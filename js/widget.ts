@@ -21,10 +21,16 @@ import {
 import { GestureTracker, type Gesture } from "./gestures";
 import { MessageBuilder, type Message } from "./messages";
 import { buildLayout, editName, renderObjects } from "./panels";
-import { parseAck, type Prompt, type WidgetTraits } from "./protocol";
+import { parseAck, parseFrameReply, type Prompt, type WidgetTraits } from "./protocol";
 import { MaskLayer } from "./masks";
 import { toBytes } from "./rle";
 import { actionForKey, type Action } from "./shortcuts";
+import { FrameCache, playbackFrame, prefetchList } from "./timeline";
+import { buildTimeline, type Timeline } from "./timeline_view";
+
+const PREFETCH_RADIUS = 8; // frames fetched around the cursor of a video
+const FRAME_CACHE = 64; // fetched frames kept (JPEG + label RLE bytes)
+const PLAY_FPS = 12;
 
 const WHEEL_ZOOM = 0.0015; // per pixel of wheel delta
 const KEY_ZOOM = 1.25;
@@ -90,9 +96,11 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     model.save_changes();
   }
 
-  function onCustomMessage(msg: unknown): void {
+  function onCustomMessage(msg: unknown, buffers?: readonly unknown[]): void {
     const ack = parseAck(msg);
     if (ack !== null && pending.delete(ack.seq)) scheduleDraw();
+    const reply = parseFrameReply(msg);
+    if (reply !== null) onFrame(reply.index, reply.error === undefined ? buffers : undefined, reply.masks_version ?? 0);
   }
   model.on("msg:custom", onCustomMessage);
 
@@ -563,6 +571,122 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   ui.opacity.addEventListener("input", () => setTrait("opacity", Number(ui.opacity.value)), listen);
   ui.outline.addEventListener("change", () => setTrait("outline", ui.outline.checked), listen);
 
+  // ---- video timeline ---------------------------------------------------------
+
+  interface CachedFrame {
+    jpeg: Uint8Array;
+    rle: Uint8Array;
+  }
+  const frames = new FrameCache<CachedFrame>(FRAME_CACHE);
+  const inFlight = new Set<number>();
+  let timeline: Timeline | null = null;
+  let playing = false;
+  let playTimer = 0;
+  let playFrom = 0;
+  let playStart = 0;
+  let shownCached = -1;
+
+  function onFrame(index: number, buffers: readonly unknown[] | undefined, version: number): void {
+    inFlight.delete(index);
+    if (buffers === undefined || buffers.length < 2) return;
+    frames.put(index, { jpeg: toBytes(buffers[0] as ArrayBuffer).slice(), rle: toBytes(buffers[1] as ArrayBuffer).slice() }, version);
+    if (index === shownCached) showCached(index);
+  }
+
+  function prefetch(cursor: number): void {
+    const version = model.get("masks_version");
+    const wanted = prefetchList(cursor, model.get("image_count"), PREFETCH_RADIUS, (i) => !inFlight.has(i) && frames.isStale(i, version));
+    if (wanted.length === 0) return;
+    for (const i of wanted) inFlight.add(i);
+    send(() => messages.fetchFrames(wanted));
+  }
+
+  /** Show a cached frame at once (scrubbing, playback); the kernel's traits take over on goto. */
+  function showCached(index: number): void {
+    const entry = frames.get(index);
+    if (entry === undefined) return;
+    const token = ++imageToken;
+    void createImageBitmap(new Blob([entry.jpeg.slice()], { type: "image/jpeg" })).then(
+      (decoded) => {
+        if (token !== imageToken || disposed) return decoded.close();
+        replaceBitmap(decoded);
+        try {
+          masks.setLabels(entry.rle, width(), height());
+          coloursDirty = true;
+        } catch (e) {
+          showLocalError(e instanceof Error ? e.message : String(e));
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  function seek(index: number, commit: boolean): void {
+    shownCached = index;
+    showCached(index);
+    prefetch(index);
+    if (commit && index !== model.get("image_index")) send(() => messages.goto(index));
+  }
+
+  function stopPlaying(): void {
+    playing = false;
+    if (playTimer !== 0) clearInterval(playTimer);
+    playTimer = 0;
+    renderTimeline();
+  }
+
+  function togglePlay(): void {
+    if (playing) return stopPlaying();
+    playing = true;
+    playFrom = model.get("image_index");
+    if (playFrom >= model.get("image_count") - 1) playFrom = 0;
+    playStart = performance.now();
+    let last = -1;
+    playTimer = window.setInterval(() => {
+      const { index, done } = playbackFrame(playFrom, performance.now() - playStart, PLAY_FPS, model.get("image_count"));
+      if (index !== last) {
+        last = index;
+        seek(index, done);
+      }
+      if (done) stopPlaying();
+    }, 1000 / PLAY_FPS / 2);
+    renderTimeline();
+  }
+
+  function renderTimeline(): void {
+    if (timeline === null) return;
+    timeline.render(
+      {
+        image_index: model.get("image_index"),
+        image_count: model.get("image_count"),
+        prompt_frames: model.get("prompt_frames") ?? [],
+        tracked: model.get("tracked") ?? [],
+        objects: model.get("objects"),
+        progress: model.get("progress") ?? {},
+      },
+      playing,
+    );
+  }
+
+  if (model.get("is_video")) {
+    timeline = buildTimeline(
+      {
+        seek,
+        track: (direction) => send(() => messages.track(direction)),
+        cancel: () => send(() => messages.cancel()),
+        togglePlay,
+      },
+      events.signal,
+    );
+    ui.status.before(timeline.root);
+    on(["image_index", "image_count", "prompt_frames", "tracked", "objects", "progress"], renderTimeline);
+    on(["image_index"], () => {
+      if (!playing) prefetch(model.get("image_index"));
+    });
+    renderTimeline();
+    prefetch(model.get("image_index"));
+  }
+
   // ---- trait changes --------------------------------------------------------
 
   on(["image_jpeg"], () => void loadImage());
@@ -595,6 +719,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     events.abort();
     resizeObserver.disconnect();
     if (frame !== 0) cancelAnimationFrame(frame);
+    if (playTimer !== 0) clearInterval(playTimer);
     for (const [name, handler] of modelHandlers) model.off(name as `change:${keyof WidgetTraits}`, handler);
     model.off("msg:custom", onCustomMessage);
     bitmap?.close();

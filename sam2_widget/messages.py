@@ -14,7 +14,7 @@ from typing import Any
 TYPES = (
     "add_point", "add_box", "remove_prompt", "undo", "redo", "add_object", "select_object",
     "rename_object", "set_visible", "delete_object", "clear_object", "clear_image", "goto",
-    "segment_everything",
+    "segment_everything", "track", "cancel", "fetch_frames",
 )
 
 

@@ -81,6 +81,10 @@ class Sam2Widget(anywidget.AnyWidget):
         source: an image (path, HxWx3 array, PIL image, tensor) or a set of images:
             a list of them, a folder, or an (N, H, W, C) array. ``goto`` and
             ``image_index`` move through a set; each image is segmented on its own.
+            A video file (.mp4, .mov, .webm, .mkv, .avi, .m4v) is always a clip, and
+            gives a ``Sam2VideoWidget`` (prompts on any frame, tracking, a timeline).
+        video: ``True`` makes a folder, an (T, H, W, 3) array or a list a clip to track
+            instead of an image set; ``False`` or ``None`` (default) leaves them image sets.
         model: a model name for ``sam2_backend.load_model`` (``"sam2.1-hiera-tiny"``,
             ``"large"``, a ``.pt`` path, ...) or a loaded ``SAM2Model``, which several
             widgets can share.
@@ -123,8 +127,8 @@ class Sam2Widget(anywidget.AnyWidget):
     """Mask fill opacity, 0..1 (the front end may change it)."""
     outline = t.Bool(True).tag(sync=True)
     """Whether mask outlines are drawn (the front end may change it)."""
-    status = t.Enum(("idle", "encoding", "predicting", "error"), "idle", read_only=True).tag(sync=True)
-    """What the kernel is doing: idle, encoding, predicting, or error."""
+    status = t.Enum(("idle", "encoding", "predicting", "tracking", "error"), "idle", read_only=True).tag(sync=True)
+    """What the kernel is doing: idle, encoding, predicting, tracking (videos), or error."""
     status_text = t.Unicode("", read_only=True).tag(sync=True)
     """One human line about it, e.g. ``encoding image 2/5`` or ``mask in 84 ms``."""
     latency_ms = t.Float(0.0, read_only=True).tag(sync=True)
@@ -135,9 +139,29 @@ class Sam2Widget(anywidget.AnyWidget):
     """Whether undo would do anything."""
     can_redo = t.Bool(False, read_only=True).tag(sync=True)
     """Whether redo would do anything."""
+    is_video = t.Bool(False, read_only=True).tag(sync=True)
+    """Whether the source is a clip (then "image" means frame, and the timeline is shown)."""
+    prompt_frames = t.List(t.Int(), read_only=True).tag(sync=True)
+    """Videos: sorted frames holding any prompt."""
+    tracked = t.List(t.Dict(), read_only=True).tag(sync=True)
+    """Videos: ``{"obj_id", "ranges": [[first, last], ...]}`` frames where each object's mask is non-empty."""
+    progress = t.Dict(read_only=True).tag(sync=True)
+    """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
+    masks_version = t.Int(0, read_only=True).tag(sync=True)
+    """Videos: bumped whenever masks change, so the front end knows which cached frames are stale."""
+
+    def __new__(cls, source: Any = None, *args: Any, video: bool | None = None, **kwargs: Any) -> "Sam2Widget":
+        # A clip gets the video widget (sam2_widget/video_widget.py): always for a video file,
+        # for a folder, array or list only with video=True (else they are image sets).
+        if cls is Sam2Widget:
+            from .video_widget import Sam2VideoWidget, is_video_source
+
+            if is_video_source(source, video):
+                cls = Sam2VideoWidget
+        return super().__new__(cls, source, *args, video=video, **kwargs)
 
     def __init__(self, source: Any, model: str | os.PathLike | ModelConfig | SAM2Model = "sam2.1-hiera-tiny",
-                 device: str = "auto", **options: Any) -> None:
+                 device: str = "auto", video: bool | None = None, **options: Any) -> None:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise TypeError(_unknown_options_message(unknown))
@@ -293,6 +317,12 @@ class Sam2Widget(anywidget.AnyWidget):
         ``source`` replaces the saved images (same count; e.g. after moving the files);
         ``model`` defaults to the one the session was saved with.
         """
+        from .video_session import is_video_session
+
+        if is_video_session(path):
+            from .video_widget import Sam2VideoWidget
+
+            return Sam2VideoWidget.load_session(path, source, model, device, **options)
         saved = read_session(path)
         widget = cls(saved.source if source is None else source,
                      saved.model if model is None else model, device, **options)
@@ -379,6 +409,11 @@ class Sam2Widget(anywidget.AnyWidget):
 
     def _msg_segment_everything(self, msg: dict) -> list[Future]:
         return self._segment_everything(self._amg_options)[1]
+
+    def _msg_track(self, msg: dict) -> list[Future]:
+        raise ValueError("track is for videos: open a clip with Sam2Widget(path_to_video) or video=True.")
+
+    _msg_cancel = _msg_fetch_frames = _msg_track
 
     def _ack(self, seq: Any, error: BaseException | None = None) -> None:
         reply = {"type": "ack", "seq": seq if is_int(seq) else None, "ok": error is None}
@@ -604,7 +639,7 @@ def _unknown_options_message(unknown: list[str]) -> str:
         close = difflib.get_close_matches(name, OPTIONS, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return (f"Sam2Widget() got unexpected keyword argument(s) {', '.join(hints)}. "
-            f"Valid options: source, model, device, {', '.join(OPTIONS)}.")
+            f"Valid options: source, model, device, video, {', '.join(OPTIONS)}.")
 
 
 def _images_with_new_masks(before: SessionState, after: SessionState) -> list[int]:

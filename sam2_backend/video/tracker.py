@@ -437,7 +437,8 @@ class VideoTracker:
             obj = self._object(obj_id, create=False)
             obj.non_cond.discard()
             del self._objects[int(obj_id)]
-            self.results.remove_object(int(obj_id))
+            if int(obj_id) in self.results.object_ids:  # it may never have had a mask
+                self.results.remove_object(int(obj_id))
 
     def reset(self) -> None:
         """Forget every object, prompt, memory and result (the decoded clip stays)."""

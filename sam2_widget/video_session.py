@@ -1,0 +1,454 @@
+"""Objects and prompts of a video clip on top of a ``VideoTracker``. No widget code.
+
+The widget records prompts here on the comm thread (cheap, under :attr:`lock`);
+its worker thread then calls :meth:`VideoSession.apply` for each (frame, object)
+whose prompts changed, the one place the tracker is asked for a prompt mask.
+Masks live in the tracker's ``results`` (a ``TrackResults``), which is what the
+widget shows and what ``Sam2Widget.results`` returns.
+
+How prompts become tracker calls (so a scripted ``VideoTracker`` session can
+reproduce a widget session call for call):
+
+* the points and box of one object on one frame go in together, replacing what
+  the tracker had there: ``add_box(frame, obj, box, points, labels)`` when there
+  is a box, else ``add_points(frame, obj, points, labels, clear_old=True)``;
+* a mask from Python (``add_mask``) replaces that object's points and box on
+  that frame, and a later click replaces the mask;
+* no prompt left for an object on a frame: ``clear_prompts(frame, obj)``.
+
+Unlike the image session there is no undo: the tracker's memories are not
+snapshots, so undoing would mean re-tracking. Deleting and clearing work.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from sam2_backend import SAM2Model, VideoTracker
+from sam2_backend.inputs import check_boxes, check_points
+from sam2_backend.video.results import decode_mask, encode_mask
+
+from .colors import color_for
+from .session import Box, ObjectInfo, Point, Prompt, prompt_from_dict
+
+FORMAT = "sam2_widget.video_session"
+VERSION = 1
+
+
+class VideoSession:
+    """Objects (ids, names, colours, visibility), the selection and the prompts of every frame.
+
+    Args:
+        model: the SAM 2 model.
+        source: anything ``VideoTracker`` opens (a video file, a folder, an array, a list).
+        tracker_options: extra ``VideoTracker`` keywords. The widget's defaults are
+            ``add_all_frames_to_correct_as_cond=True`` and
+            ``clear_non_cond_mem_around_input=True``, so corrections stick when re-tracking.
+    """
+
+    def __init__(self, model: SAM2Model, source: Any, **tracker_options: Any) -> None:
+        opts = {"add_all_frames_to_correct_as_cond": True, "clear_non_cond_mem_around_input": True,
+                **tracker_options}
+        self.tracker = VideoTracker(model, source, **opts)
+        if self.tracker.num_frames is None:
+            self.tracker.close()
+            raise ValueError("The widget needs a clip of known length: pass a video file, a folder, "
+                             "an array or a list of frames (not an iterator without len()).")
+        self.lock = threading.RLock()
+        self._info: dict[int, ObjectInfo] = {}
+        self._order: list[int] = []
+        self._next_id = 1
+        self.selected_id = 0
+        self._prompts: dict[int, tuple[Prompt, ...]] = {}  # frame -> points and boxes, in order
+        self._mask_prompts: dict[tuple[int, int], np.ndarray] = {}  # (frame, obj) -> runs
+        self._dirty: list[tuple[int, int]] = []  # (frame, obj) whose prompts changed, to apply
+        self._deleted: list[int] = []  # objects to remove from the tracker
+
+    # -- reading ---------------------------------------------------------------
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.tracker.num_frames)
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.tracker.height, self.tracker.width
+
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    def objects(self) -> list[ObjectInfo]:
+        with self.lock:
+            return [self._info[o] for o in self._order]
+
+    def prompts(self, frame: int) -> tuple[Prompt, ...]:
+        """Points and boxes on ``frame`` (what the front end draws), in the order added."""
+        with self.lock:
+            return self._prompts.get(frame, ())
+
+    def prompt_frames(self) -> list[int]:
+        """Sorted frames holding any prompt (points, boxes or masks)."""
+        with self.lock:
+            frames = {f for f, p in self._prompts.items() if p} | {f for f, _ in self._mask_prompts}
+            return sorted(frames)
+
+    def masks(self, frame: int, visible_only: bool = False) -> dict[int, np.ndarray]:
+        """``{obj_id: (H, W) bool}`` on ``frame`` from the tracker's results, in display order."""
+        results = self.tracker.results
+        with self.lock:
+            ids = [o for o in self._order if not visible_only or self._info[o].visible]
+        if frame not in results:
+            return {}
+        stored = results.frame_masks(frame)
+        return {o: stored[o] for o in ids if o in stored}
+
+    def tracked_spans(self) -> list[dict]:
+        """``[{"obj_id", "ranges": [[a, b], ...]}]``: inclusive runs of frames where an object's mask is non-empty."""
+        results = self.tracker.results
+        with self.lock:
+            ids = list(self._order)
+        frames: dict[int, list[int]] = {o: [] for o in ids}
+        for frame in results.frames:
+            try:
+                areas = results.areas(frame)
+            except KeyError:  # cleared meanwhile
+                continue
+            for o, area in areas.items():
+                if area and o in frames:
+                    frames[o].append(frame)
+        return [{"obj_id": o, "ranges": to_ranges(frames[o])} for o in ids]
+
+    def take_work(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """The (frame, object) pairs to apply and the objects to remove from the tracker, since the last call."""
+        with self.lock:
+            dirty, deleted = list(dict.fromkeys(self._dirty)), self._deleted
+            self._dirty, self._deleted = [], []
+            return dirty, deleted
+
+    def has_prompts(self) -> bool:
+        with self.lock:
+            return bool(self.prompt_frames())
+
+    # -- objects ----------------------------------------------------------------
+
+    def add_object(self, name: str | None = None) -> int:
+        """A new object, selected; returns its id."""
+        with self.lock:
+            obj_id = self._new_object(name)
+            self.selected_id = obj_id
+            return obj_id
+
+    def select_object(self, obj_id: int) -> None:
+        """Send the next clicks to ``obj_id`` (0: to a new object)."""
+        with self.lock:
+            self.selected_id = 0 if _check_int(obj_id, "object id") == 0 else self._check_object(obj_id)
+
+    def rename_object(self, obj_id: int, name: str) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"an object name must be a non-empty string, got {name!r}.")
+        with self.lock:
+            info = self._info[self._check_object(obj_id)]
+            self._info[obj_id] = ObjectInfo(info.id, name.strip(), info.color, info.visible)
+
+    def set_visible(self, obj_id: int, visible: bool) -> None:
+        if not isinstance(visible, bool):
+            raise TypeError(f"visible must be True or False, got {visible!r}.")
+        with self.lock:
+            info = self._info[self._check_object(obj_id)]
+            self._info[obj_id] = ObjectInfo(info.id, info.name, info.color, visible)
+
+    def delete_object(self, obj_id: int) -> None:
+        """Forget an object: its prompts on every frame and (in the worker) its tracked masks."""
+        with self.lock:
+            obj_id = self._check_object(obj_id)
+            self._order.remove(obj_id)
+            del self._info[obj_id]
+            for frame in list(self._prompts):
+                self._prompts[frame] = tuple(p for p in self._prompts[frame] if p.obj_id != obj_id)
+            for key in [k for k in self._mask_prompts if k[1] == obj_id]:
+                del self._mask_prompts[key]
+            self._dirty = [d for d in self._dirty if d[1] != obj_id]
+            self._deleted.append(obj_id)
+            if self.selected_id == obj_id:
+                self.selected_id = 0
+
+    def undo(self) -> bool:
+        raise ValueError("undo is not available for videos yet: remove the prompt or clear the object instead.")
+
+    redo = undo
+
+    # -- prompts ------------------------------------------------------------------
+
+    def add_points(self, frame: int, points: Any, labels: Any, obj_id: int | None = None) -> int:
+        """Record clicks (N, 2) (x, y) with labels (N,) for ``obj_id`` (default: selected or new)."""
+        frame = self.check_index(frame)
+        pts, lab = check_points(points, labels, self.hw)
+        if pts.shape[0] != 1:
+            raise ValueError("add_points takes the clicks of one object: points of shape (N, 2).")
+        with self.lock:
+            obj_id = self._target(obj_id)
+            new = tuple(Point(obj_id, float(x), float(y), int(label)) for (x, y), label in zip(pts[0], lab[0]))
+            self._mask_prompts.pop((frame, obj_id), None)
+            self._set(frame, obj_id, self._prompts.get(frame, ()) + new)
+            return obj_id
+
+    def add_box(self, frame: int, box: Any, obj_id: int | None = None) -> int:
+        """Record a box (x0, y0, x1, y1), replacing the object's box on ``frame``."""
+        frame = self.check_index(frame)
+        b = check_boxes(box, self.hw)
+        if b.shape[0] != 1:
+            raise ValueError("add_box takes one box (x0, y0, x1, y1).")
+        x0, y0, x1, y1 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+        with self.lock:
+            obj_id = self._target(obj_id)
+            new = Box(obj_id, x0, y0, x1, y1)
+            old = self._prompts.get(frame, ())
+            k = next((i for i, p in enumerate(old) if isinstance(p, Box) and p.obj_id == obj_id), None)
+            prompts = old + (new,) if k is None else old[:k] + (new,) + old[k + 1:]
+            self._mask_prompts.pop((frame, obj_id), None)
+            self._set(frame, obj_id, prompts)
+            return obj_id
+
+    def add_mask(self, frame: int, mask: Any, obj_id: int | None = None) -> int:
+        """Record a full (H, W) mask for the object on ``frame`` (replacing its points and box there)."""
+        frame = self.check_index(frame)
+        m = np.asarray(mask)
+        if m.shape != self.hw or m.dtype.kind not in "biuf":
+            raise ValueError(f"mask must be a boolean array of the clip's size (H, W) = {self.hw}; "
+                             f"got shape {m.shape} dtype {m.dtype}.")
+        with self.lock:
+            obj_id = self._target(obj_id)
+            self._mask_prompts[(frame, obj_id)] = encode_mask(m.astype(bool))
+            kept = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id != obj_id)
+            self._set(frame, obj_id, kept)
+            return obj_id
+
+    def remove_prompt(self, frame: int, prompt_index: int) -> None:
+        """Delete prompt ``prompt_index`` (into :meth:`prompts`) of ``frame``."""
+        frame = self.check_index(frame)
+        with self.lock:
+            prompts = self._prompts.get(frame, ())
+            k = _check_int(prompt_index, "prompt index")
+            if not 0 <= k < len(prompts):
+                raise ValueError(f"prompt index {k} is out of range: frame {frame} has {len(prompts)} prompts.")
+            self._set(frame, prompts[k].obj_id, prompts[:k] + prompts[k + 1:])
+
+    def clear_object(self, frame: int, obj_id: int | None = None) -> bool:
+        """Delete the prompts of ``obj_id`` (default: selected) on ``frame``; returns whether there were any."""
+        frame = self.check_index(frame)
+        with self.lock:
+            obj_id = self.selected_id if obj_id is None else self._check_object(obj_id)
+            had_mask = self._mask_prompts.pop((frame, obj_id), None) is not None
+            prompts = self._prompts.get(frame, ())
+            kept = tuple(p for p in prompts if p.obj_id != obj_id)
+            if kept == prompts and not had_mask:
+                return False
+            self._set(frame, obj_id, kept)
+            return True
+
+    def clear_image(self, frame: int) -> bool:
+        """Delete every prompt on ``frame``; returns whether there were any."""
+        frame = self.check_index(frame)
+        with self.lock:
+            ids = {p.obj_id for p in self._prompts.get(frame, ())} | {o for f, o in self._mask_prompts if f == frame}
+            for obj_id in ids:
+                self.clear_object(frame, obj_id)
+            return bool(ids)
+
+    # -- prompts -> tracker (worker thread) ------------------------------------------
+
+    def apply(self, frame: int, obj_id: int) -> bool:
+        """Give the tracker the current prompts of ``obj_id`` on ``frame``; returns whether it had any work."""
+        t = self.tracker
+        with self.lock:
+            if obj_id not in self._info:
+                return False  # deleted meanwhile
+            prompts = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id == obj_id)
+            runs = self._mask_prompts.get((frame, obj_id))
+        points = [p for p in prompts if isinstance(p, Point)]
+        box = next((p for p in prompts if isinstance(p, Box)), None)
+        xy = [[p.x, p.y] for p in points] or None
+        labels = [p.label for p in points] or None
+        if runs is not None:
+            t.add_mask(frame, obj_id, decode_mask(runs, *self.hw))
+        elif box is not None:
+            t.add_box(frame, obj_id, [box.x0, box.y0, box.x1, box.y1], xy, labels)
+        elif points:
+            t.add_points(frame, obj_id, xy, labels, clear_old=True)
+        elif obj_id in t.object_ids:
+            t.clear_prompts(frame, obj_id)
+        else:
+            return False
+        return True
+
+    def remove_from_tracker(self, obj_id: int) -> None:
+        t = self.tracker
+        if obj_id not in t.object_ids:
+            return
+        t.remove_object(obj_id)
+
+    # -- checks -------------------------------------------------------------------
+
+    def check_index(self, frame: Any) -> int:
+        frame = _check_int(frame, "frame index")
+        n = self.num_frames
+        if not 0 <= frame < n:
+            raise ValueError(f"frame index {frame} is out of range: the clip has {n} frames (0 to {n - 1}).")
+        return frame
+
+    def _check_object(self, obj_id: Any) -> int:
+        obj_id = _check_int(obj_id, "object id")
+        if obj_id not in self._info:
+            known = ", ".join(map(str, self._order)) or "none yet"
+            raise KeyError(f"unknown object id {obj_id} (objects: {known}); add one with add_object().")
+        return obj_id
+
+    def _target(self, obj_id: int | None) -> int:
+        if obj_id is not None:
+            return self._check_object(obj_id)
+        if self.selected_id:
+            return self.selected_id
+        return self.add_object()
+
+    def _new_object(self, name: str | None, obj_id: int | None = None) -> int:
+        obj_id = self._next_id if obj_id is None else obj_id
+        self._next_id = max(self._next_id, obj_id + 1)
+        self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
+        self._order.append(obj_id)
+        return obj_id
+
+    def _set(self, frame: int, obj_id: int, prompts: tuple[Prompt, ...]) -> None:
+        self._prompts[frame] = prompts
+        if not prompts:
+            del self._prompts[frame]
+        self._dirty.append((frame, obj_id))
+
+    # -- persistence ----------------------------------------------------------------
+
+    def to_meta(self) -> tuple[dict, np.ndarray]:
+        """Everything but the clip, as JSON-able meta and one uint32 array of mask runs."""
+        runs: list[np.ndarray] = []
+        offset = 0
+
+        def place(r: np.ndarray) -> dict:
+            nonlocal offset
+            runs.append(r)
+            offset += len(r)
+            return {"offset": offset - len(r), "length": len(r)}
+
+        results = self.tracker.results
+        tracked = []
+        for frame in results.frames:
+            for o, s in results.scores(frame).items():
+                tracked.append({"frame": frame, "obj_id": o, "score": s, **place(results.rle(frame, o))})
+        with self.lock:
+            meta = {
+                "objects": [self._info[o].to_dict() for o in self._order],
+                "selected_id": self.selected_id, "next_id": self._next_id,
+                "prompts": [{"frame": f, "prompts": [p.to_dict() for p in ps]} for f, ps in sorted(self._prompts.items())],
+                "mask_prompts": [{"frame": f, "obj_id": o, **place(r)} for (f, o), r in sorted(self._mask_prompts.items())],
+                "tracked": tracked,
+            }
+        return meta, (np.concatenate(runs) if runs else np.zeros(0, np.uint32)).astype(np.uint32)
+
+    def restore(self, meta: Mapping[str, Any], runs: np.ndarray) -> None:
+        """Load what :meth:`to_meta` wrote: objects and prompts, replayed into the tracker
+        (so re-tracking starts from them), then the saved masks exactly."""
+        hw = self.hw
+        with self.lock:
+            for o in meta["objects"]:
+                info = ObjectInfo(**o)
+                self._info[info.id] = info
+                self._order.append(info.id)
+            self._next_id = int(meta["next_id"])
+            self.selected_id = int(meta["selected_id"])
+            for entry in meta["prompts"]:
+                frame = self.check_index(entry["frame"])
+                self._prompts[frame] = tuple(prompt_from_dict(p) for p in entry["prompts"])
+            for e in meta["mask_prompts"]:
+                r = runs[e["offset"]:e["offset"] + e["length"]].copy()
+                decode_mask(r, *hw)  # checks the size
+                self._mask_prompts[(self.check_index(e["frame"]), int(e["obj_id"]))] = r
+            pairs = sorted({(f, p.obj_id) for f, ps in self._prompts.items() for p in ps} | set(self._mask_prompts))
+        for frame, obj_id in pairs:
+            self.apply(frame, obj_id)
+        results = self.tracker.results
+        results.clear()
+        for e in meta["tracked"]:
+            mask = decode_mask(runs[e["offset"]:e["offset"] + e["length"]], *hw)
+            results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]))
+
+    def close(self) -> None:
+        self.tracker.close()
+
+
+@dataclass
+class SavedVideoSession:
+    model: str
+    source: str | None  # the clip's path, None for an in-memory clip
+    frame: int
+    meta: dict
+    runs: np.ndarray
+
+
+def write_video_session(path: str | os.PathLike, session: VideoSession, model: str, source: str | None,
+                        frame: int) -> Path:
+    """One ``.npz``: ``meta`` (UTF-8 JSON) and ``runs`` (uint32 mask runs); never pickled."""
+    meta, runs = session.to_meta()
+    meta.update({"format": FORMAT, "version": VERSION, "model": model, "source": source, "frame": frame})
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), runs=runs)
+    return path
+
+
+def is_video_session(path: str | os.PathLike) -> bool:
+    try:
+        return read_video_session(path) is not None
+    except (ValueError, FileNotFoundError):
+        return False
+
+
+def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Session file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            if meta.get("format") != FORMAT:
+                raise ValueError("no sam2_widget video session marker")
+            if meta["version"] > VERSION:
+                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSION})")
+            return SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"])
+    except (KeyError, TypeError, ValueError, OSError) as e:
+        raise ValueError(f"{path} is not a readable sam2_widget video session file ({e}).") from e
+
+
+def to_ranges(frames: Sequence[int]) -> list[list[int]]:
+    """Sorted frame indices -> inclusive ``[first, last]`` runs of consecutive frames."""
+    out: list[list[int]] = []
+    for f in frames:
+        if out and f == out[-1][1] + 1:
+            out[-1][1] = f
+        else:
+            out.append([f, f])
+    return out
+
+
+def _check_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, got {value!r}.")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}.") from None
