@@ -78,6 +78,23 @@ describe("MessageBuilder", () => {
     expect(() => m.setVisible(1, "yes" as unknown as boolean)).toThrow(TypeError);
   });
 
+  it("builds merge_objects and rejects bad id lists", () => {
+    const m = new MessageBuilder();
+    expect(m.mergeObjects([4, 2, 7])).toEqual({ type: "merge_objects", seq: 1, ids: [4, 2, 7] });
+    expect(() => m.mergeObjects([3])).toThrow(/at least 2/);
+    expect(() => m.mergeObjects([])).toThrow(RangeError);
+    expect(() => m.mergeObjects([3, 3])).toThrow(/distinct/);
+    expect(() => m.mergeObjects([3, 0])).toThrow(/id/);
+    expect(() => m.mergeObjects([3, 1.5])).toThrow(/id/);
+    expect(() => m.mergeObjects([3, Number.NaN])).toThrow(/id/);
+    expect(() => m.mergeObjects("1,2" as unknown as number[])).toThrow(TypeError);
+    // The ids are copied: changing the caller's array later changes nothing sent.
+    const ids = [1, 2];
+    const msg = m.mergeObjects(ids);
+    ids.push(3);
+    expect(msg).toEqual({ type: "merge_objects", seq: 2, ids: [1, 2] });
+  });
+
   it("uses up no seq on a rejected message", () => {
     const m = new MessageBuilder();
     expect(() => m.addPoint(Number.NaN, 0, 1)).toThrow();

@@ -13,6 +13,7 @@ export type Message =
   | { type: "rename_object"; seq: number; id: number; name: string }
   | { type: "set_visible"; seq: number; id: number; visible: boolean }
   | { type: "delete_object"; seq: number; id: number }
+  | { type: "merge_objects"; seq: number; ids: number[] }
   | { type: "clear_object"; seq: number }
   | { type: "clear_image"; seq: number }
   | { type: "goto"; seq: number; index: number }
@@ -96,6 +97,15 @@ export class MessageBuilder {
   deleteObject(id: number): Message {
     const checked = objectId(id);
     return { type: "delete_object", seq: this.next(), id: checked };
+  }
+
+  /** Merge objects `ids` (at least 2, distinct) into the first, `ids[0]`. */
+  mergeObjects(ids: readonly number[]): Message {
+    if (!Array.isArray(ids)) throw new TypeError("ids must be an array of object ids");
+    if (ids.length < 2) throw new RangeError(`merging needs at least 2 object ids, got ${ids.length}`);
+    const checked = ids.map(objectId);
+    if (new Set(checked).size !== checked.length) throw new RangeError(`ids must be distinct, got ${checked.join(", ")}`);
+    return { type: "merge_objects", seq: this.next(), ids: checked };
   }
 
   clearObject(): Message {

@@ -140,8 +140,17 @@ function buildHelp(): HTMLDivElement {
   return help;
 }
 
-/** Refill the object list; rows carry `data-id`, their buttons `data-action`. */
-export function renderObjects(list: HTMLOListElement, objects: readonly ObjectInfo[], selectedId: number): void {
+/**
+ * Refill the object list; rows carry `data-id`, their buttons `data-action`.
+ * With `canMerge`, each row but the selected one gets a "merge into selected" button.
+ */
+export function renderObjects(
+  list: HTMLOListElement,
+  objects: readonly ObjectInfo[],
+  selectedId: number,
+  canMerge = false,
+): void {
+  const target = objects.find((o) => o.id === selectedId);
   const rows = objects.map((o, i) => {
     const selected = o.id === selectedId;
     const row = h("li", selected ? "object selected" : "object", {
@@ -172,7 +181,23 @@ export function renderObjects(list: HTMLOListElement, objects: readonly ObjectIn
       { type: "button", "data-action": "delete", "aria-label": `Delete ${o.name}`, title: "Delete on every image" },
       "×",
     );
-    row.append(swatch, slot, name, eye, del);
+    row.append(swatch, slot, name, eye);
+    if (canMerge && target !== undefined && !selected) {
+      row.append(
+        h(
+          "button",
+          "icon",
+          {
+            type: "button",
+            "data-action": "merge",
+            "aria-label": `Merge ${o.name} into ${target.name}`,
+            title: `Merge into the selected object (${target.name}) on every image`,
+          },
+          "⤴",
+        ),
+      );
+    }
+    row.append(del);
     return row;
   });
   if (rows.length === 0) rows.push(h("li", "empty", {}, "Click the image to start an object."));

@@ -243,7 +243,8 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   // ---- panels ---------------------------------------------------------------
 
   function renderObjectList(): void {
-    if (!editing) renderObjects(ui.objects, model.get("objects"), model.get("selected_id"));
+    // Merging is for image sets only (the kernel refuses it for clips).
+    if (!editing) renderObjects(ui.objects, model.get("objects"), model.get("selected_id"), !model.get("is_video"));
   }
 
   function renderToolbar(): void {
@@ -547,6 +548,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     const action = target.closest<HTMLElement>("[data-action]")?.dataset.action;
     if (action === "toggle_visible") send(() => messages.setVisible(id, !o.visible));
     else if (action === "delete") send(() => messages.deleteObject(id));
+    else if (action === "merge") send(() => messages.mergeObjects([model.get("selected_id"), id]));
     else if (id !== model.get("selected_id")) send(() => messages.selectObject(id));
   }
 

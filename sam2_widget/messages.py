@@ -13,7 +13,7 @@ from typing import Any
 # Every message type the front end may send; each has a ``_msg_<type>`` handler on the widget.
 TYPES = (
     "add_point", "add_box", "remove_prompt", "undo", "redo", "add_object", "select_object",
-    "rename_object", "set_visible", "delete_object", "clear_object", "clear_image", "goto",
+    "rename_object", "set_visible", "delete_object", "merge_objects", "clear_object", "clear_image", "goto",
     "segment_everything", "track", "cancel", "fetch_frames",
 )
 
@@ -55,4 +55,11 @@ def string(msg: dict, name: str) -> str:
     value = _get(msg, name)
     if not isinstance(value, str):
         raise TypeError(f"{msg['type']}: {name} must be a string, got {value!r}.")
+    return value
+
+
+def integer_list(msg: dict, name: str) -> list[int]:
+    value = _get(msg, name)
+    if not isinstance(value, list) or not all(is_int(v) for v in value):
+        raise TypeError(f"{msg['type']}: {name} must be a list of integers, got {value!r:.80}.")
     return value

@@ -279,6 +279,64 @@ class Session:
             self._commit(state)
             return ids
 
+    def merge_objects(self, ids: Sequence[int]) -> int:
+        """Merge objects ``ids`` (at least two, all existing) into the first; returns its id.
+
+        On every image where any of them has a mask, the first object's mask becomes
+        the union of their masks, stored as a mask-only object (like those of
+        "segment everything"): a later click refines the union, which goes in as
+        ``mask_input``. Their prompts are dropped: a union of masks has no prompt set
+        that reproduces it, and keeping them would turn the first click after the
+        merge into a prediction from the first object's old prompts alone. The
+        other objects are deleted; the first keeps its name, colour, visibility and
+        place, and is selected. The score is the lowest of the merged masks'
+        (a union is only as sure as its least sure part). One undo step.
+
+        Raises ``ValueError`` for fewer than two ids, repeated ids, or a mask that is
+        not predicted from its prompts yet (pending or failed: merge when idle),
+        ``TypeError`` for a non-int id, ``KeyError`` for an unknown one; nothing changes then.
+        """
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
+            raise TypeError(f"ids must be a list of object ids, got {type(ids).__name__} {ids!r:.80}.")
+        checked = [_check_int(i, "object id") for i in ids]
+        if len(checked) < 2:
+            raise ValueError(f"merging needs at least two object ids, got {checked}.")
+        repeated = sorted({i for i in checked if checked.count(i) > 1})
+        if repeated:
+            raise ValueError(f"each object can be merged once; repeated ids: {', '.join(map(str, repeated))}.")
+        with self.lock:
+            merged = [self._check_object(i) for i in checked]
+            s = self._state
+            for index, img in enumerate(s.images):
+                stale = [o for o in img.stale_objects() if o in merged]
+                if stale:
+                    raise ValueError(f"the mask of object {stale[0]} on image {index + 1} is not predicted "
+                                     "from its prompts yet (still pending, or its prediction failed); "
+                                     "merge when the widget is idle. Nothing was changed.")
+            first, gone = merged[0], set(merged)
+            images = []
+            for index, img in enumerate(s.images):
+                if not gone & (img.masks.keys() | img.seeds.keys() | {p.obj_id for p in img.prompts}):
+                    images.append(img)
+                    continue
+                seeds = {o: e for o, e in img.seeds.items() if o not in gone}
+                masks = {o: e for o, e in img.masks.items() if o not in gone}
+                parts = [img.masks[o] for o in merged if o in img.masks]
+                if parts:
+                    hw = self.images.size(index)
+                    union = np.zeros(hw, dtype=bool)
+                    for entry in parts:
+                        union |= entry.mask(hw)
+                    entry = make_entry(union, min(e.score for e in parts), ((), True))
+                    seeds[first] = masks[first] = entry
+                images.append(ImageState(tuple(p for p in img.prompts if p.obj_id not in gone), seeds, masks))
+            self._commit(SessionState(
+                tuple(o for o in s.object_ids if o == first or o not in gone),
+                first,
+                tuple(images),
+            ))
+            return first
+
     # -- prompts ---------------------------------------------------------------
 
     def add_points(self, index: int, points: Any, labels: Any, obj_id: int | None = None) -> int:

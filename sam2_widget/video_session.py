@@ -186,6 +186,10 @@ class VideoSession:
 
     redo = undo
 
+    def merge_objects(self, ids: Any) -> int:
+        raise ValueError("merging objects is not supported for clips yet (the tracker keeps one memory "
+                         "per object); merge the masks after tracking, from results. Nothing was changed.")
+
     # -- prompts ------------------------------------------------------------------
 
     def add_points(self, frame: int, points: Any, labels: Any, obj_id: int | None = None) -> int:

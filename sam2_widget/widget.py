@@ -37,7 +37,7 @@ from . import codecs
 from .embeddings import EmbeddingCache
 from .images import ImageReadError, ImageSet
 from .messages import TYPES as MESSAGE_TYPES
-from .messages import boolean, integer, is_int, number, string
+from .messages import boolean, integer, integer_list, is_int, number, string
 from .results import ImageSetResults
 from .session import Session, SessionState
 from .session_file import model_reference, read_session, write_session
@@ -275,6 +275,20 @@ class Sam2Widget(anywidget.AnyWidget):
         """Remove an object with its prompts and masks on every image."""
         self._call(self._apply, self._session.delete_object, obj_id)
 
+    def merge_objects(self, ids: list[int]) -> int:
+        """Merge objects ``ids`` (at least two) into the first; returns its id.
+
+        On every image where any of them has a mask, the first object's mask becomes
+        their union, as a mask without prompts (like a "segment everything" object: a
+        click refines it, the union going in as ``mask_input``). Their prompts are
+        dropped, since no prompts reproduce a union; the others are deleted. One undo
+        step restores everything. Waits for pending masks first, so it merges what the
+        prompts give.
+        """
+        if not self._worker.on_worker_thread():  # else _call raises its clear error
+            self.wait_idle()
+        return self._call(self._apply, self._session.merge_objects, ids)
+
     def undo(self) -> bool:
         """Undo the last change of prompts or objects; returns whether there was one."""
         return self._call(self._apply, self._session.undo)
@@ -397,6 +411,9 @@ class Sam2Widget(anywidget.AnyWidget):
 
     def _msg_delete_object(self, msg: dict) -> list[Future]:
         return self._apply(self._session.delete_object, integer(msg, "id"))[1]
+
+    def _msg_merge_objects(self, msg: dict) -> list[Future]:
+        return self._apply(self._session.merge_objects, integer_list(msg, "ids"))[1]
 
     def _msg_clear_object(self, msg: dict) -> list[Future]:
         return self._apply(self._session.clear_object, self.image_index)[1]
