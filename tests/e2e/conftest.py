@@ -105,7 +105,10 @@ class LabServer:
     log: Path  # the server's stdout and stderr
 
     def lab_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+        # A workspace of its own per notebook: the default one would restore the tabs of the
+        # tests before (their cells first in the DOM, hidden behind the new tab).
+        workspace = re.sub(r"[^A-Za-z0-9_-]+", "-", notebook)
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
 
 
 def _wait_until_up(proc: subprocess.Popen, url: str, token: str, log: Path) -> None:

@@ -9,11 +9,7 @@ that mask is and nowhere else. See tests/e2e/README.md.
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +17,17 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-nbformat = pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip install -e '.[test]'")
+pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip install -e '.[test]'")
 pytest.importorskip("playwright.sync_api", reason="browser e2e tests need playwright: pip install -e '.[test]'")
 
 from tests.conftest import synthetic_image
+from tests.e2e.helpers import open_notebook, rgb_of, run_cell, wait_for, wait_output
+from tests.e2e.helpers import read_canvas as _read_canvas
+from tests.e2e.helpers import write_notebook as _write_notebook
 
 IMAGE_W, IMAGE_H = 240, 180
 CLICK = (72.0, 72.0)  # image pixels: the centre of the red disk of synthetic_image
 GREEN = (int(IMAGE_W * 0.72), int(IMAGE_H * 0.72))  # inside the green square
-KERNEL_IDLE = re.compile(r"Python 3 \(ipykernel\) \| Idle")
-RAN_PROMPT = re.compile(r"\[(\*|\d+)\]")  # "[*]:" queued or running, "[1]:" done
 MARKER_PX = 12  # screen pixels around the click covered by the point marker (radius 7 + hover + ring)
 
 SETUP_CELL = """\
@@ -55,100 +52,20 @@ with open("state.json", "w") as f:
                "label_rle_bytes": len(w.label_rle), "opacity": w.opacity}, f)
 print("E2E-STATE-WRITTEN", len(w.masks))"""
 
-# Canvas pixels as a PNG (lossless), with the numbers needed to map image pixels onto them.
-READ_CANVAS_JS = """(canvas) => ({
-  png: canvas.toDataURL("image/png"),
-  cssW: canvas.clientWidth,
-  cssH: canvas.clientHeight,
-  devW: canvas.width,
-  devH: canvas.height,
-})"""
-
 
 def write_notebook(folder: Path) -> str:
     Image.fromarray(synthetic_image(IMAGE_H, IMAGE_W)).save(folder / "image.png")
-    nb = nbformat.v4.new_notebook()
-    # The kernelspec spares us JupyterLab's "select a kernel" dialog.
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(SETUP_CELL), nbformat.v4.new_code_cell(STATE_CELL)]
-    nbformat.write(nb, folder / "demo.ipynb")
-    return "demo.ipynb"
+    return _write_notebook(folder / "demo.ipynb", [SETUP_CELL, STATE_CELL])
 
 
-class Canvas:
-    """One read of the widget's canvas, with the fitted view of the front end (js/geometry.ts
-    ``fitView``: the whole image, centred, uniform scale)."""
-
-    def __init__(self, data: dict) -> None:
-        png = base64.b64decode(data["png"].split(",", 1)[1])
-        self.rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.int16)
-        self.css_w, self.css_h = data["cssW"], data["cssH"]
-        self.dpr = data["devW"] / self.css_w
-        self.scale = min(self.css_w / IMAGE_W, self.css_h / IMAGE_H)
-        self.tx = (self.css_w - IMAGE_W * self.scale) / 2
-        self.ty = (self.css_h - IMAGE_H * self.scale) / 2
-
-    def to_css(self, x: float, y: float) -> tuple[float, float]:
-        """Image point -> CSS pixels from the canvas' top left."""
-        return x * self.scale + self.tx, y * self.scale + self.ty
-
-    def at(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """RGB of the device pixels at the centres of image pixels (xs, ys)."""
-        cx, cy = self.to_css(xs + 0.5, ys + 0.5)
-        col = np.clip(np.floor(cx * self.dpr).astype(int), 0, self.rgba.shape[1] - 1)
-        row = np.clip(np.floor(cy * self.dpr).astype(int), 0, self.rgba.shape[0] - 1)
-        return self.rgba[row, col, :3]
-
-
-def read_canvas(canvas) -> Canvas:
-    return Canvas(canvas.evaluate(READ_CANVAS_JS))
-
-
-def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.25):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(interval_s)
-
-
-def wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
-    """The notebook's kernel is connected and idle (the status bar says so; the toolbar's
-    execution indicator already says "idle" before any kernel is there)."""
-    page.locator(".jp-StatusBar-Widget", has_text=KERNEL_IDLE).wait_for(timeout=timeout_ms)
-
-
-def run_cell(page, index: int, tries: int = 3) -> None:
-    """Put the cursor in cell ``index``'s editor and press Shift+Enter, as a person would;
-    again if the cell's prompt does not show that it was queued or ran (a key press
-    that JupyterLab dropped, e.g. while it was still connecting)."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    prompt = cell.locator(".jp-InputPrompt")
-    for attempt in range(tries):
-        cell.locator(".jp-InputArea-editor .cm-content").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            wait_for(lambda: RAN_PROMPT.search(prompt.inner_text()), 10, f"cell {index} to run")
-            return
-        except AssertionError:
-            if attempt == tries - 1:
-                raise
-
-
-def rgb_of(color: str) -> np.ndarray:
-    return np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+def read_canvas(canvas):
+    return _read_canvas(canvas, IMAGE_W, IMAGE_H)
 
 
 def test_click_draws_the_python_mask(page, lab_server):
     notebook = write_notebook(lab_server.folder)
-    page.goto(lab_server.lab_url(notebook))
     # The notebook is open and its kernel (python3 of this environment) is idle.
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    wait_kernel_idle(page)
+    open_notebook(page, lab_server, notebook)
 
     run_cell(page, 0)
     cell = page.locator(".jp-Notebook .jp-Cell").nth(0)
@@ -184,8 +101,7 @@ def test_click_draws_the_python_mask(page, lab_server):
 
     # Ask the kernel what it holds now.
     run_cell(page, 1)
-    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output",
-                                                         has_text="E2E-STATE-WRITTEN").wait_for(timeout=60_000)
+    wait_output(page, 1, "E2E-STATE-WRITTEN")
     state = json.loads((lab_server.folder / "state.json").read_text())
     with np.load(lab_server.folder / "masks.npz") as npz:
         masks = {int(k): npz[k] for k in npz.files}
