@@ -1,9 +1,10 @@
 """Image prediction: ours against the official SAM2ImagePredictor, side by side.
 
-Both load the same random tiny weights (written once to a temporary checkpoint)
-at the full 1024 input. Each variant runs in its own subprocess so its peak RSS
-is its own; the variants run one after another in this one invocation and the
-table prints medians and ratios to the reference's exact fp32 path.
+Both load the same random SAM 2.1 tiny weights at the full 1024 input. Timings
+come from one process in which the variants take turns (ref, ours, ref, ours,
+...), so a busy machine slows them alike and the ratios stay fair; peak RSS comes
+from one subprocess per variant, so each one's memory is its own. The table prints
+medians and ratios to the reference's exact fp32 path.
 
     python benchmarks/bench_image.py [--repeats 5] [--clicks 20] [--threads N]
 """
@@ -35,6 +36,7 @@ VARIANTS = [
     ("ours bf16 autocast", "ours", {"autocast": "bf16"}),
     ("ours bf16 + compile", "ours", {"autocast": "bf16", "compile": True}),
 ]
+POINT, LABEL = np.array([[300.0, 280.0]]), np.array([1])
 
 
 def _image() -> np.ndarray:
@@ -43,65 +45,63 @@ def _image() -> np.ndarray:
     return synthetic_image(768, 1024, seed=7)
 
 
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+class Variant:
+    """One predictor with ``set_image()`` and ``click()`` closures."""
+
+    def __init__(self, impl: str, options: dict, ckpt: str) -> None:
+        image = _image()
+        if impl == "reference":
+            from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+            from tests.reference import build_reference
+
+            model = build_reference(MODEL)
+            model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+            pred = SAM2ImagePredictor(model)
+
+            def ctx():
+                if options.get("autocast"):
+                    return torch.autocast("cpu", dtype=torch.bfloat16)
+                return torch.inference_mode()
+
+            def set_image():
+                with ctx(), torch.inference_mode():
+                    pred.set_image(image)
+
+            def click():
+                with ctx(), torch.inference_mode():
+                    return pred.predict(point_coords=POINT, point_labels=LABEL)[2]
+        else:
+            from sam2_backend import ImagePredictor, load_model
+
+            pred = ImagePredictor(load_model(ckpt, device="cpu"), autocast=options.get("autocast"),
+                                  compile=options.get("compile", False))
+
+            def set_image():
+                pred.set_image(image)
+
+            def click():
+                return pred.predict(points=POINT, labels=LABEL).logits
+
+        self.set_image, self.click = set_image, click
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(impl: str, options: dict, ckpt: str, repeats: int, clicks: int) -> dict:
-    image = _image()
-    point = np.array([[300.0, 280.0]])
-    label = np.array([1])
-    if impl == "reference":
-        from sam2.sam2_image_predictor import SAM2ImagePredictor
-
-        from tests.reference import build_reference
-
-        model = build_reference(MODEL)
-        model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
-        pred = SAM2ImagePredictor(model)
-        ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if options.get("autocast") \
-            else torch.inference_mode
-
-        def set_image():
-            with ctx(), torch.inference_mode():
-                pred.set_image(image)
-
-        def click():
-            with ctx(), torch.inference_mode():
-                return pred.predict(point_coords=point, point_labels=label)[2]
-    else:
-        from sam2_backend import ImagePredictor, load_model
-
-        model = load_model(ckpt, device="cpu")
-        pred = ImagePredictor(model, autocast=options.get("autocast"), compile=options.get("compile", False))
-
-        def set_image():
-            pred.set_image(image)
-
-        def click():
-            return pred.predict(points=point, labels=label).logits
-
-    rss_loaded = _rss_mib()
-    t0 = time.perf_counter()
-    set_image()  # warm-up (and compilation, when asked)
-    first_ms = (time.perf_counter() - t0) * 1000
-    set_ms = _median_ms(set_image, repeats)
-    click()
-    click_ms = _median_ms(click, clicks)
-    logits = np.asarray(click(), dtype=np.float32)
-    return {
-        "first_set_image_ms": first_ms, "set_image_ms": set_ms, "predict_ms": click_ms,
-        "peak_rss_mib": _rss_mib(), "model_rss_mib": rss_loaded, "logits": logits.tolist(),
-    }
+def memory_worker(impl: str, options: dict, ckpt: str) -> dict:
+    v = Variant(impl, options, ckpt)
+    loaded = _rss_mib()
+    v.set_image()
+    v.click()
+    return {"peak_rss_mib": _rss_mib(), "model_rss_mib": loaded}
 
 
 def main() -> None:
@@ -115,7 +115,7 @@ def main() -> None:
 
     if args.worker:
         impl, options, ckpt = json.loads(args.worker)
-        print(json.dumps(worker(impl, options, ckpt, args.repeats, args.clicks)))
+        print(json.dumps(memory_worker(impl, options, ckpt)))
         return
 
     from tests.reference import build_reference
@@ -123,29 +123,43 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = str(Path(tmp) / "random_tiny.pt")
         torch.save({"model": build_reference(MODEL).state_dict()}, ckpt)
-        results = {}
+        memory = {}
         for name, impl, options in VARIANTS:
-            cmd = [sys.executable, __file__, "--repeats", str(args.repeats), "--clicks",
-                   str(args.clicks), "--threads", str(args.threads),
+            cmd = [sys.executable, __file__, "--threads", str(args.threads),
                    "--worker", json.dumps([impl, options, ckpt])]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
-            results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  done: {name}", file=sys.stderr)
+            memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        variants = {name: Variant(impl, options, ckpt) for name, impl, options in VARIANTS}
 
-    base = results[VARIANTS[0][0]]
-    exact = np.asarray(results["ours fp32 (exact)"]["logits"])
-    print(f"SAM 2.1 tiny, random weights, 1024x1024 input, image 1024x768, {args.threads} threads, "
-          f"torch {torch.__version__}")
+    first = {name: _timed(v.set_image) for name, v in variants.items()}  # warm-up, compilation
+    sets = {name: [] for name in variants}
+    clicks = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, v in variants.items():
+            sets[name].append(_timed(v.set_image))
+    for name, v in variants.items():
+        v.set_image()
+    for _ in range(args.clicks):
+        for name, v in variants.items():
+            clicks[name].append(_timed(v.click))
+    exact = np.asarray(variants["ours fp32 (exact)"].click(), dtype=np.float32)
+    reference = np.asarray(variants["reference fp32"].click(), dtype=np.float32)
+
+    base = VARIANTS[0][0]
+    med = {name: (statistics.median(sets[name]), statistics.median(clicks[name])) for name in variants}
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    print(f"SAM 2.1 tiny, random weights, 1024x1024 input, image 1024x768; {cpu}, {args.threads} threads, "
+          f"torch {torch.__version__}; medians of {args.repeats} set_image / {args.clicks} clicks, interleaved")
     header = (f"{'variant':26} {'set_image ms':>13} {'ratio':>6} {'predict ms':>11} {'ratio':>6} "
-              f"{'peak RSS MiB':>13} {'max |logit - exact fp32|':>25}")
+              f"{'first call ms':>14} {'peak RSS MiB':>13} {'max |logit - ref fp32|':>23}")
     print(header)
     print("-" * len(header))
-    for name, _, _ in VARIANTS:
-        r = results[name]
-        dev = np.abs(np.asarray(r["logits"]) - exact).max()
-        print(f"{name:26} {r['set_image_ms']:13.0f} {r['set_image_ms'] / base['set_image_ms']:6.2f} "
-              f"{r['predict_ms']:11.1f} {r['predict_ms'] / base['predict_ms']:6.2f} "
-              f"{r['peak_rss_mib']:13.0f} {dev:25.2e}")
+    for name, v in variants.items():
+        dev = np.abs(np.asarray(v.click(), dtype=np.float32) - reference).max()
+        print(f"{name:26} {med[name][0]:13.0f} {med[name][0] / med[base][0]:6.2f} {med[name][1]:11.1f} "
+              f"{med[name][1] / med[base][1]:6.2f} {first[name]:14.0f} {memory[name]['peak_rss_mib']:13.0f} "
+              f"{dev:23.2e}")
+    print(f"ours fp32 vs reference fp32: max |logit diff| = {np.abs(exact - reference).max():.2e}")
 
 
 if __name__ == "__main__":
