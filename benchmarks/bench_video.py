@@ -222,13 +222,25 @@ def _profile(job: dict, top: int) -> None:
 # --------------------------------------------------------------------------- driver
 
 
-def _run(job: dict, threads: int) -> dict:
+def _run(job: dict, threads: int, save: str | None = None) -> dict:
+    """One worker subprocess. With ``save``, results are kept in that JSON file (keyed by the job's
+    settings, not its temporary paths) and a rerun with the same file skips the jobs already done."""
+    key = json.dumps({**{k: v for k, v in job.items() if k not in ("ckpt", "folder")},
+                      "frames_in_folder": len(os.listdir(job["folder"])), "threads": threads}, sort_keys=True)
+    done = json.loads(Path(save).read_text()) if save and Path(save).exists() else {}
+    if key in done:
+        print(f"  (from {save})", file=sys.stderr)
+        return done[key]
     cmd = [sys.executable, __file__, "--threads", str(threads), "--worker", json.dumps(job)]
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"worker failed: {job['impl']} {job.get('label', '')}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if save:
+        done[key] = result
+        Path(save).write_text(json.dumps(done))
+    return result
 
 
 def _cpu_model() -> str:
@@ -251,6 +263,8 @@ def main() -> None:
     parser.add_argument("--mem-image-size", type=int, default=256,
                         help="model input size of the memory part (default 256, see above)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
+    parser.add_argument("--save", metavar="JSON",
+                        help="keep each run's result in this file; a rerun with it skips finished runs")
     parser.add_argument("--skip-speed", action="store_true", help="only the memory part")
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
     parser.add_argument("--profile", choices=["ours", "reference"],
@@ -298,7 +312,7 @@ def main() -> None:
                 for impl in ("reference", "ours"):
                     job = {"impl": impl, "ckpt": ckpt, "image_size": args.image_size, "folder": str(short),
                            "objects": objects}
-                    speed[impl, objects] = r = _run(job, args.threads)
+                    speed[impl, objects] = r = _run(job, args.threads, args.save)
                     print(f"  speed {impl}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
                           file=sys.stderr)
         if not args.skip_memory:
@@ -310,7 +324,7 @@ def main() -> None:
                 for impl in ("reference", "ours"):
                     job = {"impl": impl, "ckpt": ckpt, "image_size": args.mem_image_size, "folder": str(folder),
                            "objects": 1}
-                    memory[impl, length] = r = _run(job, args.threads)
+                    memory[impl, length] = r = _run(job, args.threads, args.save)
                     print(f"  memory {impl}, {length} frames: peak {r['rss_end']['peak']:.0f} MiB "
                           f"({r['propagate_s']:.0f} s)", file=sys.stderr)
 
