@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from .session import (
     SessionState,
     prompt_from_dict,
 )
+
+T = TypeVar("T")
 
 FORMAT = "sam2_widget.session"
 VERSION = 1
@@ -94,25 +97,38 @@ def write_session(path: str | os.PathLike, session: Session, model: str, image_i
 
 def read_session(path: str | os.PathLike) -> SavedSession:
     """Read a file written by :func:`write_session`; ValueError if it is not one."""
+
+    def parse(meta: dict, data) -> SavedSession:
+        runs = data["runs"]
+        source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
+        images = tuple(_image_state(d, runs) for d in meta["per_image"])
+        objects = [ObjectInfo(**o) for o in meta["objects"]]
+        state = SessionState(tuple(meta["object_ids"]), int(meta["selected_id"]), images)
+        return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state,
+                            int(meta["image_index"]))
+
+    return read_session_npz(path, FORMAT, VERSION, parse, "sam2_widget session")
+
+
+def read_session_npz(path: str | os.PathLike, fmt: str, version: int,
+                     parse: Callable[[dict, Any], T], what: str) -> T:
+    """Open a session ``.npz``, check its format marker and version, and ``parse(meta, arrays)``.
+
+    Any missing key, wrong type or unreadable file becomes one ValueError naming ``what``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Session file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            if meta.get("format") != FORMAT:
-                raise ValueError("no sam2_widget format marker")
-            if meta["version"] > VERSION:
-                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSION})")
-            runs = data["runs"]
-            source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
-            images = tuple(_image_state(d, runs) for d in meta["per_image"])
-            objects = [ObjectInfo(**o) for o in meta["objects"]]
-            state = SessionState(tuple(meta["object_ids"]), int(meta["selected_id"]), images)
-            return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state,
-                                int(meta["image_index"]))
+            if meta.get("format") != fmt:
+                raise ValueError(f"no {fmt} format marker")
+            if meta["version"] > version:
+                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({version})")
+            return parse(meta, data)
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a readable sam2_widget session file ({e}).") from e
+        raise ValueError(f"{path} is not a readable {what} file ({e}).") from e
 
 
 def model_reference(model: Any) -> str:

@@ -38,6 +38,7 @@ from sam2_backend.video.results import decode_mask, encode_mask
 
 from .colors import color_for
 from .session import Box, ObjectInfo, Point, Prompt, prompt_from_dict
+from .session_file import read_session_npz
 
 FORMAT = "sam2_widget.video_session"
 VERSION = 1
@@ -423,19 +424,11 @@ def is_video_session(path: str | os.PathLike) -> bool:
 
 
 def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Session file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            if meta.get("format") != FORMAT:
-                raise ValueError("no sam2_widget video session marker")
-            if meta["version"] > VERSION:
-                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSION})")
-            return SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"])
-    except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a readable sam2_widget video session file ({e}).") from e
+    return read_session_npz(
+        path, FORMAT, VERSION,
+        lambda meta, data: SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"]),
+        "sam2_widget video session",
+    )
 
 
 def to_ranges(frames: Sequence[int]) -> list[list[int]]:

@@ -460,9 +460,9 @@ def write_overlay_video(path: str | os.PathLike, frames, masks, colors: Mapping[
                         outline: bool, fps: float, codec: str = "libx264") -> Path:
     """Encode ``frames`` (iterable of (H, W, 3) uint8) with ``masks`` (iterable of ``{obj_id: (H, W) bool}``)
     drawn over them: fill at ``opacity``, a 2-pixel outline, the id at the mask's top-left. Streams."""
-    import av
     from fractions import Fraction
 
+    import av
     from PIL import Image, ImageDraw
     from scipy import ndimage
 
