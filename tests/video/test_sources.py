@@ -26,6 +26,7 @@ from sam2_backend.video.sources import (  # noqa: E402
     open_source,
 )
 from sam2_backend.video.sources.base import _natural_key  # noqa: E402
+from tests.video.media import has_encoder, write_video  # noqa: E402
 
 T, H, W = 24, 96, 128
 TOL = 6.0  # mean absolute difference (of 255) allowed for lossy codecs
@@ -66,28 +67,6 @@ def assert_is_frame(frame: np.ndarray, index: int, frames: np.ndarray = FRAMES, 
     assert diffs[index] < tol, (index, diffs[index])
 
 
-def write_video(path, frames, codec, options=None, *, gop=8, container_options=None,
-                pix_fmt="yuv420p", rotation=None):
-    with av.open(str(path), "w", options=container_options or {}) as c:
-        s = c.add_stream(codec, rate=24, options={"g": str(gop), **(options or {})})
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
-        if rotation is not None:
-            s.set_display_rotation(rotation)
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-
-
-def _has_encoder(name: str) -> bool:
-    try:
-        av.codec.Codec(name, "w")
-        return True
-    except Exception:
-        return False
-
-
 # (file name, encoder, encoder options, pixel format, lossless). Only what this PyAV has.
 VIDEO_CASES = [
     c for c in [
@@ -100,7 +79,7 @@ VIDEO_CASES = [
         ("mpeg4.mov", "mpeg4", {"b": "2M"}, "yuv420p", False),
         ("mpeg4_bframes.avi", "mpeg4", {"bf": "2", "b": "2M"}, "yuv420p", False),
     ]
-    if _has_encoder(c[1])
+    if has_encoder(c[1])
 ]
 CASE_IDS = [c[0] for c in VIDEO_CASES]
 

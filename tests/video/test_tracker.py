@@ -31,6 +31,7 @@ from sam2_backend.video import memory_bank
 from sam2_backend.video.sources import FrameReadError, VideoFileSource
 from tests.reference import randomize_
 from tests.video.clip import H, W, disk, make_clip, square
+from tests.video.media import has_encoder, write_video
 
 av = pytest.importorskip("av")
 
@@ -79,25 +80,6 @@ def forward_reference(model):
         return seq, logits(trk, range(len(CLIP)))
 
 
-def write_video(path, frames, codec, options=None, pix_fmt="yuv420p", container_options=None):
-    with av.open(str(path), "w", options=container_options or {}) as c:
-        s = c.add_stream(codec, rate=24, options=options or {})
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-
-
-def _has_encoder(name: str) -> bool:
-    try:
-        av.codec.Codec(name, "w")
-        return True
-    except ValueError:  # av's UnknownCodecError
-        return False
-
-
 # --------------------------------------------------------------------------- 1. sources
 
 # 16 frames: "frame_10.png" sorts between 1 and 2 unless sorted naturally, and a generator,
@@ -111,7 +93,7 @@ SOURCE_CLIP = make_clip(16)
 # libx264rgb at qp 0 (RGB without YUV conversion; plain libx264 with yuv444p at qp 0 is
 # off by up to 2 levels from the colour conversion).
 VIDEO_KINDS = [("ffv1.mkv", "ffv1", {}, "bgr0")]
-if _has_encoder("libx264rgb"):
+if has_encoder("libx264rgb"):
     VIDEO_KINDS.append(("x264rgb_qp0.mp4", "libx264rgb", {"qp": "0"}, "rgb24"))
 
 
@@ -120,7 +102,7 @@ def _source(kind, tmp_path):
     if kind in [v[0] for v in VIDEO_KINDS]:
         _, codec, options, pix_fmt = next(v for v in VIDEO_KINDS if v[0] == kind)
         path = tmp_path / kind
-        write_video(path, frames, codec, options, pix_fmt)
+        write_video(path, frames, codec, options, pix_fmt=pix_fmt)
         with VideoFileSource(path) as src:  # lossless: the comparison below must be exact
             assert len(src) == len(frames)
             for i in range(len(frames)):
