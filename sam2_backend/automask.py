@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torchvision.ops import batched_nms, box_area
 
 from . import mask_utils as mu
 from .image import ImagePredictor
@@ -23,6 +22,14 @@ from .transforms import coords_to_model
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
+
+
+def tv_ops():
+    """``torchvision.ops``, imported on first use: importing torchvision costs ~1 s and
+    ~165 MiB, and only the automatic mask generator needs it (for NMS)."""
+    import torchvision.ops
+
+    return torchvision.ops
 
 class AutomaticMaskGenerator:
     """Generate masks for everything in an image from a grid of point prompts.
@@ -164,8 +171,8 @@ class AutomaticMaskGenerator:
             records.extend(self._process_crop(pixels, crop_box, layer))
         if len(boxes) > 1:
             # A mask found in a smaller crop is preferred: it saw the object at a higher resolution.
-            scores = 1 / box_area(records["crop_boxes"])
-            keep = batched_nms(records["boxes"].float(), scores.to(records["boxes"].device),
+            scores = 1 / tv_ops().box_area(records["crop_boxes"])
+            keep = tv_ops().batched_nms(records["boxes"].float(), scores.to(records["boxes"].device),
                                torch.zeros(len(records), dtype=torch.int64, device=records["boxes"].device),
                                iou_threshold=self.crop_nms_thresh)
             records.keep(keep)
@@ -185,7 +192,7 @@ class AutomaticMaskGenerator:
         self.predictor.reset()
 
         boxes = records["boxes"]
-        keep = batched_nms(boxes.float(), records["iou"],
+        keep = tv_ops().batched_nms(boxes.float(), records["iou"],
                            torch.zeros(len(records), dtype=torch.int64, device=boxes.device),
                            iou_threshold=self.box_nms_thresh)
         records.keep(keep)
