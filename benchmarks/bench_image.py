@@ -34,7 +34,9 @@ VARIANTS = [
     ("reference bf16 autocast", "reference", {"autocast": True}),
     ("ours fp32 (exact)", "ours", {}),
     ("ours bf16 autocast", "ours", {"autocast": "bf16"}),
-    ("ours bf16 + compile", "ours", {"autocast": "bf16", "compile": True}),
+    # The fast CPU path: load_model(dtype="bf16") stores the image encoder in bf16.
+    ("ours bf16 model", "ours", {"dtype": "bf16"}),
+    ("ours bf16 model + compile", "ours", {"dtype": "bf16", "compile": True}),
 ]
 POINT, LABEL = np.array([[300.0, 280.0]]), np.array([1])
 
@@ -74,8 +76,8 @@ class Variant:
         else:
             from sam2_backend import ImagePredictor, load_model
 
-            pred = ImagePredictor(load_model(ckpt, device="cpu"), autocast=options.get("autocast"),
-                                  compile=options.get("compile", False))
+            model = load_model(ckpt, device="cpu", dtype=options.get("dtype"))
+            pred = ImagePredictor(model, autocast=options.get("autocast"), compile=options.get("compile", False))
 
             def set_image():
                 pred.set_image(image)

@@ -195,6 +195,7 @@ class Hiera(nn.Module):
         # interpolated to the token grid plus one window-sized pattern tiled over it.
         self.pos_embed = nn.Parameter(torch.zeros(1, embed_dim, *window_pos_embed_bkg_spatial_size))
         self.pos_embed_window = nn.Parameter(torch.zeros(1, embed_dim, window_spec[0], window_spec[0]))
+        self._pos_cache: tuple | None = None  # (key, embedding), see _position_embedding
 
         dims, heads = [embed_dim], [num_heads]
         for _ in stages[1:]:
@@ -238,7 +239,24 @@ class Hiera(nn.Module):
         )
 
     def _position_embedding(self, h: int, w: int) -> torch.Tensor:
-        """Position embedding for an (h, w) token grid: (1, h, w, C)."""
+        """Position embedding for an (h, w) token grid: (1, h, w, C).
+
+        At inference it only changes with the grid and the weights, and the bicubic
+        resize costs ~3 % of a CPU forward, so it is cached; the key holds the
+        parameters' storage and version counters, which every weight update (loading
+        a state dict, ``.to()``, assigning ``.data``) changes.
+        """
+        params = (self.pos_embed, self.pos_embed_window)
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or any(p.is_inference() for p in params):
+            return self._compute_position_embedding(h, w)
+        device = self.pos_embed.device.type
+        autocast = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device)
+        key = (h, w, autocast) + tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        if self._pos_cache is None or self._pos_cache[0] != key:
+            self._pos_cache = (key, self._compute_position_embedding(h, w))
+        return self._pos_cache[1]
+
+    def _compute_position_embedding(self, h: int, w: int) -> torch.Tensor:
         pos = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")  # (1, C, h, w)
         win = self.pos_embed_window
         reps = (-(-h // win.shape[-2]), -(-w // win.shape[-1]))

@@ -116,9 +116,17 @@ class SAM2Model(nn.Module):
 
         Returns the encoder's ``BackboneOutput`` with the two high-resolution
         levels already projected by the decoder's ``conv_s0``/``conv_s1``, so
-        repeated clicks do not recompute them.
+        repeated clicks do not recompute them. An encoder stored in a low precision
+        (the fast CPU path of ``load_model(dtype="bf16")``) runs outside autocast in
+        its own dtype; its outputs come back as fp32 like the others.
         """
-        out = self.image_encoder(images)
+        encoder_dtype = next(self.image_encoder.parameters()).dtype
+        if encoder_dtype == torch.float32:
+            out = self.image_encoder(images)
+        else:
+            with torch.autocast(images.device.type, enabled=False):
+                out = self.image_encoder(images.to(encoder_dtype))
+            out = type(out)(*(_as_float32(field) for field in out))
         fpn = list(out.backbone_fpn)
         fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
         fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
@@ -146,6 +154,13 @@ class SAM2Model(nn.Module):
         # A frame without memory gets the learned "no memory" embedding at every position.
         embed = embed + self.no_mem_embed.view(1, -1, 1, 1)
         return ImageFeatures(embed, list(out.backbone_fpn[:-1]))
+
+
+def _as_float32(value):
+    """fp32 copies of a tensor or of a list of tensors (the fields of ``BackboneOutput``)."""
+    if isinstance(value, torch.Tensor):
+        return value.float()
+    return [t.float() for t in value]
 
 
 def _trunc_normal(*shape: int) -> torch.Tensor:

@@ -77,3 +77,22 @@ def test_parity_1024_tiny():
     diffs = max_diffs(reference, ours, image)
     print(name, "1024", {k: f"{v:.2e}" for k, v in diffs.items()})
     assert max(diffs.values()) <= TOL, diffs
+
+
+def test_cached_position_embedding_follows_new_weights(pair):
+    """The trunk caches its resized position embedding at inference; loading other
+    weights (in place, as load_state_dict does) must not reuse the stale one."""
+    name, reference, ours = pair
+    image = torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        ours(image)  # fills the cache
+        other = build_image_encoder(name)
+        state = {k: v + 0.01 * torch.randn_like(v) if "pos_embed" in k else v for k, v in ours.state_dict().items()}
+        other.load_state_dict(state)
+        want = other(image).vision_features
+        ours.load_state_dict(state)
+        got = ours(image).vision_features
+        ours.load_state_dict(encoder_state(reference))  # the module fixture is shared
+        restored = ours(image).vision_features
+    assert torch.equal(got, want)
+    assert not torch.equal(restored, want)

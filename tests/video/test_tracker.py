@@ -704,3 +704,20 @@ def test_results_masks_and_coco_match_what_was_yielded(model):
         decoded = mask_utils.decode(ann["segmentation"]).astype(bool)
         np.testing.assert_array_equal(decoded, masks[ann["frame_index"], [1, 2, 4].index(ann["obj_id"])])
     trk.close()
+
+
+def test_bf16_model_on_cpu_tracks_close_to_fp32(model, forward_reference):
+    """``load_model(dtype="bf16")`` on a CPU stores the image encoder in bf16 and runs
+    the rest under bf16 autocast: tracking must work end to end and stay close."""
+    _, ref_logits = forward_reference
+    fast = build_model(model.config, device="cpu", dtype="bf16")
+    fast.load_state_dict(model.state_dict())
+    assert next(fast.image_encoder.parameters()).dtype == torch.bfloat16
+    with tracker(fast) as trk:
+        frames = [f for f, _ in trk.propagate()]
+        got = logits(trk, frames)
+    assert frames == list(range(len(CLIP)))
+    for f in frames:
+        diff = np.abs(got[f] - ref_logits[f])
+        assert 0 < diff.max() < 2.0, f"frame {f}: bf16 did not run, or drifted ({diff.max()})"
+        assert ((got[f] > 0) == (ref_logits[f] > 0)).mean() > 0.98, f"frame {f}"
