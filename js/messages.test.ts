@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MessageBuilder } from "./messages";
-import { parseAck } from "./protocol";
+import { parseAck, parseMasksChanged } from "./protocol";
 
 describe("MessageBuilder", () => {
   it("builds every message type of the protocol with increasing seq", () => {
@@ -117,6 +117,30 @@ describe("parseAck", () => {
   it("ignores anything else", () => {
     for (const msg of [null, 5, "ack", { type: "progress" }, { type: "ack", seq: "1", ok: true }, { type: "ack", seq: 1 }]) {
       expect(parseAck(msg)).toBeNull();
+    }
+  });
+});
+
+describe("parseMasksChanged", () => {
+  it("reads frame ranges, or null for every frame", () => {
+    expect(parseMasksChanged({ type: "masks_changed", version: 3, frames: [[0, 2], [5, 5]] })).toEqual({
+      type: "masks_changed",
+      version: 3,
+      frames: [[0, 2], [5, 5]],
+    });
+    expect(parseMasksChanged({ type: "masks_changed", version: 4, frames: null })?.frames).toBeNull();
+  });
+
+  it("ignores anything else", () => {
+    for (const msg of [
+      null,
+      { type: "frame", index: 1 },
+      { type: "masks_changed", frames: [[0, 1]] },
+      { type: "masks_changed", version: 1, frames: [[2, 1]] },
+      { type: "masks_changed", version: 1, frames: [[0.5, 1]] },
+      { type: "masks_changed", version: 1 },
+    ]) {
+      expect(parseMasksChanged(msg)).toBeNull();
     }
   });
 });

@@ -82,7 +82,7 @@ export interface WidgetTraits {
   prompt_frames: number[];
   tracked: TrackedSpans[];
   progress: Partial<Progress>;
-  /** Bumped whenever masks change: cached frames older than this are stale. */
+  /** The version of the latest `masks_changed` message. */
   masks_version: number;
 }
 
@@ -101,6 +101,23 @@ export function parseFrameReply(msg: unknown): FrameReply | null {
   const m = msg as Record<string, unknown>;
   if (m.type !== "frame" || typeof m.index !== "number") return null;
   return m as unknown as FrameReply;
+}
+
+/** Videos: the masks of `frames` (inclusive ranges; null: every frame) changed at `version`. */
+export interface MasksChanged {
+  type: "masks_changed";
+  version: number;
+  frames: [number, number][] | null;
+}
+
+export function parseMasksChanged(msg: unknown): MasksChanged | null {
+  if (typeof msg !== "object" || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (m.type !== "masks_changed" || typeof m.version !== "number") return null;
+  const isRange = (r: unknown): boolean =>
+    Array.isArray(r) && r.length === 2 && r.every((v) => Number.isSafeInteger(v)) && r[0] <= r[1];
+  if (m.frames !== null && !(Array.isArray(m.frames) && m.frames.every(isRange))) return null;
+  return { type: "masks_changed", version: m.version, frames: m.frames as [number, number][] | null };
 }
 
 /** What a Bytes trait or message buffer may arrive as. */

@@ -53,13 +53,34 @@ describe("FrameCache", () => {
     expect(c.size).toBe(0);
     expect(evicted.sort()).toEqual(["a", "a2", "b", "c"]);
   });
-  it("knows stale entries by the masks version", () => {
-    const c = new FrameCache<string>(4);
-    c.put(5, "x", 3);
-    expect(c.isStale(5, 3)).toBe(false);
-    expect(c.isStale(5, 4)).toBe(true);
-    expect(c.isStale(6, 0)).toBe(true);
+  it("drops exactly the frames a masks_changed message names", () => {
+    const c = new FrameCache<string>(8);
+    for (const i of [1, 2, 3, 7]) c.put(i, `f${i}`, 0);
+    expect([1, 2, 3, 7].map((i) => c.isStale(i))).toEqual([false, false, false, false]);
+    expect(c.isStale(6)).toBe(true); // never fetched
+    c.markChanged([[2, 3]], 1); // a re-track of frames 2..3
+    expect([1, 2, 3, 7].map((i) => c.isStale(i))).toEqual([false, true, true, false]);
+    expect(c.get(2)).toBe("f2"); // still there (the image is right), only its masks are stale
+    c.put(2, "f2b", 1); // fetched again after the change
+    expect(c.isStale(2)).toBe(false);
+    c.markChanged(null, 2); // e.g. an object hidden: every label map changes
+    expect([1, 2, 3, 7].map((i) => c.isStale(i))).toEqual([true, true, true, true]);
+    c.put(3, "f3b", 2);
+    c.markChanged([[7, 7]], 3);
+    expect(c.isStale(3)).toBe(false);
+    expect(c.isStale(7)).toBe(true);
     expect(() => new FrameCache(0)).toThrow(RangeError);
+  });
+  it("keeps a reply that raced with a change stale", () => {
+    const c = new FrameCache<string>(4);
+    c.markChanged([[4, 4]], 5); // frame 4 changed at version 5 ...
+    c.put(4, "read at 4", 4); // ... after the kernel read its masks for this reply
+    expect(c.isStale(4)).toBe(true);
+    c.put(4, "read at 5", 5);
+    expect(c.isStale(4)).toBe(false);
+    c.put(9, "newer than any change", 6); // a reply may overtake the message of its version
+    c.markChanged([[9, 9]], 6);
+    expect(c.isStale(9)).toBe(false);
   });
 });
 

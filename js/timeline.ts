@@ -37,9 +37,15 @@ export function markPosition(index: number, count: number): number {
   return count <= 0 ? 0 : (100 * (index + 0.5)) / count;
 }
 
-/** A small LRU of fetched frames; an entry remembers the `masks_version` it was made at. */
+/**
+ * A small LRU of fetched frames. An entry remembers the `masks_version` its masks
+ * were read at; `masks_changed` messages say which frames changed at which
+ * version, so exactly the entries made before their frame's latest change are stale.
+ */
 export class FrameCache<T> {
   private readonly entries = new Map<number, { value: T; version: number }>();
+  private readonly changedAt = new Map<number, number>(); // frame -> version of its latest mask change
+  private allChangedAt = 0; // version of the latest change of every frame
 
   constructor(
     readonly capacity: number,
@@ -60,10 +66,23 @@ export class FrameCache<T> {
     return e.value;
   }
 
-  /** Whether the entry was made before masks changed (show it, but fetch it again). */
-  isStale(index: number, version: number): boolean {
+  /** Whether the frame must be fetched: not cached, or its masks changed after they were read. */
+  isStale(index: number): boolean {
     const e = this.entries.get(index);
-    return e === undefined || e.version < version;
+    return e === undefined || e.version < Math.max(this.allChangedAt, this.changedAt.get(index) ?? 0);
+  }
+
+  /**
+   * A `masks_changed` message: the masks of `frames` (inclusive ranges; null: every
+   * frame) changed at `version`. Messages come in order, so versions only grow.
+   */
+  markChanged(frames: readonly (readonly [number, number])[] | null, version: number): void {
+    if (frames === null) {
+      this.allChangedAt = version;
+      this.changedAt.clear(); // every entry there is older than `version`
+      return;
+    }
+    for (const [a, b] of frames) for (let i = a; i <= b; i++) this.changedAt.set(i, version);
   }
 
   put(index: number, value: T, version: number): void {

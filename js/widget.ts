@@ -21,7 +21,7 @@ import {
 import { GestureTracker, type Gesture } from "./gestures";
 import { MessageBuilder, type Message } from "./messages";
 import { buildLayout, editName, renderObjects } from "./panels";
-import { parseAck, parseFrameReply, type Prompt, type WidgetTraits } from "./protocol";
+import { parseAck, parseFrameReply, parseMasksChanged, type Prompt, type WidgetTraits } from "./protocol";
 import { MaskLayer } from "./masks";
 import { toBytes } from "./rle";
 import { actionForKey, type Action } from "./shortcuts";
@@ -53,6 +53,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   let cssH = 0;
   let dpr = 1;
   let bitmap: ImageBitmap | null = null;
+  let bitmapIndex = -1; // the image / frame index of `bitmap`
   let imageToken = 0;
   // Trait changes arrive one key at a time: decode and colour once per frame.
   let labelsDirty = true;
@@ -101,6 +102,8 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     if (ack !== null && pending.delete(ack.seq)) scheduleDraw();
     const reply = parseFrameReply(msg);
     if (reply !== null) onFrame(reply.index, reply.error === undefined ? buffers : undefined, reply.masks_version ?? 0);
+    const changed = parseMasksChanged(msg);
+    if (changed !== null) onMasksChanged(changed.frames, changed.version);
   }
   model.on("msg:custom", onCustomMessage);
 
@@ -157,6 +160,9 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
       },
       dpr,
     );
+    // Instrumentation (benchmarks/bench_scrub.py): the index whose image is now on the canvas.
+    const drawn = String(bitmapIndex);
+    if (ui.canvas.dataset.drawnFrame !== drawn) ui.canvas.dataset.drawnFrame = drawn;
   }
 
   function onResize(): void {
@@ -175,14 +181,17 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
 
   async function loadImage(): Promise<void> {
     const token = ++imageToken;
+    const index = model.get("image_index");
     const bytes = toBytes(model.get("image_jpeg"));
     if (bytes.byteLength === 0) {
+      bitmapIndex = -1;
       replaceBitmap(null);
       return;
     }
     try {
       const decoded = await createImageBitmap(new Blob([bytes.slice()], { type: "image/jpeg" }));
       if (token === imageToken && !disposed) {
+        bitmapIndex = index;
         replaceBitmap(decoded);
         showLocalError("");
       } else {
@@ -588,32 +597,53 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   let playStart = 0;
   let shownCached = -1;
 
+  /** Where the user looks: the scrubbed-to frame, else the kernel's. */
+  function cursor(): number {
+    return shownCached >= 0 ? shownCached : model.get("image_index");
+  }
+
   function onFrame(index: number, buffers: readonly unknown[] | undefined, version: number): void {
     inFlight.delete(index);
     if (buffers === undefined || buffers.length < 2) return;
     frames.put(index, { jpeg: toBytes(buffers[0] as ArrayBuffer).slice(), rle: toBytes(buffers[1] as ArrayBuffer).slice() }, version);
     if (index === shownCached) showCached(index);
+    if (frames.isStale(index)) prefetch(cursor()); // it raced with a change of its masks: fetch it again
+  }
+
+  /** Re-tracked or corrected frames: their cached masks are dropped, those near the cursor fetched again. */
+  function onMasksChanged(changed: [number, number][] | null, version: number): void {
+    frames.markChanged(changed, version);
+    if (timeline === null) return;
+    const shown = shownCached;
+    if (shown >= 0 && shown !== model.get("image_index") && frames.isStale(shown)) showCached(shown);
+    prefetch(cursor());
   }
 
   function prefetch(cursor: number): void {
-    const version = model.get("masks_version");
-    const wanted = prefetchList(cursor, model.get("image_count"), PREFETCH_RADIUS, (i) => !inFlight.has(i) && frames.isStale(i, version));
+    const wanted = prefetchList(cursor, model.get("image_count"), PREFETCH_RADIUS, (i) => !inFlight.has(i) && frames.isStale(i));
     if (wanted.length === 0) return;
     for (const i of wanted) inFlight.add(i);
     send(() => messages.fetchFrames(wanted));
   }
 
-  /** Show a cached frame at once (scrubbing, playback); the kernel's traits take over on goto. */
+  /**
+   * Show a cached frame at once (scrubbing, playback); the kernel's traits take over on goto.
+   * A frame whose masks changed since it was fetched shows no masks until it is fetched again.
+   */
   function showCached(index: number): void {
+    const stale = frames.isStale(index);
     const entry = frames.get(index);
     if (entry === undefined) return;
     const token = ++imageToken;
     void createImageBitmap(new Blob([entry.jpeg.slice()], { type: "image/jpeg" })).then(
       (decoded) => {
         if (token !== imageToken || disposed) return decoded.close();
+        bitmapIndex = index;
         replaceBitmap(decoded);
         try {
-          masks.setLabels(entry.rle, width(), height());
+          // the kernel's own frame has fresh masks in `label_rle`
+          const labels = index === model.get("image_index") ? model.get("label_rle") : stale ? null : entry.rle;
+          masks.setLabels(labels, width(), height());
           coloursDirty = true;
         } catch (e) {
           showLocalError(e instanceof Error ? e.message : String(e));

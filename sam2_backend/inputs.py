@@ -77,7 +77,8 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"The image is empty (shape {arr.shape}).")
     if arr.dtype == np.uint8:
-        t = torch.from_numpy(np.ascontiguousarray(arr)).float() / 255.0
+        # astype copies into a writable array: torch warns on read-only ones (e.g. cached frames).
+        t = torch.from_numpy(arr.astype(np.float32)) / 255.0
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise ValueError("The image contains NaN or infinite values.")
@@ -87,7 +88,7 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
                 f"A float image must have values in [0, 1]; got [{lo:.3g}, {hi:.3g}]. "
                 "Divide by 255 if it holds 0-255 values, or pass uint8."
             )
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        t = torch.from_numpy(arr.astype(np.float32))
     else:
         raise TypeError(
             f"Unsupported image dtype {arr.dtype}. Use uint8 (0-255) or float (0-1)."

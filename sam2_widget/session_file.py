@@ -14,8 +14,10 @@ Only the current state is stored, not the undo history.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,9 +91,25 @@ def write_session(path: str | os.PathLike, session: Session, model: str, image_i
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     arrays["runs"] = np.concatenate(runs) if runs else np.zeros(0, dtype=np.uint32)
+    return write_npz_atomic(path, arrays)
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez_compressed`` to ``path`` so that a crash at any moment leaves either the old
+    file or the new one: write a temporary file in the same folder, fsync it, ``os.replace``."""
     path = Path(path)
-    with open(path, "wb") as f:  # a file object keeps the name exactly as given (no added .npz)
-        np.savez_compressed(f, **arrays)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object keeps the name exactly as given (no added .npz)
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
@@ -148,3 +166,10 @@ def _image_state(d: dict, runs: np.ndarray) -> ImageState:
     masks = {e["obj_id"]: entry(e, img.key(e["obj_id"]) if e["fresh"] else None) for e in d["masks"]}
     return ImageState(prompts, seeds, masks)
 
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; put it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

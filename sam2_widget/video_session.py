@@ -16,8 +16,21 @@ reproduce a widget session call for call):
   that frame, and a later click replaces the mask;
 * no prompt left for an object on a frame: ``clear_prompts(frame, obj)``.
 
-Unlike the image session there is no undo: the tracker's memories are not
-snapshots, so undoing would mean re-tracking. Deleting and clearing work.
+Undo and redo (choices where the SAM 2 demo, which has none, and CVAT leave room):
+
+* A step is an action on prompts or objects: a prompt added or removed, an object
+  or frame cleared, an object added or deleted. Selection, names, colours and
+  visibility are not steps (as for images), nor is a tracking run: undo never
+  throws tracked frames away.
+* The tracker's memories are not snapshots, so an object whose prompts an undo or
+  redo changes is *rebuilt*: the tracker forgets it and gets its prompts again in
+  frame order (:meth:`VideoSession.rebuild`), exactly as loading a session or a
+  fresh ``VideoTracker`` fed the same prompts. Its masks on prompted frames are
+  what those prompts give; on a frame whose last prompt was undone its mask is
+  dropped (it came from that prompt); on every other frame its tracked mask is
+  kept, stale until you track again.
+* Undoing a deletion (or redoing an undone creation) brings the object back with
+  every tracked mask it had when it went.
 """
 
 from __future__ import annotations
@@ -26,9 +39,11 @@ import json
 import operator
 import os
 import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -37,8 +52,9 @@ from sam2_backend.inputs import check_boxes, check_points
 from sam2_backend.video.results import decode_mask, encode_mask
 
 from .colors import color_for
-from .session import Box, ObjectInfo, Point, Prompt, prompt_from_dict
-from .session_file import read_session_npz
+from .mask_versions import to_ranges
+from .session import MAX_UNDO, Box, ObjectInfo, Point, Prompt, prompt_from_dict
+from .session_file import read_session_npz, write_npz_atomic
 
 FORMAT = "sam2_widget.video_session"
 VERSION = 1
@@ -72,6 +88,13 @@ class VideoSession:
         self._mask_prompts: dict[tuple[int, int], np.ndarray] = {}  # (frame, obj) -> runs
         self._dirty: list[tuple[int, int]] = []  # (frame, obj) whose prompts changed, to apply
         self._deleted: list[int] = []  # objects to remove from the tracker
+        self._rebuilt: list[tuple[int, frozenset[int]]] = []  # (object, frames whose masks to drop) to rebuild
+        self._undo: list[_Snapshot] = []
+        self._redo: list[_Snapshot] = []
+        self._depth = 0  # nesting of _step (clear_image clears each object in one step)
+        # Tracked masks of removed objects, {obj: {frame: (runs, score)}}, for an undo that brings
+        # one back. Worker thread only. Ids are never reused, so one entry per object is enough.
+        self._stash: dict[int, dict[int, tuple[np.ndarray, float]]] = {}
 
     # -- reading ---------------------------------------------------------------
 
@@ -128,12 +151,21 @@ class VideoSession:
                     frames[o].append(frame)
         return [{"obj_id": o, "ranges": to_ranges(frames[o])} for o in ids]
 
-    def take_work(self) -> tuple[list[tuple[int, int]], list[int]]:
-        """The (frame, object) pairs to apply and the objects to remove from the tracker, since the last call."""
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def take_work(self) -> tuple[list[tuple[int, int]], list[int], list[tuple[int, frozenset[int]]]]:
+        """Tracker work since the last call, to do in this order: the objects to remove, the objects
+        to rebuild (with the frames whose masks to drop) and the (frame, object) pairs to apply."""
         with self.lock:
-            dirty, deleted = list(dict.fromkeys(self._dirty)), self._deleted
-            self._dirty, self._deleted = [], []
-            return dirty, deleted
+            work = list(dict.fromkeys(self._dirty)), self._deleted, self._rebuilt
+            self._dirty, self._deleted, self._rebuilt = [], [], []
+            return work
 
     def has_prompts(self) -> bool:
         with self.lock:
@@ -142,8 +174,8 @@ class VideoSession:
     # -- objects ----------------------------------------------------------------
 
     def add_object(self, name: str | None = None) -> int:
-        """A new object, selected; returns its id."""
-        with self.lock:
+        """A new object, selected; returns its id (undoable)."""
+        with self._step():
             obj_id = self._new_object(name)
             self.selected_id = obj_id
             return obj_id
@@ -168,11 +200,10 @@ class VideoSession:
             self._info[obj_id] = ObjectInfo(info.id, info.name, info.color, visible)
 
     def delete_object(self, obj_id: int) -> None:
-        """Forget an object: its prompts on every frame and (in the worker) its tracked masks."""
-        with self.lock:
+        """Forget an object: its prompts on every frame and (in the worker) its tracked masks (undoable)."""
+        with self._step():
             obj_id = self._check_object(obj_id)
             self._order.remove(obj_id)
-            del self._info[obj_id]
             for frame in list(self._prompts):
                 self._prompts[frame] = tuple(p for p in self._prompts[frame] if p.obj_id != obj_id)
             for key in [k for k in self._mask_prompts if k[1] == obj_id]:
@@ -183,9 +214,22 @@ class VideoSession:
                 self.selected_id = 0
 
     def undo(self) -> bool:
-        raise ValueError("undo is not available for videos yet: remove the prompt or clear the object instead.")
+        """Go back one step (see the module docstring); False when there is nothing to undo."""
+        with self.lock:
+            if not self._undo:
+                return False
+            self._redo.append(self._snapshot())
+            self._go_to(self._undo.pop())
+            return True
 
-    redo = undo
+    def redo(self) -> bool:
+        """Redo the last undone step; False when there is nothing to redo."""
+        with self.lock:
+            if not self._redo:
+                return False
+            self._undo.append(self._snapshot())
+            self._go_to(self._redo.pop())
+            return True
 
     def merge_objects(self, ids: Any) -> int:
         raise ValueError("merging objects is not supported for clips yet (the tracker keeps one memory "
@@ -199,7 +243,7 @@ class VideoSession:
         pts, lab = check_points(points, labels, self.hw)
         if pts.shape[0] != 1:
             raise ValueError("add_points takes the clicks of one object: points of shape (N, 2).")
-        with self.lock:
+        with self._step():
             obj_id = self._target(obj_id)
             new = tuple(Point(obj_id, float(x), float(y), int(label)) for (x, y), label in zip(pts[0], lab[0]))
             self._mask_prompts.pop((frame, obj_id), None)
@@ -213,7 +257,7 @@ class VideoSession:
         if b.shape[0] != 1:
             raise ValueError("add_box takes one box (x0, y0, x1, y1).")
         x0, y0, x1, y1 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
-        with self.lock:
+        with self._step():
             obj_id = self._target(obj_id)
             new = Box(obj_id, x0, y0, x1, y1)
             old = self._prompts.get(frame, ())
@@ -230,7 +274,7 @@ class VideoSession:
         if m.shape != self.hw or m.dtype.kind not in "biuf":
             raise ValueError(f"mask must be a boolean array of the clip's size (H, W) = {self.hw}; "
                              f"got shape {m.shape} dtype {m.dtype}.")
-        with self.lock:
+        with self._step():
             obj_id = self._target(obj_id)
             self._mask_prompts[(frame, obj_id)] = encode_mask(m.astype(bool))
             kept = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id != obj_id)
@@ -240,7 +284,7 @@ class VideoSession:
     def remove_prompt(self, frame: int, prompt_index: int) -> None:
         """Delete prompt ``prompt_index`` (into :meth:`prompts`) of ``frame``."""
         frame = self.check_index(frame)
-        with self.lock:
+        with self._step():
             prompts = self._prompts.get(frame, ())
             k = _check_int(prompt_index, "prompt index")
             if not 0 <= k < len(prompts):
@@ -250,7 +294,7 @@ class VideoSession:
     def clear_object(self, frame: int, obj_id: int | None = None) -> bool:
         """Delete the prompts of ``obj_id`` (default: selected) on ``frame``; returns whether there were any."""
         frame = self.check_index(frame)
-        with self.lock:
+        with self._step():
             obj_id = self.selected_id if obj_id is None else self._check_object(obj_id)
             had_mask = self._mask_prompts.pop((frame, obj_id), None) is not None
             prompts = self._prompts.get(frame, ())
@@ -263,7 +307,7 @@ class VideoSession:
     def clear_image(self, frame: int) -> bool:
         """Delete every prompt on ``frame``; returns whether there were any."""
         frame = self.check_index(frame)
-        with self.lock:
+        with self._step():
             ids = {p.obj_id for p in self._prompts.get(frame, ())} | {o for f, o in self._mask_prompts if f == frame}
             for obj_id in ids:
                 self.clear_object(frame, obj_id)
@@ -275,7 +319,7 @@ class VideoSession:
         """Give the tracker the current prompts of ``obj_id`` on ``frame``; returns whether it had any work."""
         t = self.tracker
         with self.lock:
-            if obj_id not in self._info:
+            if obj_id not in self._order:
                 return False  # deleted meanwhile
             prompts = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id == obj_id)
             runs = self._mask_prompts.get((frame, obj_id))
@@ -296,10 +340,38 @@ class VideoSession:
         return True
 
     def remove_from_tracker(self, obj_id: int) -> None:
-        t = self.tracker
-        if obj_id not in t.object_ids:
-            return
-        t.remove_object(obj_id)
+        """Worker thread: forget a deleted object's memories and masks, keeping the masks for an undo."""
+        self._stash[obj_id] = self._take_masks(obj_id)
+
+    def rebuild(self, obj_id: int, dropped: Collection[int]) -> bool:
+        """Worker thread: after an undo or redo changed an object's prompts, make its tracker state
+        what those prompts alone give (see the module docstring). Returns False for a deleted object."""
+        with self.lock:
+            if obj_id not in self._order:
+                return False
+            frames = sorted({f for f, ps in self._prompts.items() if any(p.obj_id == obj_id for p in ps)}
+                            | {f for f, o in self._mask_prompts if o == obj_id})
+        masks = self._stash.pop(obj_id) if obj_id in self._stash else self._take_masks(obj_id)
+        for frame, (runs, score) in masks.items():
+            if frame not in dropped:
+                self.tracker.results.set_runs(frame, obj_id, runs, score)
+        for frame in frames:
+            self.apply(frame, obj_id)
+        return True
+
+    def _take_masks(self, obj_id: int) -> dict[int, tuple[np.ndarray, float]]:
+        """Remove an object from the tracker and the results; returns its masks ``{frame: (runs, score)}``."""
+        t, results = self.tracker, self.tracker.results
+        masks = {}
+        for frame in results.frames:
+            score = results.scores(frame).get(obj_id)
+            if score is not None:
+                masks[frame] = (results.rle(frame, obj_id), score)
+        if obj_id in t.object_ids:
+            t.remove_object(obj_id)
+        elif obj_id in results.object_ids:  # rebuilt without prompts: masks but no tracker state
+            results.remove_object(obj_id)
+        return masks
 
     # -- checks -------------------------------------------------------------------
 
@@ -312,7 +384,7 @@ class VideoSession:
 
     def _check_object(self, obj_id: Any) -> int:
         obj_id = _check_int(obj_id, "object id")
-        if obj_id not in self._info:
+        if obj_id not in self._order:
             known = ", ".join(map(str, self._order)) or "none yet"
             raise KeyError(f"unknown object id {obj_id} (objects: {known}); add one with add_object().")
         return obj_id
@@ -330,6 +402,39 @@ class VideoSession:
         self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
         self._order.append(obj_id)
         return obj_id
+
+    @contextmanager
+    def _step(self) -> Iterator[None]:
+        """One undo step around an action, if it changed prompts or objects (nested ones fold in)."""
+        with self.lock:
+            before = self._snapshot() if self._depth == 0 else None
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            if before is not None and not before.same(self._snapshot()):
+                self._undo.append(before)
+                del self._undo[:-MAX_UNDO]
+                self._redo.clear()
+
+    def _snapshot(self) -> "_Snapshot":
+        return _Snapshot(tuple(self._order), self.selected_id, dict(self._prompts), dict(self._mask_prompts))
+
+    def _go_to(self, target: "_Snapshot") -> None:
+        """Make ``target`` current and queue the tracker work: objects it lacks are removed, objects it
+        brings back or whose prompts it changes are rebuilt."""
+        current = self._snapshot()
+        for o in current.order:
+            if o not in target.order:
+                self._deleted.append(o)
+            elif current.object_key(o) != target.object_key(o):
+                self._rebuilt.append((o, frozenset(current.frames_of(o) - target.frames_of(o))))
+        self._rebuilt += [(o, frozenset()) for o in target.order if o not in current.order]
+        self._order = list(target.order)
+        self.selected_id = target.selected_id
+        self._prompts = dict(target.prompts)
+        self._mask_prompts = dict(target.mask_prompts)
 
     def _set(self, frame: int, obj_id: int, prompts: tuple[Prompt, ...]) -> None:
         self._prompts[frame] = prompts
@@ -396,6 +501,32 @@ class VideoSession:
         self.tracker.close()
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One undo step: the objects (display order), the selection and the prompts of every frame."""
+
+    order: tuple[int, ...]
+    selected_id: int
+    prompts: Mapping[int, tuple[Prompt, ...]]
+    mask_prompts: Mapping[tuple[int, int], np.ndarray]
+
+    def same(self, other: "_Snapshot") -> bool:
+        """Same objects and prompts (the selection alone is not a step)."""
+        return (self.order == other.order and self.prompts == other.prompts
+                and self.mask_prompts.keys() == other.mask_prompts.keys()
+                and all(self.mask_prompts[k] is other.mask_prompts[k] for k in self.mask_prompts))
+
+    def frames_of(self, obj_id: int) -> set[int]:
+        return ({f for f, ps in self.prompts.items() if any(p.obj_id == obj_id for p in ps)}
+                | {f for f, o in self.mask_prompts if o == obj_id})
+
+    def object_key(self, obj_id: int) -> tuple:
+        """What the object's tracker state is made from: its prompts on every frame (masks by identity)."""
+        points = tuple((f, p) for f, ps in sorted(self.prompts.items()) for p in ps if p.obj_id == obj_id)
+        masks = tuple(sorted((f, id(r)) for (f, o), r in self.mask_prompts.items() if o == obj_id))
+        return points, masks
+
+
 @dataclass
 class SavedVideoSession:
     model: str
@@ -410,10 +541,8 @@ def write_video_session(path: str | os.PathLike, session: VideoSession, model: s
     """One ``.npz``: ``meta`` (UTF-8 JSON) and ``runs`` (uint32 mask runs); never pickled."""
     meta, runs = session.to_meta()
     meta.update({"format": FORMAT, "version": VERSION, "model": model, "source": source, "frame": frame})
-    path = Path(path)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), runs=runs)
-    return path
+    return write_npz_atomic(path, {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                                   "runs": runs})
 
 
 def is_video_session(path: str | os.PathLike) -> bool:
@@ -429,17 +558,6 @@ def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
         lambda meta, data: SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"]),
         "sam2_widget video session",
     )
-
-
-def to_ranges(frames: Sequence[int]) -> list[list[int]]:
-    """Sorted frame indices -> inclusive ``[first, last]`` runs of consecutive frames."""
-    out: list[list[int]] = []
-    for f in frames:
-        if out and f == out[-1][1] + 1:
-            out[-1][1] = f
-        else:
-            out.append([f, f])
-    return out
 
 
 def _check_int(value: Any, what: str) -> int:

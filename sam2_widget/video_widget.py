@@ -4,13 +4,15 @@
 array or a list when ``video=True`` (see ``Sam2Widget.__new__``). The traits of
 the image widget keep their meaning with "image" read as "frame"; the video ones
 (``is_video``, ``prompt_frames``, ``tracked``, ``progress``, ``masks_version``) and
-the messages ``track``, ``cancel`` and ``fetch_frames`` are in docs/widget_protocol.md.
+the messages ``track``, ``cancel``, ``fetch_frames`` and ``masks_changed`` are in
+docs/widget_protocol.md.
 
 Threads: prompts are recorded on the comm thread and applied to the tracker by
 the widget's worker thread, which also runs propagation. ``cancel`` is handled
 on the comm thread (it only sets flags), so it takes effect while the worker is
 busy. Frames for the timeline's cache are encoded by a second small worker, so
-scrubbing stays live during propagation.
+scrubbing stays live during propagation. A click during tracking is recorded at
+once and applied by the worker when the run ends (it queues behind it).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from sam2_backend.video.sources import VIDEO_EXTENSIONS, FrameReadError
 from . import codecs
 from .colors import hex_to_rgb
 from .images import ImageReadError
+from .autosave import Autosave
+from .mask_versions import MaskVersions
 from .messages import string
 from .session_file import model_reference
 from .video_session import VideoSession, read_video_session, write_video_session
@@ -70,11 +74,14 @@ class Sam2VideoWidget(Sam2Widget):
         if unknown:
             raise TypeError(_unknown_options_message(unknown))
         opts = {**OPTIONS, **options}
+        autosave = None if opts["autosave"] is None else Autosave(opts["autosave"], self._write_autosave)
         sam = _resolve_model(model, device)
         session = VideoSession(sam, source)
         anywidget.AnyWidget.__init__(self, opacity=opts["opacity"], outline=opts["outline"])
         self._model = sam
         self._session = session
+        self._autosave = autosave
+        self._versions = MaskVersions()
         self._source_ref = str(Path(source).resolve()) if isinstance(source, (str, os.PathLike)) else None
         self._display = {"max_side": int(opts["display_max_side"]), "quality": int(opts["jpeg_quality"])}
         self._amg_options = dict(opts["amg_options"] or {})
@@ -226,6 +233,7 @@ class Sam2VideoWidget(Sam2Widget):
             if saved.source is None:
                 raise ValueError(f"{path} was saved from an in-memory clip: pass it again as source=.")
             source = saved.source
+        autosave = options.pop("autosave", None)
         widget = cls(source, saved.model if model is None else model, device, **options)
         try:
             widget._session.restore(saved.meta, saved.runs)
@@ -237,6 +245,8 @@ class Sam2VideoWidget(Sam2Widget):
         except ImageReadError as e:
             widget._show_error(e)
         widget._refresh(masks=True)
+        widget._masks_changed(None)
+        widget._resume_autosave(autosave, path)
         return widget
 
     def close(self) -> None:
@@ -268,20 +278,34 @@ class Sam2VideoWidget(Sam2Widget):
     # -- actions -------------------------------------------------------------------
 
     def _apply(self, action: Callable[..., Any], *args: Any) -> tuple[Any, list[Future]]:
-        """Record in the session, update the view, queue the tracker calls it needs."""
+        """Record in the session, update the view, queue the tracker calls it needs (behind a
+        running track: a click while tracking is kept and applied when the run ends)."""
         s = self._session
-        if action == s.delete_object:
-            with self._track_lock:
-                if self._tracking:
-                    raise ValueError("cannot delete an object while tracking: press Cancel (or wait) first; "
-                                     "nothing was changed.")
+        with self._track_lock:
+            tracking = self._tracking > 0
+        if tracking and action in (s.delete_object, s.undo, s.redo):
+            what = "delete an object" if action == s.delete_object else "undo or redo"
+            raise ValueError(f"cannot {what} while tracking: press Cancel (or wait) first; nothing was changed.")
         with s.lock:
+            drawn = self._drawn_objects()
             result = action(*args)
-            dirty, deleted = s.take_work()
+            dirty, deleted, rebuilt = s.take_work()
+            if self._drawn_objects() != drawn:  # the label map of every frame changes
+                self._versions.mark(None)
         futures = [self._worker.submit(partial(self._remove_job, o)) for o in deleted]
+        futures += [self._worker.submit(partial(self._rebuild_job, o, dropped)) for o, dropped in rebuilt]
         futures += [self._worker.submit(partial(self._prompt_job, f, o), key=("prompt", f, o)) for f, o in dirty]
         self._refresh(masks=True)
+        self._flush_changes()
+        if tracking and dirty:
+            self._set_status("tracking", "prompt recorded: it is applied when tracking ends (or press Cancel)")
+        self._request_autosave()
         return result, futures
+
+    def _drawn_objects(self) -> list[int]:
+        """Visible objects with masks, in display order: what the frames' label maps are made of."""
+        with_masks = set(self._session.tracker.results.object_ids)
+        return [o.id for o in self._session.objects() if o.visible and o.id in with_masks]
 
     def _goto(self, index: int) -> tuple[None, list[Future]]:
         return None, self._show_image(self._session.check_index(index))
@@ -323,11 +347,19 @@ class Sam2VideoWidget(Sam2Widget):
             with self._view_lock:
                 self.set_trait("latency_ms", ms)
             self._refresh(masks=frame == self.image_index)
+            self._masks_changed([frame])
             self._notify(frame)
 
     def _remove_job(self, obj_id: int) -> None:
         self._session.remove_from_tracker(obj_id)
         self._refresh(masks=True)
+        self._masks_changed(None)
+
+    def _rebuild_job(self, obj_id: int, dropped: frozenset[int]) -> None:
+        self._set_status("predicting", "predicting")
+        if self._session.rebuild(obj_id, dropped):
+            self._refresh(masks=True)
+            self._masks_changed(None)
 
     def _track_job(self, ticket: int, direction: str, start: int) -> int:
         try:
@@ -343,6 +375,7 @@ class Sam2VideoWidget(Sam2Widget):
             try:
                 for frame, masks in frames:
                     done += 1
+                    self._versions.mark([frame])
                     if frame == self.image_index:
                         self._refresh(masks=True, spans=False)
                     self._notify(frame, masks)
@@ -352,10 +385,15 @@ class Sam2VideoWidget(Sam2Widget):
                         fps = done / max(now - began, 1e-9)
                         self._set_progress(_progress(True, direction, done, total, fps, (total - done) / fps))
                         self._refresh_spans()
+                        self._flush_changes()
+                    if self._autosave is not None and self._autosave.due():
+                        self._autosave_job(self._autosave.request())
                     if ticket <= self._cancelled_upto:
                         break
             finally:
                 frames.close()
+                self._flush_changes()
+                self._request_autosave()
                 elapsed = time.perf_counter() - began
                 cancelled = ticket <= self._cancelled_upto and done < total
                 self._set_progress(_progress(False, direction, done, total, done / max(elapsed, 1e-9),
@@ -379,9 +417,10 @@ class Sam2VideoWidget(Sam2Widget):
                 self.send({"type": "frame", "index": index, "error": str(e)})
                 continue
             jpeg = codecs.encode_jpeg(pixels, **self._display)
+            version = self._versions.version  # read before the masks: a change after it makes this reply stale
             rle = self._label_rle(index)
             self.send({"type": "frame", "index": index, "width": pixels.shape[1], "height": pixels.shape[0],
-                       "masks_version": self.masks_version}, buffers=[jpeg, rle])
+                       "masks_version": version}, buffers=[jpeg, rle])
         if failed:
             raise ImageReadError(failed[0])
 
@@ -414,11 +453,28 @@ class Sam2VideoWidget(Sam2Widget):
                 self.set_trait("selected_id", s.selected_id)
                 self.set_trait("prompts", [p.to_dict() for p in s.prompts(index)])
                 self.set_trait("prompt_frames", s.prompt_frames())
+                self.set_trait("can_undo", s.can_undo)
+                self.set_trait("can_redo", s.can_redo)
             if masks:
                 self.set_trait("label_rle", self._label_rle(index))
-                self.set_trait("masks_version", self.masks_version + 1)
             if spans:
                 self._refresh_spans()
+
+    def _masks_changed(self, frames: list[int] | None) -> None:
+        """Masks of ``frames`` (None: every frame) changed and are stored: tell the front end now."""
+        self._versions.mark(frames)
+        self._flush_changes()
+
+    def _flush_changes(self) -> None:
+        """Announce the frames marked changed since the last flush: ``masks_version`` and a
+        ``masks_changed`` message, so the front end drops exactly those cached frames."""
+        flushed = self._versions.flush()
+        if flushed is None:
+            return
+        version, frames = flushed
+        with self._view_lock:
+            self.set_trait("masks_version", version)
+        self.send({"type": "masks_changed", "version": version, "frames": frames})
 
     def _refresh_spans(self) -> None:
         spans = self._session.tracked_spans()
@@ -443,6 +499,9 @@ class Sam2VideoWidget(Sam2Widget):
             except Exception as e:  # broad on purpose: user code must not break tracking
                 log.exception("on_change callback %r failed", callback)
                 self._show_error(RuntimeError(f"on_change callback failed: {e}"))
+
+    def _write_autosave(self, path: Path) -> None:
+        write_video_session(path, self._session, model_reference(self._model), self._source_ref, self.image_index)
 
     def _set_progress(self, progress: dict) -> None:
         with self._view_lock:

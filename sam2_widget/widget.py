@@ -34,6 +34,7 @@ from sam2_backend import (
 from sam2_backend.checkpoint import resolve_device
 
 from . import codecs
+from .autosave import Autosave, AutosaveError
 from .embeddings import EmbeddingCache
 from .images import ImageReadError, ImageSet
 from .messages import TYPES as MESSAGE_TYPES
@@ -64,6 +65,7 @@ OPTIONS: dict[str, Any] = {
     "display_max_side": codecs.DISPLAY_MAX_SIDE,  # longest side of the JPEG sent for display
     "jpeg_quality": codecs.JPEG_QUALITY,
     "amg_options": None,  # AutomaticMaskGenerator options of the front end's "segment everything"
+    "autosave": None,  # a file kept current after every action (sam2_widget/autosave.py)
 }
 
 OnChange = Callable[["Sam2Widget", int, dict], None]
@@ -94,6 +96,10 @@ class Sam2Widget(anywidget.AnyWidget):
         display_max_side, jpeg_quality: the JPEG sent for display.
         amg_options: ``AutomaticMaskGenerator`` options used by the widget's "segment
             everything" button (e.g. ``{"points_per_side": 16}``); checked here.
+        autosave: a ``.npz`` path written (atomically, by the worker thread) after every
+            completed action and every few seconds while tracking, so a kernel crash loses
+            at most the last action. Restore it with ``Sam2Widget.load_session(path, source)``.
+            An existing file is refused (it may hold a crashed session): load it instead.
 
     Every button has a Python method. Those that change masks wait for them and
     return them; bad input raises (``ValueError``, ``KeyError``, ``TypeError``) and
@@ -171,6 +177,7 @@ class Sam2Widget(anywidget.AnyWidget):
         cache = EmbeddingCache(sam, opts["cache_size"])
         amg_options = dict(opts["amg_options"] or {})
         _mask_generator(sam, amg_options)  # bad options fail now, not at the first click
+        autosave = None if opts["autosave"] is None else Autosave(opts["autosave"], self._write_autosave)
         super().__init__(opacity=opts["opacity"], outline=opts["outline"])
         self._images = images
         self._model = sam
@@ -183,6 +190,7 @@ class Sam2Widget(anywidget.AnyWidget):
         self._view_lock = threading.RLock()  # traits are set from the comm and the worker thread
         self._on_change: list[OnChange] = []
         self._last_timing = ""
+        self._autosave = autosave
         self.on_msg(self._on_frontend_msg)
         self.set_trait("image_count", len(images))
         try:
@@ -338,6 +346,7 @@ class Sam2Widget(anywidget.AnyWidget):
 
             return Sam2VideoWidget.load_session(path, source, model, device, **options)
         saved = read_session(path)
+        autosave = options.pop("autosave", None)
         widget = cls(saved.source if source is None else source,
                      saved.model if model is None else model, device, **options)
         try:
@@ -349,12 +358,43 @@ class Sam2Widget(anywidget.AnyWidget):
             widget._goto(saved.image_index)
         except ImageReadError as e:
             widget._show_error(e)
+        widget._resume_autosave(autosave, path)
         return widget
 
     def close(self) -> None:
         """Stop the worker thread and close the widget."""
-        self._worker.close()
+        worker = getattr(self, "_worker", None)  # None when __init__ failed before making it
+        if worker is not None:
+            worker.close()
         super().close()
+
+    # -- autosave (sam2_widget/autosave.py) -------------------------------------
+
+    def _write_autosave(self, path: Path) -> None:
+        write_session(path, self._session, model_reference(self._model), self.image_index)
+
+    def _resume_autosave(self, autosave: str | os.PathLike | None, loaded_from: str | os.PathLike) -> None:
+        """Autosave a loaded session (``load_session(..., autosave=path)``, which may be the file it was
+        loaded from); a bad path closes the widget and raises, as it would in ``__init__``."""
+        if autosave is None:
+            return
+        try:
+            self._autosave = Autosave(autosave, self._write_autosave, resumed=loaded_from)
+        except (ValueError, TypeError):
+            self.close()
+            raise
+        self._request_autosave()
+
+    def _request_autosave(self) -> None:
+        """Save once the work queued so far (the action's masks) is done, on the worker thread."""
+        if self._autosave is not None:
+            self._worker.submit(partial(self._autosave_job, self._autosave.request()))
+
+    def _autosave_job(self, request: int) -> None:
+        try:
+            self._autosave.save_if_latest(request)
+        except AutosaveError as e:  # shown, not raised: the action itself succeeded
+            self._show_error(e)
 
     # -- messages from the front end -------------------------------------------
 
@@ -484,6 +524,7 @@ class Sam2Widget(anywidget.AnyWidget):
         futures = self._schedule_stale()
         for index in changed:
             self._notify(index)
+        self._request_autosave()
         return result, futures
 
     def _hidden(self) -> set[int]:

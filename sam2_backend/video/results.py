@@ -133,7 +133,7 @@ def _describe(ids: Iterable[int], what: str, limit: int = 8) -> str:
 class TrackResults:
     """Per-frame, per-object masks (compact, see the module docstring) and object-score logits.
 
-    Writers: :meth:`set`, :meth:`remove_object`, :meth:`clear_frame`, :meth:`clear`.
+    Writers: :meth:`set`, :meth:`set_runs`, :meth:`remove_object`, :meth:`clear_frame`, :meth:`clear`.
     Readers decode on demand; only :meth:`masks` and :meth:`labels` build arrays over many
     frames, and :meth:`save_label_maps` / :meth:`iter_coco_annotations` stream frame by frame.
     All methods are safe to call from a reader thread while a worker thread writes.
@@ -170,8 +170,18 @@ class TrackResults:
             raise ValueError(f"mask must be a bool array, got dtype {mask.dtype} (use mask > 0 or logits > 0)")
         if mask.shape != (self.height, self.width):
             raise ValueError(f"mask must have shape {(self.height, self.width)}, got {mask.shape}")
-        score = float(score)
-        runs = encode_mask(mask)
+        self._store(frame, obj_id, encode_mask(mask), float(score))
+
+    def set_runs(self, frame: int, obj_id: int, runs: Any, score: float) -> None:
+        """Like :meth:`set` with the mask given as its run lengths (from :meth:`rle`), without decoding it."""
+        frame, obj_id = self._check_frame(frame), self._check_obj_id(obj_id)
+        runs = np.asarray(runs)
+        if runs.ndim != 1 or runs.dtype.kind != "u" or int(runs.sum()) != self.height * self.width:
+            raise ValueError(f"runs must be 1-D unsigned run lengths summing to {self.height}x{self.width} "
+                             f"pixels, got shape {runs.shape} dtype {runs.dtype}")
+        self._store(frame, obj_id, runs.astype(_RUN_DTYPE), float(score))
+
+    def _store(self, frame: int, obj_id: int, runs: np.ndarray, score: float) -> None:
         with self._lock:
             objects = self._frames.setdefault(frame, {})
             old = objects.get(obj_id)
