@@ -13,6 +13,11 @@ on the comm thread (it only sets flags), so it takes effect while the worker is
 busy. Frames for the timeline's cache are encoded by a second small worker, so
 scrubbing stays live during propagation. A click during tracking is recorded at
 once and applied by the worker when the run ends (it queues behind it).
+
+Frame JPEGs are kept in the kernel (sam2_widget/frame_cache.py): while both workers
+are idle, the frames worker encodes the clip in order, one frame per slice, so a
+jump far away skips the decoder's seek. A video file gets a decoder of its own for
+the display, so scrubbing never moves the tracker's decoder (nor waits for it).
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ import numpy as np
 
 from sam2_backend import ModelConfig, SAM2Model
 from sam2_backend.video import TrackResults
-from sam2_backend.video.sources import VIDEO_EXTENSIONS, FrameReadError
+from sam2_backend.video.sources import VIDEO_EXTENSIONS, FrameReadError, FrameSource, VideoFileSource
 
 from . import codecs
 from .colors import hex_to_rgb
+from .frame_cache import FillWalk, JpegCache
 from .images import ImageReadError
 from .autosave import Autosave
 from .mask_versions import MaskVersions
@@ -50,6 +56,7 @@ log = logging.getLogger(__name__)
 DIRECTIONS = ("forward", "backward", "both")
 PROGRESS_INTERVAL_S = 0.1  # progress and tracked spans are sent at most this often while tracking
 MAX_FETCH = 64  # frames one fetch_frames message may ask for
+PREFETCH_RADIUS = 8  # js/widget.ts PREFETCH_RADIUS: the front end fetches +-8 frames around the cursor
 
 
 def is_video_source(source: Any, video: bool | None) -> bool:
@@ -74,6 +81,7 @@ class Sam2VideoWidget(Sam2Widget):
         if unknown:
             raise TypeError(_unknown_options_message(unknown))
         opts = {**OPTIONS, **options}
+        jpegs = JpegCache(int(opts["frame_cache_mb"] * 2**20))  # a bad size fails before the clip is opened
         autosave = None if opts["autosave"] is None else Autosave(opts["autosave"], self._write_autosave)
         sam = _resolve_model(model, device)
         session = VideoSession(sam, source)
@@ -87,7 +95,11 @@ class Sam2VideoWidget(Sam2Widget):
         self._amg_options = dict(opts["amg_options"] or {})
         self._worker = Worker(f"sam2_widget-{self.model_id}", on_error=self._show_error,
                               on_idle=self._on_worker_idle)
-        self._frames_worker = Worker(f"sam2_widget-frames-{self.model_id}", on_error=self._show_error)
+        self._frames_source = _display_source(source, session.tracker.source)
+        self._jpegs = jpegs
+        self._fill = FillWalk(self._jpegs, session.num_frames, self._encode_frame, PREFETCH_RADIUS)
+        self._frames_worker = Worker(f"sam2_widget-frames-{self.model_id}", on_error=self._show_error,
+                                     background=self._fill_step)
         self._view_lock = threading.RLock()
         self._on_change = []
         self._last_timing = ""
@@ -257,6 +269,7 @@ class Sam2VideoWidget(Sam2Widget):
         self._frames_worker.close()
         super().close()
         self._session.close()
+        self._frames_source.close()  # the tracker's own source when shared; closing is idempotent
 
     # -- messages ----------------------------------------------------------------
 
@@ -407,22 +420,54 @@ class Sam2VideoWidget(Sam2Widget):
                 self._tracking -= 1
 
     def _send_frames(self, indices: list[int]) -> None:
-        """One ``frame`` message per index: buffers [JPEG, label RLE] (an ``error`` field instead for an unreadable frame)."""
+        """One ``frame`` message per index: buffers [JPEG, label RLE] (an ``error`` field instead for an unreadable frame).
+
+        The first index (the cursor) is answered first, the rest in ascending order: the
+        decoder reads forward, and the frames before the cursor are still in its cache.
+        """
+        if indices:
+            self._restart_fill(indices[0])
         failed: list[str] = []
-        for index in indices:
+        height, width = self._session.hw
+        for index in indices[:1] + sorted(indices[1:]):
             try:
-                pixels = self._session.tracker.source.get(index)
+                jpeg = self._frame_jpeg(index)
             except FrameReadError as e:
                 failed.append(str(e))
                 self.send({"type": "frame", "index": index, "error": str(e)})
                 continue
-            jpeg = codecs.encode_jpeg(pixels, **self._display)
             version = self._versions.version  # read before the masks: a change after it makes this reply stale
             rle = self._label_rle(index)
-            self.send({"type": "frame", "index": index, "width": pixels.shape[1], "height": pixels.shape[0],
+            self.send({"type": "frame", "index": index, "width": width, "height": height,
                        "masks_version": version}, buffers=[jpeg, rle])
         if failed:
             raise ImageReadError(failed[0])
+
+    def _frame_jpeg(self, index: int) -> bytes:
+        """Frame ``index`` as display JPEG, from the kernel's cache or encoded (and kept) now."""
+        jpeg = self._jpegs.get(index)
+        if jpeg is None:
+            jpeg = self._encode_frame(index)
+            self._jpegs.put(index, jpeg)
+        return jpeg
+
+    def _encode_frame(self, index: int) -> bytes:
+        return codecs.encode_jpeg(self._frames_source.get(index), **self._display)
+
+    def _restart_fill(self, cursor: int) -> None:
+        self._fill.restart(cursor)
+        self._frames_worker.wake()
+
+    def _fill_step(self) -> bool:
+        """One frame of the background fill; paused while the main worker predicts or tracks
+        (they need the CPU): its idle hook wakes the fill again."""
+        if not self._worker.idle or self._frames_source.closed:
+            return False
+        return self._fill.step()
+
+    def _on_worker_idle(self) -> None:
+        super()._on_worker_idle()
+        self._frames_worker.wake()
 
     # -- the view -------------------------------------------------------------------
 
@@ -435,12 +480,14 @@ class Sam2VideoWidget(Sam2Widget):
             self.set_trait("image_height", s.hw[0])
             self.set_trait("image_width", s.hw[1])
             try:
-                pixels = s.tracker.source.get(index)
+                jpeg = self._frame_jpeg(index)
             except FrameReadError as e:
                 self.set_trait("image_jpeg", b"")
                 self._refresh(masks=True)
                 raise ImageReadError(str(e)) from e
-            self.set_trait("image_jpeg", codecs.encode_jpeg(pixels, **self._display))
+            finally:
+                self._restart_fill(index)
+            self.set_trait("image_jpeg", jpeg)
             self._refresh(masks=True, spans=False)
         return []
 
@@ -506,6 +553,16 @@ class Sam2VideoWidget(Sam2Widget):
     def _set_progress(self, progress: dict) -> None:
         with self._view_lock:
             self.set_trait("progress", progress)
+
+
+def _display_source(source: Any, tracker_source: FrameSource) -> FrameSource:
+    """A decoder of its own for a video file (the index pass again, then one more open
+    container and ``PREFETCH_RADIUS + 1`` decoded frames: the frames before the cursor that
+    decoding it passes stay for the rest of the window); other sources have no decoder
+    position to fight over, and a file object cannot be read by two decoders: shared."""
+    if isinstance(tracker_source, VideoFileSource) and isinstance(source, (str, os.PathLike)):
+        return VideoFileSource(source, cache_size=PREFETCH_RADIUS + 1)
+    return tracker_source
 
 
 def _progress(running: bool, direction: str, done: int, total: int, fps: float, eta_s: float | None,

@@ -36,6 +36,7 @@ from sam2_backend.checkpoint import resolve_device
 from . import codecs
 from .autosave import Autosave, AutosaveError
 from .embeddings import EmbeddingCache
+from .frame_cache import DEFAULT_MAX_MB
 from .images import ImageReadError, ImageSet
 from .messages import TYPES as MESSAGE_TYPES
 from .messages import boolean, integer, integer_list, is_int, number, string
@@ -66,6 +67,7 @@ OPTIONS: dict[str, Any] = {
     "jpeg_quality": codecs.JPEG_QUALITY,
     "amg_options": None,  # AutomaticMaskGenerator options of the front end's "segment everything"
     "autosave": None,  # a file kept current after every action (sam2_widget/autosave.py)
+    "frame_cache_mb": DEFAULT_MAX_MB,  # video: MiB of frame JPEGs kept in the kernel (frame_cache.py)
 }
 
 OnChange = Callable[["Sam2Widget", int, dict], None]
@@ -94,6 +96,9 @@ class Sam2Widget(anywidget.AnyWidget):
         opacity, outline: how masks are drawn.
         cache_size: how many images' embeddings are kept (each is computed once).
         display_max_side, jpeg_quality: the JPEG sent for display.
+        frame_cache_mb: for a clip, MiB of display JPEGs kept in the kernel (default 256,
+            ~2,600 frames of 720p), filled in the background while the widget is idle so
+            that jumping anywhere skips the video decoder; 0 turns it off.
         amg_options: ``AutomaticMaskGenerator`` options used by the widget's "segment
             everything" button (e.g. ``{"points_per_side": 16}``); checked here.
         autosave: a ``.npz`` path written (atomically, by the worker thread) after every

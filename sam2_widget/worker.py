@@ -24,16 +24,25 @@ class Worker:
         on_error: called on the worker thread with a job's exception, before its
             future (and so anyone waiting on it) learns of it.
         on_idle: called on the worker thread whenever the queue has run dry.
+        background: low-priority work in small slices: after :meth:`wake`, called on the
+            worker thread whenever no job is waiting, until it returns False (nothing left
+            for now). A job submitted meanwhile runs before the next slice, and
+            :meth:`wait_idle` does not wait for slices.
     """
 
     def __init__(self, name: str, on_error: Callable[[Exception], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 background: Callable[[], bool] | None = None) -> None:
         self._name = name
         self._on_error = on_error
         self._on_idle = on_idle
+        self._background = background
         self._cond = threading.Condition()
         self._pending: OrderedDict[Hashable, tuple[Callable[[], Any], Future]] = OrderedDict()
-        self._busy = False
+        self._busy = False  # a job or its idle hook is running (what wait_idle waits for)
+        self._running = False  # a job itself is running
+        self._wakes = 0  # wake() calls so far: one made during a slice that found nothing is not lost
+        self._background_due = False
         self._closed = False
         self._thread: threading.Thread | None = None
 
@@ -46,11 +55,30 @@ class Worker:
                 return self._pending[key][1]
             future: Future = Future()
             self._pending[object() if key is None else key] = (fn, future)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
+            self._start()
             self._cond.notify_all()
             return future
+
+    def wake(self) -> None:
+        """Have the ``background`` work run again (in slices, while no job waits)."""
+        with self._cond:
+            if self._closed or self._background is None:
+                return
+            self._wakes += 1
+            self._background_due = True
+            self._start()
+            self._cond.notify_all()
+
+    @property
+    def idle(self) -> bool:
+        """No job waiting or running (true again while the ``on_idle`` hook runs)."""
+        with self._cond:
+            return not self._pending and not self._running
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+            self._thread.start()
 
     def on_worker_thread(self) -> bool:
         return threading.current_thread() is self._thread
@@ -65,7 +93,8 @@ class Worker:
                 raise TimeoutError(f"the widget was still busy after {timeout} s.")
 
     def close(self) -> None:
-        """Drop waiting jobs (their futures are cancelled) and stop the thread after the running one."""
+        """Drop waiting jobs (their futures are cancelled) and stop the thread after the running
+        job or background slice."""
         with self._cond:
             self._closed = True
             for _, future in self._pending.values():
@@ -76,11 +105,18 @@ class Worker:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
+                self._cond.wait_for(lambda: self._pending or self._closed or self._background_due)
                 if self._closed:
                     return
-                _, (fn, future) = self._pending.popitem(last=False)
-                self._busy = True
+                if not self._pending:
+                    wakes = self._wakes
+                    fn = None
+                else:
+                    _, (fn, future) = self._pending.popitem(last=False)
+                    self._busy = self._running = True
+            if fn is None:
+                self._run_background(wakes)
+                continue
             # The one place for broad catches: whatever a job raises must reach the
             # widget's error display and the job's future (so any waiting Python call),
             # and must not kill the thread that every later job needs.
@@ -93,12 +129,24 @@ class Worker:
             else:
                 future.set_result(result)
             with self._cond:
+                self._running = False
                 idle = not self._pending
             if idle:
                 self._call_hook(self._on_idle)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    def _run_background(self, wakes: int) -> None:
+        try:
+            more = self._background()
+        except Exception:  # broad on purpose: background work must not stop the worker
+            log.exception("widget background work %r failed", self._background)
+            more = False
+        if not more:
+            with self._cond:
+                if self._wakes == wakes:
+                    self._background_due = False
 
     @staticmethod
     def _call_hook(hook: Callable[..., None] | None, *args: Any) -> None:
