@@ -526,6 +526,18 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     listen,
   );
 
+  // Lumino tests the notebook's command-mode shortcuts (selector ".jp-Notebook.jp-mod-commandMode
+  // … :focus") against the focused element itself before it looks for data-lm-suppress-shortcuts
+  // on its ancestors: a focused button, slider or input in here would let B insert a cell and
+  // take the slider's arrow keys. Mark each control as it takes the focus.
+  ui.root.addEventListener(
+    "focusin",
+    (e) => {
+      if (e.target instanceof HTMLElement) e.target.setAttribute("data-lm-suppress-shortcuts", "true");
+    },
+    listen,
+  );
+
   ui.root.addEventListener(
     "focusout",
     (e) => {

@@ -1,7 +1,8 @@
-"""Fixtures of the browser end-to-end tests: a JupyterLab server and headless Chromium.
+"""Fixtures of the browser end-to-end tests: a Jupyter server and headless Chromium.
 
-How it works and how to run it: tests/e2e/README.md. In short, a JupyterLab server of
-this environment runs on 127.0.0.1 with a random token in a temporary folder, and
+How it works and how to run it: tests/e2e/README.md. In short, every test runs twice, once
+in JupyterLab and once in Notebook 7 (the ``jupyter`` fixture is parametrized by front end):
+a server of this environment runs on 127.0.0.1 with a random token in a temporary folder, and
 Playwright drives Debian's ``chromium`` (``playwright install`` cannot download its own
 browsers here). Without a browser or Playwright every test here skips with the reason;
 the project's conftest turns those skips into failures when ``CI=true``.
@@ -45,7 +46,11 @@ CHROMIUM_ARGS = [
 
 SERVER_START_TIMEOUT_S = 90
 
-# User settings of the test's JupyterLab: no news / update toast, no notification
+# The front ends every e2e test runs in: JupyterLab (`jupyter lab`) and Notebook 7
+# (`jupyter notebook`, built on JupyterLab's components: same settings, cells and outputs).
+FRONTENDS = ("lab", "notebook")
+
+# User settings of the test's JupyterLab / Notebook 7: no news / update toast, no notification
 # popups, and every cell kept in the DOM (no virtual scrolling) so that locators find
 # cells below the widget.
 LAB_SETTINGS = {
@@ -65,9 +70,9 @@ def chromium_path() -> str:
                 "(apt-get update && apt-get install -y chromium)")
 
 
-def _require_python_packages() -> None:
+def _require_python_packages(*extra: tuple[str, str]) -> None:
     for module, package in (("playwright.sync_api", "playwright"), ("jupyterlab", "jupyterlab"),
-                            ("ipykernel", "ipykernel"), ("nbformat", "nbformat")):
+                            ("ipykernel", "ipykernel"), ("nbformat", "nbformat"), *extra):
         try:
             __import__(module)
         except ImportError:
@@ -98,13 +103,16 @@ def _free_port() -> int:
 
 
 @dataclass(frozen=True)
-class LabServer:
+class JupyterServer:
+    frontend: str  # "lab" (JupyterLab) or "notebook" (Notebook 7)
     url: str  # http://127.0.0.1:<port>
     token: str
-    folder: Path  # the server's root_dir: notebooks written here open as /lab/tree/<name>
+    folder: Path  # the server's root_dir: notebooks written here open by their name
     log: Path  # the server's stdout and stderr
 
-    def lab_url(self, notebook: str) -> str:
+    def notebook_url(self, notebook: str) -> str:
+        if self.frontend == "notebook":
+            return f"{self.url}/notebooks/{notebook}?token={self.token}"  # one page per notebook
         # A workspace of its own per notebook: the default one would restore the tabs of the
         # tests before (their cells first in the DOM, hidden behind the new tab).
         workspace = re.sub(r"[^A-Za-z0-9_-]+", "-", notebook)
@@ -115,7 +123,7 @@ def _wait_until_up(proc: subprocess.Popen, url: str, token: str, log: Path) -> N
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"the jupyter server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as r:
                 if r.status == 200:
@@ -123,7 +131,7 @@ def _wait_until_up(proc: subprocess.Popen, url: str, token: str, log: Path) -> N
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"jupyter lab did not answer within {SERVER_START_TIMEOUT_S} s:\n"
+    raise RuntimeError(f"the jupyter server did not answer within {SERVER_START_TIMEOUT_S} s:\n"
                        f"{log.read_text(errors='replace')}")
 
 
@@ -151,12 +159,18 @@ def browser_executable() -> str:
     return chromium_path()
 
 
-@pytest.fixture(scope="session")
-def lab_server(browser_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A JupyterLab server of this environment on a free port of 127.0.0.1, with a random
-    token, serving a fresh temporary folder; stopped (with its kernels) afterwards."""
+@pytest.fixture(scope="session", params=FRONTENDS)
+def jupyter(request: pytest.FixtureRequest, browser_executable: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """A JupyterLab (``lab``) or Notebook 7 (``notebook``) server of this environment on a free
+    port of 127.0.0.1, with a random token, serving a fresh temporary folder; stopped (with
+    its kernels) afterwards. pytest runs every test of one front end before the next one
+    starts, so one server runs at a time."""
+    frontend = request.param
+    if frontend == "notebook":
+        _require_python_packages(("notebook", "notebook"))
     _ensure_bundle()
-    base = tmp_path_factory.mktemp("lab")
+    base = tmp_path_factory.mktemp(frontend)
     folder = base / "notebooks"
     folder.mkdir()
     settings = base / "settings"
@@ -179,8 +193,11 @@ def lab_server(browser_executable: str, tmp_path_factory: pytest.TempPathFactory
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("JUPYTER_TOKEN", None)
+    # Notebook 7 is its own app (JupyterNotebookApp) for settings and workspaces; JupyterLab's
+    # server extension (LabApp: news, update check, extension manager) runs in both servers.
+    app = "LabApp" if frontend == "lab" else "JupyterNotebookApp"
     cmd = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable, "-m", "jupyter", frontend,
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -192,8 +209,8 @@ def lab_server(browser_executable: str, tmp_path_factory: pytest.TempPathFactory
         "--LabApp.news_url=None",
         "--LabApp.extension_manager=readonly",  # no PyPI queries from the extension manager
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        f"--{app}.user_settings_dir={settings}",
+        f"--{app}.workspaces_dir={base / 'workspaces'}",
     ]
     log = base / "server.log"
     with open(log, "wb") as out:
@@ -202,7 +219,7 @@ def lab_server(browser_executable: str, tmp_path_factory: pytest.TempPathFactory
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(proc, url, token, log)
-        yield LabServer(url=url, token=token, folder=folder, log=log)
+        yield JupyterServer(frontend=frontend, url=url, token=token, folder=folder, log=log)
     finally:
         _stop(proc)
 
@@ -231,9 +248,9 @@ def _artifact_name(nodeid: str) -> str:
 
 
 @pytest.fixture
-def page(browser, lab_server: LabServer, request: pytest.FixtureRequest):
+def page(browser, jupyter: JupyterServer, request: pytest.FixtureRequest):
     """A fresh browser page (1400x1100). When the test fails: a screenshot, the console
-    messages and the server log go to test-artifacts/e2e/<test>.*"""
+    messages and the server log go to test-artifacts/e2e/<test>[<front end>].*"""
     name = _artifact_name(request.node.nodeid)
     for stale in ARTIFACTS.glob(f"{name}.*"):  # from an earlier failed run
         stale.unlink()
@@ -254,5 +271,5 @@ def page(browser, lab_server: LabServer, request: pytest.FixtureRequest):
             except Exception as e:  # noqa: BLE001 - a failed screenshot must not hide the test's failure
                 console.append(f"[e2e] screenshot failed: {e}")
             (ARTIFACTS / f"{name}.console.txt").write_text("\n".join(console) + "\n")
-            shutil.copyfile(lab_server.log, ARTIFACTS / f"{name}.server.log")
+            shutil.copyfile(jupyter.log, ARTIFACTS / f"{name}.server.log")
         context.close()
