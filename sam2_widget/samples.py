@@ -1,0 +1,33 @@
+"""Sample media shipped with the package, for the example notebooks and quick tries.
+
+They are drawn procedurally by ``scripts/make_sample_media.py`` in this repository
+(no photographs, no third-party material). Object positions, in pixels:
+
+* :func:`sample_image_path` (640x480): a red ball around (200, 250), a blue cube in
+  the box (340, 75, 470, 222), a can around (520, 330), a pink doughnut (hole at (300, 390)).
+* :func:`sample_clip_path` (320x240, 10 frames at 8 fps): a red ball rolling right from
+  (60, 120), a blue cube sliding left from the box (212, 15, 274, 84), a pink doughnut
+  drifting up from (150, 200) that passes in front of the ball around frame 4.
+* :func:`sample_image_folder`: four 320x240 pictures of other objects on the same table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def sample_image_path() -> Path:
+    """A 640x480 JPEG of four objects on a wooden table."""
+    return DATA / "table.jpg"
+
+
+def sample_clip_path() -> Path:
+    """A 10-frame 320x240 H.264 MP4 of three objects moving on a table."""
+    return DATA / "rolling.mp4"
+
+
+def sample_image_folder() -> Path:
+    """A folder of four small JPEGs (``table_1.jpg`` .. ``table_4.jpg``)."""
+    return DATA / "set"
