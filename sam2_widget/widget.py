@@ -254,6 +254,22 @@ class Sam2Widget(anywidget.AnyWidget):
         self._call(self._apply, self._session.add_box, self.image_index, box, obj_id)
         return self.masks
 
+    def add_mask(self, mask: Any, obj_id: int | None = None) -> dict[int, np.ndarray]:
+        """Add an (H, W) bool mask of the shown image as a new object (undoable): masks from
+        another tool, or ground truth to inspect. Like the objects of "segment everything" it has
+        no prompts; a click refines it (the mask goes in as ``mask_input``). Returns :attr:`masks`.
+
+        ``obj_id`` must be None here: on images a given mask always starts a new object (a clip's
+        ``add_mask`` also takes an existing object and a frame).
+        """
+        if obj_id is not None:
+            error = ValueError(f"add_mask on an image always makes a new object; got obj_id={obj_id!r}. "
+                               "Leave obj_id out, or delete the object first.")
+            self._show_error(error)
+            raise error
+        self._call(self._apply, self._session.add_mask_objects, self.image_index, [(np.asarray(mask), 1.0)])
+        return self.masks
+
     def remove_prompt(self, index: int) -> dict[int, np.ndarray]:
         """Delete prompt ``index`` of :attr:`prompts`; returns :attr:`masks`."""
         self._call(self._apply, self._session.remove_prompt, self.image_index, index)

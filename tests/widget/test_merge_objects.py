@@ -230,3 +230,22 @@ def test_video_widgets_refuse_to_merge(model):
     assert not ack["ok"] and "not supported for clips" in ack["error"]
     assert [o["id"] for o in w.objects] == [1, 2]
     w.close()
+
+
+def test_add_mask_makes_a_mask_only_object_that_undo_removes(model, images):
+    w, _ = make_widget(images, model)
+    w.add_points([[20, 20]], [1])
+    before = state(w)
+    given = rect(5, 25, 40, 70)
+    masks = w.add_mask(given)
+    assert sorted(masks) == [1, 2]
+    np.testing.assert_array_equal(masks[2], given)  # kept exactly, no prediction
+    assert [p.to_dict() for p in w._session.prompts(0)] == before["images"][0]["prompts"]
+    for bad, kwargs in ((rect(0, 5, 0, 5)[:10], {}), (given.astype(float) * 0.5, {}), (given, {"obj_id": 1})):
+        with pytest.raises(ValueError):
+            w.add_mask(bad, **kwargs)
+        assert w.error  # shown in the widget too
+    assert sorted(w.masks) == [1, 2]
+    w.undo()
+    assert_same(state(w), before)
+    w.close()
