@@ -27,9 +27,9 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   const controls = h("div", "timeline-controls");
   const btn = (action: string, title: string, text: string): HTMLButtonElement =>
     h("button", "button", { type: "button", "data-action": action, title, "aria-label": title }, text);
-  const prev = btn("prev", "Previous frame (←)", "⏮");
+  const prev = btn("prev", "Previous frame (←)", "|◀");
   const play = btn("play", "Play / pause", "▶");
-  const next = btn("next", "Next frame (→)", "⏭");
+  const next = btn("next", "Next frame (→)", "▶|");
   const jump = h("input", "frame-input", { type: "number", min: "1", "aria-label": "Go to frame" });
   const count = h("span", "frame-count");
   const back = btn("track_backward", "Track backward from this frame", "◀ Track");

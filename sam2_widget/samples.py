@@ -15,12 +15,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
 def sample_image_path() -> Path:
     """A 640x480 JPEG of four objects on a wooden table."""
     return DATA / "table.jpg"
+
+
+def sample_image_labels() -> np.ndarray:
+    """The true label map of :func:`sample_image_path`, uint8 (480, 640): 1 ball, 2 cube,
+    3 can, 4 doughnut, 0 the table (e.g. to compare masks against, or ``w.add_mask(labels == 1)``)."""
+    return np.asarray(Image.open(DATA / "table_labels.png"))
 
 
 def sample_clip_path() -> Path:

@@ -7,7 +7,8 @@ the upper left with a few shaded objects on it (a ball, a cube, a can, a doughnu
 and their soft shadows. No photograph or third-party material is used, so the
 files carry the project's license. Writes:
 
-* ``table.jpg``: 640x480, four objects (examples/01_image.ipynb);
+* ``table.jpg``: 640x480, four objects (examples/01_image.ipynb), and
+  ``table_labels.png``, its true label map (1 ball, 2 cube, 3 can, 4 doughnut);
 * ``rolling.mp4``: 320x240, 10 frames at 8 fps, H.264, three objects moving
   (examples/02_video.ipynb);
 * ``set/table_1.jpg`` .. ``set/table_4.jpg``: 320x240 each, other arrangements
@@ -151,18 +152,25 @@ def cube(canvas, grid, cx, cy, size, color, angle=0.0) -> np.ndarray:
 SHAPES = {"ball": ball, "doughnut": doughnut, "can": can, "cube": cube}
 
 
-def render(h: int, w: int, scene: list[tuple], seed: int) -> np.ndarray:
-    """Draw ``scene`` on a table; uint8 (h, w, 3). Each item is ``(shape, geometry, *style)``
-    with the geometry (position and sizes) in output pixels, as the shape function takes it."""
+def render(h: int, w: int, scene: list[tuple], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``scene`` on a table. Each item is ``(shape, geometry, *style)`` with the geometry
+    (position and sizes) in output pixels, as the shape function takes it.
+
+    Returns the picture, uint8 (h, w, 3), and its true label map, uint8 (h, w): the visible
+    part of scene item k is k + 1 (0 is the table)."""
     rng = np.random.default_rng(seed)
     H, W = h * SS, w * SS
     canvas = table(H, W, rng)
+    labels = np.zeros((H, W), np.uint8)
     grid = np.mgrid[:H, :W].astype(np.float32)
-    for kind, geometry, *style in sorted(scene, key=lambda s: s[1][1]):  # farther (higher up) objects first
-        SHAPES[kind](canvas, grid, *(g * SS for g in geometry), *style)
+    order = sorted(range(len(scene)), key=lambda k: scene[k][1][1])  # farther (higher up) objects first
+    for k in order:
+        kind, geometry, *style = scene[k]
+        labels[SHAPES[kind](canvas, grid, *(g * SS for g in geometry), *style)] = k + 1
     canvas += rng.normal(0, 0.012, canvas.shape)  # a little sensor noise
     img = Image.fromarray(np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8))
-    return np.asarray(img.resize((w, h), Image.Resampling.LANCZOS))
+    return (np.asarray(img.resize((w, h), Image.Resampling.LANCZOS)),
+            np.asarray(Image.fromarray(labels).resize((w, h), Image.Resampling.NEAREST)))
 
 
 # Geometry, in output pixels: ball (x, y, radius); cube (front corner x, y, edge); can (x, top,
@@ -211,12 +219,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     out = parser.parse_args().out
     (out / "set").mkdir(parents=True, exist_ok=True)
-    Image.fromarray(render(480, 640, TABLE_SCENE, seed=1)).save(out / "table.jpg", quality=85, optimize=True)
-    frames = [render(240, 320, clip_scene(i / (CLIP_FRAMES - 1)), seed=2) for i in range(CLIP_FRAMES)]
+    table_img, table_labels = render(480, 640, TABLE_SCENE, seed=1)
+    Image.fromarray(table_img).save(out / "table.jpg", quality=85, optimize=True)
+    Image.fromarray(table_labels).save(out / "table_labels.png", optimize=True)
+    frames = [render(240, 320, clip_scene(i / (CLIP_FRAMES - 1)), seed=2)[0] for i in range(CLIP_FRAMES)]
     write_clip(out / "rolling.mp4", frames, CLIP_FPS)
     for i, scene in enumerate(SET_SCENES, 1):
-        Image.fromarray(render(240, 320, scene, seed=10 + i)).save(out / "set" / f"table_{i}.jpg", quality=85,
-                                                                  optimize=True)
+        Image.fromarray(render(240, 320, scene, seed=10 + i)[0]).save(out / "set" / f"table_{i}.jpg", quality=85,
+                                                                     optimize=True)
     for p in sorted(out.rglob("*.*")):
         print(f"{p.relative_to(out)}: {p.stat().st_size / 1024:.1f} KiB")
 

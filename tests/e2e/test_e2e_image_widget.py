@@ -79,20 +79,25 @@ try:
 except ValueError as e:
     print("E2E-REFUSED:", e)"""
 
-# The README's picture (SAM2_E2E_SCREENSHOTS=1): the sample photo with three objects. Random
-# weights here (seed 2 gives small masks, so the table shows); SAM2_E2E_DOCS_MODEL names real
-# ones (e.g. sam2.1-hiera-tiny) where they can be downloaded.
+# The README's picture (SAM2_E2E_SCREENSHOTS=1): the sample photo with three objects. The model
+# here has random weights, whose masks are noise, so the objects are the sample's true masks given
+# from Python (add_mask); SAM2_E2E_DOCS_MODEL names real weights (e.g.
+# sam2.1-hiera-tiny) where they can be downloaded, and then every object comes from a prompt.
 DOCS_CELL = """\
-from sam2_widget.samples import sample_image_path
+from sam2_widget.samples import sample_image_labels, sample_image_path
 
 torch.manual_seed(2)
-doc_model = os.environ.get("SAM2_E2E_DOCS_MODEL") or sb.build_model(
-    sb.get_config("tiny").replace(image_size=256), device="cpu")
-doc = Sam2Widget(sample_image_path(), model=doc_model)
-doc.add_points([[200, 250]], [1])
-for box in ([340, 75, 470, 222], [470, 240, 570, 400]):
-    doc.add_object()
-    doc.add_box(box)
+doc_model = os.environ.get("SAM2_E2E_DOCS_MODEL")
+doc = Sam2Widget(sample_image_path(), model=doc_model or sb.build_model(
+    sb.get_config("tiny").replace(image_size=256), device="cpu"))
+if doc_model:
+    doc.add_points([[200, 250]], [1])
+    for box in ([340, 75, 470, 222], [470, 240, 570, 400]):
+        doc.add_object()
+        doc.add_box(box)
+else:
+    for label, name in ((1, "ball"), (2, "cube"), (4, "doughnut")):
+        doc.rename_object(max(doc.add_mask(sample_image_labels() == label)), name)
 doc"""
 
 
@@ -240,7 +245,7 @@ def test_box_second_object_undo_and_redo(page, jupyter):
     if SCREENSHOTS and jupyter.frontend == "lab":
         run_cell(page, 2)
         doc = cell(page, 2).locator(".sam2w-root")
-        doc.locator('.sam2w-status[data-status="idle"] .sam2w-status-text', has_text="mask in").wait_for(timeout=90_000)
+        doc.locator('.sam2w-status[data-status="idle"]').wait_for(timeout=90_000)
         wait_for(lambda: doc.locator(".sam2w-object").count() == 3, 30, "the sample's three objects")
         save_docs_screenshot(page, doc, "widget.png")
 

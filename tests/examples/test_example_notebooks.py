@@ -25,7 +25,7 @@ from pycocotools import mask as mask_utils
 from scipy import ndimage
 
 import sam2_backend as sb
-from sam2_widget.samples import sample_clip_path, sample_image_folder, sample_image_path
+from sam2_widget.samples import sample_clip_path, sample_image_folder, sample_image_labels, sample_image_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -138,6 +138,10 @@ def test_every_example_is_found_and_checked():
 
 def test_sample_media_is_there():
     assert Image.open(sample_image_path()).size == (640, 480)
+    labels = sample_image_labels()
+    assert labels.shape == (480, 640) and set(np.unique(labels)) == {0, 1, 2, 3, 4}
+    # each label sits where samples.py says its object is: ball, cube, can, doughnut (its hole is table)
+    assert [labels[250, 200], labels[150, 405], labels[330, 520], labels[390, 258], labels[390, 300]] == [1, 2, 3, 4, 0]
     with av.open(str(sample_clip_path())) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == CLIP_FRAMES and frames[0].shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3)
