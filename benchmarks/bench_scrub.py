@@ -19,22 +19,27 @@ background fill has encoded the whole clip, and reports how long that took). Two
   (js/widget.ts); a page script records ``performance.now()`` at the keydown (capture
   phase, before the widget sees it) and when ``data-drawn-frame`` becomes the target,
   so the latency is key press -> frame drawn with its overlay, all inside the page.
+  "On screen" goes on to the animation frame that paints that draw: the draw itself when
+  it ran in an animation-frame callback, else the start of the next animation frame.
+  The page also sets ``window.__sam2wTrace = []``, which makes the widget record each step
+  (seek, fetch sent, reply, decode, decoded, labels, draw, coloured, drawn, trait decode)
+  with ``performance.now()``: the split printed per case is the median time from the key
+  press to the first such event for the target frame.
 
   - cold jump: type a frame number in the jump box and press Enter, to a frame at
     least 9 frames from every frame fetched in the last 4 jumps (so neither the front
-    end's 64-frame cache nor the kernel's decoder has it): the kernel decodes a frame
-    after a seek, encodes it and sends it (``fetch_frames`` and ``goto`` race; the first
-    to arrive is drawn).
+    end's 64-frame cache nor the kernel's decoder has it): the front end fetches that
+    frame alone, draws it, then sends ``goto`` and fetches the +-8 window around it.
   - prefetched step: ArrowRight on the scrubber after the +-8 prefetch around the
-    cursor has arrived (the machine is left to settle between steps): JPEG decode in the
-    browser, label RLE decode and colouring, draw.
+    cursor has arrived (the machine is left to settle between steps): label RLE decode
+    and colouring, draw (the JPEG of the next frame was decoded ahead).
   - rapid steps: ArrowRight every ``--rapid-interval`` ms, as when a key is held: the
     latency of every frame that was drawn, and how many steps were drawn at all.
 
 Target: median <= 50 ms (the prefetched step is the scrubbing case).
 
     python benchmarks/bench_scrub.py [--frames 180] [--jumps 20] [--steps 3] [--quick]
-        [--skip-browser] [--skip-kernel] [--cache-mb 256]
+        [--skip-browser] [--skip-kernel] [--cache-only] [--cache-mb 256]
 """
 
 from __future__ import annotations
@@ -209,6 +214,7 @@ PROBE_JS = """(root) => {
   const canvas = root.querySelector("canvas.sam2w-canvas");
   const probe = { keys: [], draws: [] };
   window.__scrub = probe;
+  window.__sam2wTrace = [];  // the widget's opt-in trace (js/widget.ts mark): [t, event, frame]
   window.addEventListener("keydown", (e) => {
     const el = e.target;
     if (!(el instanceof HTMLInputElement)) return;
@@ -217,8 +223,21 @@ PROBE_JS = """(root) => {
     else if (el.classList.contains("sam2w-frame-input") && e.key === "Enter") target = Math.round(Number(el.value)) - 1;
     if (target !== null) probe.keys.push({ t: performance.now(), target });
   }, true);
+  // When the drawn canvas reaches the screen: a draw inside an animation-frame callback is
+  // painted in that frame (tf = t); one outside (e.g. right after a decode) in the next, whose
+  // start the loop below stamps.
+  const raf = window.requestAnimationFrame.bind(window);
+  let rafEnd = -1;
+  window.requestAnimationFrame = (cb) => raf((ts) => { try { cb(ts); } finally { rafEnd = performance.now(); } });
+  const waiting = [];
+  const loop = () => { const now = performance.now(); for (const d of waiting.splice(0)) d.tf = now; raf(loop); };
+  raf(loop);
   new MutationObserver(() => {
-    probe.draws.push({ t: performance.now(), frame: Number(canvas.dataset.drawnFrame) });
+    const t = performance.now();
+    const d = { t, frame: Number(canvas.dataset.drawnFrame) };
+    if (t - rafEnd < 1) d.tf = t;
+    else waiting.push(d);
+    probe.draws.push(d);
   }).observe(canvas, { attributes: true, attributeFilter: ["data-drawn-frame"] });
   return Number(canvas.dataset.drawnFrame);
 }"""
@@ -260,7 +279,8 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
     )
 
     ensure_bundle()
-    out: dict = {"cold jump": [], "prefetched step": [], "rapid steps": [], "rapid drawn": [0, 0]}
+    out: dict = {"cold jump": [], "prefetched step": [], "rapid steps": [], "rapid drawn": [0, 0],
+                 "on screen": {"cold jump": [], "prefetched step": [], "rapid steps": []}}
     with lab_server() as server, chromium() as browser:
         (server.folder / clip.name).write_bytes(clip.read_bytes())
         nb = write_notebook(server.folder / "scrub.ipynb",
@@ -284,6 +304,7 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
 
         def latencies() -> tuple[dict, list[dict]]:
             probe = page.evaluate("() => window.__scrub")
+            probe["trace"] = page.evaluate("() => window.__sam2wTrace")
             return probe, probe["keys"]
 
         kinds: list[str] = []  # the kind of every key press, in order
@@ -315,8 +336,12 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
             print(f"  burst {b + 1}/{bursts} done", file=sys.stderr)
         probe, keys = latencies()
         assert len(keys) == len(kinds), (len(keys), len(kinds))
+        out["split"] = split_times(probe["trace"], keys, kinds)
         for k, kind in zip(keys, kinds):
-            drawn = [d["t"] for d in probe["draws"] if d["frame"] == k["target"] and d["t"] >= k["t"]]
+            draws = [d for d in probe["draws"] if d["frame"] == k["target"] and d["t"] >= k["t"]]
+            drawn = [d["t"] for d in draws]
+            if kind in out["on screen"] and draws and "tf" in draws[0]:
+                out["on screen"][kind].append(draws[0]["tf"] - k["t"])
             if kind == "rapid steps":
                 out["rapid drawn"][1] += 1
                 if drawn:
@@ -330,6 +355,33 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
         out["ws frames"] = quiet.count
         page.screenshot(path=str(Path(tempfile.gettempdir()) / "bench_scrub_last.png"))
         context.close()
+    return out
+
+
+SPLIT_KINDS = ("cold jump", "prefetched step")
+
+
+def split_times(trace: list, keys: list[dict], kinds: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Per key press of SPLIT_KINDS: ms from the key press to the first trace event of each kind
+    for the target frame (before the next key press); the draw events are those of the draw that
+    first put the target on the canvas."""
+    out: dict[str, dict[str, list[float]]] = {k: {} for k in SPLIT_KINDS}
+    for n, (k, kind) in enumerate(zip(keys, kinds)):
+        if kind not in out:
+            continue
+        end = keys[n + 1]["t"] if n + 1 < len(keys) else float("inf")
+        events = [(t, e, i) for t, e, i in trace if k["t"] <= t < end]
+        first: dict[str, float] = {}
+        drawn_at = next((j for j, (t, e, i) in enumerate(events) if e == "drawn" and i == k["target"]), None)
+        for j, (t, e, i) in enumerate(events):
+            if e in ("draw", "coloured", "drawn"):
+                if drawn_at is not None and j <= drawn_at and drawn_at - j <= 2 and i == k["target"]:
+                    first[e] = t  # the last draw/coloured before the drawn one
+                continue
+            if i == k["target"] and e not in first:
+                first[e] = t
+        for e, t in first.items():
+            out[kind].setdefault(e, []).append(t - k["t"])
     return out
 
 
@@ -349,6 +401,7 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true", help="only the kernel part")
     parser.add_argument("--skip-kernel", action="store_true", help="only the browser part")
     parser.add_argument("--quick", action="store_true", help="90 frames, 5 jumps, 2 steps, 1 burst of 6")
+    parser.add_argument("--cache-only", action="store_true", help="only the filled-cache mode")
     parser.add_argument("--cache-mb", type=int, default=256, help="the frame cache of the filled runs (MiB)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw latencies here")
     args = parser.parse_args()
@@ -359,6 +412,8 @@ def main() -> None:
     targets = jump_targets(args.frames, args.jumps)
     modes = {"frame cache off (a jump right after opening, before the fill)": 0,
              f"frame cache filled ({args.cache_mb} MiB)": args.cache_mb}
+    if args.cache_only:
+        modes = {k: v for k, v in modes.items() if v}
     runs = {}
     with tempfile.TemporaryDirectory(prefix="bench_scrub_") as tmp:
         clip = clip720.write_clip(Path(tmp) / "clip720.mp4", args.frames, args.gop)
@@ -402,11 +457,24 @@ def report(kernel: dict, browser: dict, rapid_interval: int) -> None:
         for name in ("cold jump", "prefetched step", "rapid steps"):
             med, p90, mx, n = stats_ms(browser[name])
             print(f"{name:22} {med:10.1f} {p90:8.1f} {mx:8.1f} {n:5d}")
+        print("The same, to the start of the animation frame that puts the drawn canvas on screen:")
+        for name in ("cold jump", "prefetched step", "rapid steps"):
+            med, p90, mx, n = stats_ms(browser["on screen"][name])
+            print(f"{name + ', on screen':22} {med:10.1f} {p90:8.1f} {mx:8.1f} {n:5d}")
         drawn, pressed = browser["rapid drawn"]
         print(f"rapid steps (every {rapid_interval} ms): {drawn}/{pressed} stepped-to frames were drawn "
               f"(the others were superseded before they arrived)")
         print(f"kernel after the run: {browser['kernel stats']}  "
               f"(fetch_frames messages, frames sent, shown frame, masks_version, error)")
+        print()
+        split = browser.get("split", {})
+        for kind in SPLIT_KINDS:
+            events = split.get(kind, {})
+            if not events:
+                continue
+            order = sorted(events, key=lambda e: stats_ms(events[e])[0])
+            print(f"{kind}, key press -> first trace event for the target (median ms, n): "
+                  + ", ".join(f"{e} {stats_ms(events[e])[0]:.1f} ({len(events[e])})" for e in order))
         print()
         for name in ("prefetched step", "cold jump"):
             med = stats_ms(browser[name])[0]

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { BinaryLike } from "./protocol";
-import { buildOverlay, decodeLabelRle, outlineMask, parseHexColor, toBytes } from "./rle";
+import {
+  buildOverlay,
+  decodeLabelRle,
+  decodeLabelRuns,
+  outlineIndices,
+  outlineMask,
+  paintOverlay,
+  parseHexColor,
+  sameBytes,
+  toBytes,
+} from "./rle";
 
 /** Encode (value, count) pairs as the protocol's little-endian uint32 bytes. */
 function encode(pairs: [number, number][]): Uint8Array {
@@ -152,5 +162,98 @@ describe("buildOverlay", () => {
   it("follows the colour of each run when labels alternate", () => {
     const rgba = buildOverlay(Uint32Array.from([1, 3, 1, 3]), objects, { opacity: 1, outline: null });
     expect([0, 1, 2, 3].map((i) => px(rgba, i)[0])).toEqual([255, 0, 255, 0]);
+  });
+});
+
+/** A random label map as RLE pairs: runs of 0..3 of random lengths, some split in two. */
+function randomPairs(size: number, seed: number): [number, number][] {
+  let x = seed;
+  const rand = (n: number): number => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+  const pairs: [number, number][] = [];
+  let left = size;
+  while (left > 0) {
+    const count = Math.min(left, 1 + rand(12));
+    pairs.push([rand(4), count]);
+    if (rand(5) === 0) pairs.push([rand(4), 0]); // empty runs are allowed
+    left -= count;
+  }
+  return pairs;
+}
+
+describe("decodeLabelRuns", () => {
+  it("gives the labels of decodeLabelRle and the non-zero runs", () => {
+    const pairs: [number, number][] = [[0, 2], [3, 3], [0, 0], [5, 0], [2, 1], [0, 2]];
+    const map = decodeLabelRuns(encode(pairs), 4, 2);
+    expect([...map.labels]).toEqual([...decodeLabelRle(encode(pairs), 4, 2)]);
+    expect([...map.runs]).toEqual([2, 5, 3, 5, 6, 2]);
+  });
+
+  it("has no runs for empty input or all background", () => {
+    expect(decodeLabelRuns(null, 2, 2).runs.length).toBe(0);
+    expect(decodeLabelRuns(encode([[0, 4]]), 2, 2).runs.length).toBe(0);
+  });
+
+  it("throws on malformed input as decodeLabelRle does", () => {
+    expect(() => decodeLabelRuns(encode([[1, 7]]), 4, 2)).toThrow(/covers 7 pixels/);
+    expect(() => decodeLabelRuns(new Uint8Array(12), 4, 2)).toThrow(/pairs/);
+  });
+});
+
+describe("outlineIndices and paintOverlay", () => {
+  const objects = [
+    { id: 1, color: "#ff8000", visible: true },
+    { id: 2, color: "#00ff00", visible: false },
+    { id: 3, color: "#1020f0", visible: true },
+  ];
+
+  it("mark exactly the pixels of outlineMask", () => {
+    for (const [w, h, seed] of [[7, 5, 1], [1, 6, 2], [6, 1, 3], [13, 11, 4], [1, 1, 5]]) {
+      const map = decodeLabelRuns(encode(randomPairs(w * h, seed)), w, h);
+      const want = outlineMask(map.labels, w, h);
+      const got = new Uint8Array(w * h);
+      for (const i of outlineIndices(map, w, h)) got[i] = 1;
+      expect([...got]).toEqual([...want]);
+    }
+  });
+
+  it("paint the pixels of buildOverlay, with and without outlines, into a reused buffer", () => {
+    const rgba = new Uint8ClampedArray(17 * 9 * 4).fill(77); // garbage from an earlier frame
+    for (const seed of [1, 2, 3]) {
+      const map = decodeLabelRuns(encode(randomPairs(17 * 9, seed)), 17, 9);
+      for (const opacity of [0, 0.37, 1, 2]) {
+        for (const outlined of [false, true]) {
+          const mask = outlined ? outlineMask(map.labels, 17, 9) : null;
+          const want = buildOverlay(map.labels, objects, { opacity, outline: mask });
+          paintOverlay(rgba, map, objects, opacity, outlined ? outlineIndices(map, 17, 9) : null);
+          expect([...rgba]).toEqual([...want]);
+        }
+      }
+    }
+  });
+
+  it("refuses a buffer of another size", () => {
+    const map = decodeLabelRuns(encode([[1, 4]]), 2, 2);
+    expect(() => paintOverlay(new Uint8ClampedArray(12), map, objects, 1, null)).toThrow(/does not match/);
+  });
+});
+
+describe("sameBytes", () => {
+  it("compares contents, aligned or not", () => {
+    const a = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const backing = new Uint8Array(12);
+    backing.set(a, 1);
+    expect(sameBytes(a, backing.subarray(1, 10))).toBe(true);
+    expect(sameBytes(a, a.slice())).toBe(true);
+    const b = a.slice();
+    b[8] = 0;
+    expect(sameBytes(a, b)).toBe(false);
+    b[8] = 9;
+    b[2] = 0;
+    expect(sameBytes(a, b)).toBe(false);
+    expect(sameBytes(a, a.subarray(0, 8))).toBe(false);
+    expect(sameBytes(new Uint8Array(0), new Uint8Array(0))).toBe(true);
   });
 });

@@ -16,14 +16,46 @@ export function toBytes(buf: BinaryLike | null | undefined): Uint8Array {
  * labels. Empty input means no masks (all zero). Throws on malformed input.
  */
 export function decodeLabelRle(buf: BinaryLike | null | undefined, width: number, height: number): Uint32Array {
+  return decodeLabelRuns(buf, width, height).labels;
+}
+
+/** Whether two byte arrays hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  const n = a.byteLength;
+  if (n !== b.byteLength) return false;
+  // Compare 4 bytes at a time where both views are aligned (a 100 KB JPEG: ~0.05 ms).
+  let i = 0;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const a32 = new Uint32Array(a.buffer, a.byteOffset, n >> 2);
+    const b32 = new Uint32Array(b.buffer, b.byteOffset, n >> 2);
+    for (let k = 0; k < a32.length; k++) if (a32[k] !== b32[k]) return false;
+    i = a32.length * 4;
+  }
+  for (; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A decoded label map and its runs of non-zero labels (the overlay is painted run by run). */
+export interface LabelRuns {
+  /** width * height labels, row-major. */
+  labels: Uint32Array;
+  /** `[start, end, value]` per run of a non-zero label, in pixel order (`end` exclusive). */
+  runs: Uint32Array;
+}
+
+/** `decodeLabelRle`, also returning the runs of non-zero labels. Throws on malformed input. */
+export function decodeLabelRuns(buf: BinaryLike | null | undefined, width: number, height: number): LabelRuns {
   const bytes = toBytes(buf);
   const size = width * height;
   const labels = new Uint32Array(size);
-  if (bytes.byteLength === 0) return labels;
+  if (bytes.byteLength === 0) return { labels, runs: new Uint32Array(0) };
   if (bytes.byteLength % 8 !== 0) {
     throw new Error(`label_rle has ${bytes.byteLength} bytes, not a whole number of (value, count) pairs`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const runs = new Uint32Array((bytes.byteLength / 8) * 3);
+  let n = 0;
   let at = 0;
   for (let off = 0; off < bytes.byteLength; off += 8) {
     const value = view.getUint32(off, true);
@@ -31,13 +63,18 @@ export function decodeLabelRle(buf: BinaryLike | null | undefined, width: number
     if (at + count > size) {
       throw new Error(`label_rle covers more than the ${width}x${height} image`);
     }
-    if (value !== 0) labels.fill(value, at, at + count);
+    if (value !== 0 && count > 0) {
+      labels.fill(value, at, at + count);
+      runs[n++] = at;
+      runs[n++] = at + count;
+      runs[n++] = value;
+    }
     at += count;
   }
   if (at !== size) {
     throw new Error(`label_rle covers ${at} pixels, the ${width}x${height} image has ${size}`);
   }
-  return labels;
+  return { labels, runs: runs.slice(0, n) };
 }
 
 /** "#rrggbb" -> [r, g, b]. */
@@ -110,4 +147,86 @@ export function buildOverlay(
     rgba[o + 3] = outline !== null && outline[i] === 1 ? 255 : fill;
   }
   return rgba;
+}
+
+/**
+ * The pixels `outlineMask` marks, as ascending pixel indices, visiting only the
+ * pixels of the runs (not the whole image).
+ */
+export function outlineIndices(map: LabelRuns, width: number, height: number): Uint32Array {
+  const { labels, runs } = map;
+  const lastRow = (height - 1) * width; // first index of the last row
+  let out = new Uint32Array(1024);
+  let n = 0;
+  for (let r = 0; r < runs.length; r += 3) {
+    const end = runs[r + 1];
+    const v = runs[r + 2];
+    let x = runs[r] % width;
+    for (let i = runs[r]; i < end; i++, x++) {
+      if (x === width) x = 0;
+      if (
+        x === 0 || x === width - 1 || i < width || i >= lastRow ||
+        labels[i - 1] !== v || labels[i + 1] !== v || labels[i - width] !== v || labels[i + width] !== v
+      ) {
+        if (n === out.length) {
+          const grown = new Uint32Array(2 * n);
+          grown.set(out);
+          out = grown;
+        }
+        out[n++] = i;
+      }
+    }
+  }
+  return out.slice(0, n);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** One RGBA pixel as a uint32 in the platform's byte order (for a Uint32Array view of RGBA bytes). */
+function packRgba(r: number, g: number, b: number, a: number): number {
+  return LITTLE_ENDIAN ? ((a << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | a) >>> 0;
+}
+
+/**
+ * `buildOverlay` into `rgba` (width * height * 4 bytes, overwritten; reused between
+ * calls), painted run by run: the same pixels for the same labels, objects and style.
+ * `outline` lists the outline pixels (`outlineIndices`) or is null for none.
+ */
+export function paintOverlay(
+  rgba: Uint8ClampedArray,
+  map: LabelRuns,
+  objects: readonly { id: number; color: string; visible: boolean }[],
+  opacity: number,
+  outline: Uint32Array | null,
+): void {
+  if (rgba.byteLength !== map.labels.length * 4) throw new Error("paintOverlay: the RGBA buffer does not match the labels");
+  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, map.labels.length);
+  px.fill(0);
+  const fill = Math.round(255 * Math.min(1, Math.max(0, opacity)));
+  const filled = new Map<number, number>();
+  const opaque = new Map<number, number>();
+  for (const o of objects) {
+    if (!o.visible) continue;
+    const [r, g, b] = parseHexColor(o.color);
+    filled.set(o.id, packRgba(r, g, b, fill));
+    opaque.set(o.id, packRgba(r, g, b, 255));
+  }
+  const runs = map.runs;
+  for (let k = 0; k < runs.length; k += 3) {
+    const c = filled.get(runs[k + 2]);
+    if (c !== undefined) px.fill(c, runs[k], runs[k + 1]);
+  }
+  if (outline === null) return;
+  const labels = map.labels;
+  let lastLabel = 0;
+  let lastColour: number | undefined;
+  for (let k = 0; k < outline.length; k++) {
+    const i = outline[k];
+    const v = labels[i];
+    if (v !== lastLabel) {
+      lastLabel = v;
+      lastColour = opaque.get(v);
+    }
+    if (lastColour !== undefined) px[i] = lastColour;
+  }
 }

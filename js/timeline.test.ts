@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MessageBuilder } from "./messages";
-import { FrameCache, layoutSpans, markPosition, playbackFrame, prefetchList, progressFraction, progressText } from "./timeline";
+import { FrameCache, GotoLog, layoutSpans, markPosition, playbackFrame, prefetchList, progressFraction, progressText } from "./timeline";
 
 const objects = [
   { id: 2, name: "b", color: "#00ff00", visible: true },
@@ -130,5 +130,34 @@ describe("video messages", () => {
     expect(() => m.fetchFrames([-1])).toThrow(RangeError);
     expect(() => m.track("up" as "both")).toThrow(RangeError);
     expect(m.cancel().seq).toBe(4);
+  });
+});
+
+describe("GotoLog", () => {
+  it("tells the kernel catching up with sent gotos from a move made elsewhere", () => {
+    const log = new GotoLog(10);
+    expect(log.arrived(10)).toBe("same");
+    log.add(1, 11);
+    log.add(2, 12);
+    log.add(3, 13);
+    expect(log.pending).toBe(3);
+    expect(log.arrived(11)).toBe("ours");
+    expect(log.arrived(11)).toBe("same");
+    expect(log.arrived(13)).toBe("ours"); // 12 was passed over: done too
+    expect(log.pending).toBe(0);
+    expect(log.arrived(40)).toBe("theirs"); // Python moved it
+    expect(log.arrived(13)).toBe("theirs");
+  });
+
+  it("forgets acked gotos, also those that never moved the kernel", () => {
+    const log = new GotoLog(5);
+    log.add(7, 5); // a goto to the frame the kernel is on: no image_index change comes
+    log.add(8, 6);
+    log.acked(7);
+    expect(log.pending).toBe(1);
+    expect(log.arrived(6)).toBe("ours");
+    log.acked(8); // already done
+    expect(log.pending).toBe(0);
+    expect(log.arrived(5)).toBe("theirs");
   });
 });

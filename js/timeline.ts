@@ -106,6 +106,45 @@ export class FrameCache<T> {
 }
 
 /**
+ * The gotos a scrub sent, to tell the kernel catching up with them (its `image_index` and
+ * image traits are then of a frame scrubbed past: keep showing the newer one) from a move
+ * made elsewhere (Python, the toolbar: show the kernel's frame).
+ */
+export class GotoLog {
+  private readonly sent: { seq: number; index: number }[] = [];
+
+  constructor(private last: number) {}
+
+  /** Gotos sent and neither seen arriving nor acked. */
+  get pending(): number {
+    return this.sent.length;
+  }
+
+  add(seq: number, index: number): void {
+    this.sent.push({ seq, index });
+  }
+
+  /** The kernel acked message `seq` (its trait updates came before the ack). */
+  acked(seq: number): void {
+    const k = this.sent.findIndex((g) => g.seq === seq);
+    if (k >= 0) this.sent.splice(k, 1);
+  }
+
+  /**
+   * The kernel's `image_index` is `index`: "same" if it did not move since the last call,
+   * "ours" if a goto sent here moved it (that goto and older ones are done), "theirs" if not.
+   */
+  arrived(index: number): "same" | "ours" | "theirs" {
+    if (index === this.last) return "same";
+    this.last = index;
+    const k = this.sent.findIndex((g) => g.index === index);
+    if (k < 0) return "theirs";
+    this.sent.splice(0, k + 1);
+    return "ours";
+  }
+}
+
+/**
  * Frames to fetch around `cursor`: within `radius` frames, nearest first (ahead
  * before behind at equal distance), skipping fresh cached ones and those in flight.
  */

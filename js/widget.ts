@@ -23,9 +23,9 @@ import { MessageBuilder, type Message } from "./messages";
 import { buildLayout, editName, renderObjects } from "./panels";
 import { parseAck, parseFrameReply, parseMasksChanged, type Prompt, type WidgetTraits } from "./protocol";
 import { MaskLayer } from "./masks";
-import { toBytes } from "./rle";
+import { sameBytes, toBytes } from "./rle";
 import { actionForKey, type Action } from "./shortcuts";
-import { FrameCache, playbackFrame, prefetchList } from "./timeline";
+import { FrameCache, GotoLog, playbackFrame, prefetchList } from "./timeline";
 import { buildTimeline, type Timeline } from "./timeline_view";
 
 const PREFETCH_RADIUS = 8; // frames fetched around the cursor of a video
@@ -34,6 +34,13 @@ const PLAY_FPS = 12;
 
 const WHEEL_ZOOM = 0.0015; // per pixel of wheel delta
 const KEY_ZOOM = 1.25;
+
+// Opt-in timing trace for benchmarks/bench_scrub.py: when the page sets `window.__sam2wTrace = []`,
+// each step of showing a frame pushes [performance.now(), event, frame index] there.
+function mark(event: string, index: number): void {
+  const trace = (globalThis as { __sam2wTrace?: unknown }).__sam2wTrace;
+  if (Array.isArray(trace)) trace.push([performance.now(), event, index]);
+}
 
 function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   const ui = buildLayout();
@@ -54,7 +61,18 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   let dpr = 1;
   let bitmap: ImageBitmap | null = null;
   let bitmapIndex = -1; // the image / frame index of `bitmap`
-  let imageToken = 0;
+  let bitmapJpeg: Uint8Array | null = null; // the bytes `bitmap` was decoded from
+  let imageToken = 0; // bumped by every new decode: a decode finishing with an older token is dropped
+  // The decode in flight (null: none), and what to do once its image is on the canvas.
+  let decoding: { index: number; jpeg: Uint8Array; done: ((ok: boolean, error?: unknown) => void)[] } | null = null;
+  // Video: the frame scrubbed to (-1: follow the kernel's image_index), and the gotos sent.
+  let shownCached = -1;
+  const gotos = new GotoLog(model.get("image_index"));
+  // What a seek does once its frame is on the canvas (or could not be shown): move the
+  // kernel there (goto), and after a jump to a frame not cached, fetch the window around it.
+  // Held back so that neither the kernel's reply to goto (the same JPEG again) nor 16 other
+  // frames compete with the frame the user waits for.
+  let deferred: { index: number; goto: boolean; window: boolean } | null = null;
   // Trait changes arrive one key at a time: decode and colour once per frame.
   let labelsDirty = true;
   let coloursDirty = true;
@@ -80,6 +98,16 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   }
 
   function send(build: () => Message, preview?: Prompt): void {
+    // A goto held back until its frame is drawn goes first: the kernel must be on the
+    // frame the user sees before any action on it.
+    if (deferred !== null && deferred.goto) {
+      deferred.goto = false;
+      sendGoto(deferred.index);
+    }
+    post(build, preview);
+  }
+
+  function post(build: () => Message, preview?: Prompt): void {
     let msg: Message;
     try {
       msg = build();
@@ -100,7 +128,12 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   function onCustomMessage(msg: unknown, buffers?: readonly unknown[]): void {
     const ack = parseAck(msg);
     if (ack !== null && pending.delete(ack.seq)) scheduleDraw();
+    if (ack !== null && gotos.pending > 0) {
+      kernelShown(); // the image_index it brought (trait updates come before the ack)
+      gotos.acked(ack.seq);
+    }
     const reply = parseFrameReply(msg);
+    if (reply !== null) mark("reply", reply.index);
     if (reply !== null) onFrame(reply.index, reply.error === undefined ? buffers : undefined, reply.masks_version ?? 0);
     const changed = parseMasksChanged(msg);
     if (changed !== null) onMasksChanged(changed.frames, changed.version);
@@ -137,10 +170,19 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     if (frame === 0 && !disposed) frame = requestAnimationFrame(draw);
   }
 
+  /** Draw at once (a new frame decoded: it is presented at the next frame either way). */
+  function drawNow(): void {
+    if (disposed) return;
+    if (frame !== 0) cancelAnimationFrame(frame);
+    draw();
+  }
+
   function draw(): void {
     frame = 0;
+    mark("draw", bitmapIndex);
     if (labelsDirty) decodeLabels();
     if (coloursDirty) colourMasks();
+    mark("coloured", bitmapIndex);
     if (ctx === null) return;
     const colors = new Map(model.get("objects").map((o) => [o.id, o.color]));
     drawScene(
@@ -163,6 +205,15 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     // Instrumentation (benchmarks/bench_scrub.py): the index whose image is now on the canvas.
     const drawn = String(bitmapIndex);
     if (ui.canvas.dataset.drawnFrame !== drawn) ui.canvas.dataset.drawnFrame = drawn;
+    mark("drawn", bitmapIndex);
+    if (deferred !== null && deferred.index === bitmapIndex) {
+      // In the next animation frame, the one that paints this draw: no reply to what it
+      // sends (the goto's traits, the window's frames) can arrive before the paint.
+      const index = bitmapIndex;
+      requestAnimationFrame(() => {
+        if (deferred !== null && deferred.index === index && bitmapIndex === index && !disposed) flushDeferred();
+      });
+    }
   }
 
   function onResize(): void {
@@ -179,27 +230,78 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
 
   // ---- image and masks ------------------------------------------------------
 
-  async function loadImage(): Promise<void> {
-    const token = ++imageToken;
+  /**
+   * Whether the kernel's image (`image_jpeg`, `label_rle`) is what the user looks at: not
+   * while a video is scrubbed to a frame the kernel has not reached yet (its traits are then
+   * of a frame scrubbed past, and would replace the newer one).
+   */
+  function kernelShown(): boolean {
+    const index = model.get("image_index");
+    if (gotos.arrived(index) === "theirs") shownCached = -1; // moved by Python or the toolbar: follow the kernel
+    return shownCached < 0 || shownCached === index;
+  }
+
+  function loadImage(): void {
+    if (!kernelShown()) return;
     const index = model.get("image_index");
     const bytes = toBytes(model.get("image_jpeg"));
     if (bytes.byteLength === 0) {
+      ++imageToken;
+      decoding = null;
       bitmapIndex = -1;
+      bitmapJpeg = null;
       replaceBitmap(null);
       return;
     }
-    try {
-      const decoded = await createImageBitmap(new Blob([bytes.slice()], { type: "image/jpeg" }));
-      if (token === imageToken && !disposed) {
-        bitmapIndex = index;
-        replaceBitmap(decoded);
-        showLocalError("");
-      } else {
-        decoded.close();
-      }
-    } catch (e) {
-      if (token === imageToken) showLocalError(`could not decode the image: ${String(e)}`);
+    mark("trait decode", index);
+    showJpeg(index, bytes, null, (ok, e) => showLocalError(ok ? "" : `could not decode the image: ${String(e)}`));
+  }
+
+  /**
+   * Show `jpeg` as image / frame `index`, decoded off the main thread (or from `decoded`, a
+   * decode started earlier), then draw at once; `done` runs before that draw (`ok`: on the
+   * canvas) unless a newer image superseded it. The image already shown or being decoded
+   * is not decoded again.
+   */
+  function showJpeg(
+    index: number,
+    jpeg: Uint8Array,
+    decoded: Promise<ImageBitmap> | null,
+    done: (ok: boolean, error?: unknown) => void,
+  ): void {
+    if (decoding !== null && decoding.index === index && sameBytes(decoding.jpeg, jpeg)) {
+      decoding.done.push(done);
+      if (decoded !== null) void decoded.then((b) => b.close(), () => undefined);
+      return;
     }
+    const token = ++imageToken;
+    if (bitmap !== null && bitmapIndex === index && bitmapJpeg !== null && sameBytes(bitmapJpeg, jpeg)) {
+      decoding = null; // stepping back to the frame on the canvas drops a decode in flight
+      if (decoded !== null) void decoded.then((b) => b.close(), () => undefined);
+      done(true);
+      drawNow();
+      return;
+    }
+    const current = { index, jpeg, done: [done] };
+    decoding = current;
+    (decoded ?? createImageBitmap(new Blob([jpeg.slice()], { type: "image/jpeg" }))).then(
+      (image) => {
+        mark("decoded", index);
+        if (token !== imageToken || disposed) return image.close();
+        decoding = null;
+        bitmap?.close();
+        bitmap = image;
+        bitmapIndex = index;
+        bitmapJpeg = jpeg;
+        for (const f of current.done) f(true);
+        drawNow();
+      },
+      (e: unknown) => {
+        if (token !== imageToken || disposed) return;
+        decoding = null;
+        for (const f of current.done) f(false, e);
+      },
+    );
   }
 
   function replaceBitmap(next: ImageBitmap | null): void {
@@ -231,11 +333,12 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
 
   function decodeLabels(): void {
     labelsDirty = false;
-    coloursDirty = true;
+    if (!kernelShown()) return; // `label_rle` is of a frame scrubbed past: keep the shown frame's masks
     try {
-      masks.setLabels(model.get("label_rle"), width(), height());
+      if (masks.setLabels(model.get("label_rle"), width(), height())) coloursDirty = true;
       showLocalError("");
     } catch (e) {
+      coloursDirty = true;
       showLocalError(e instanceof Error ? e.message : String(e));
     }
   }
@@ -607,19 +710,71 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   let playTimer = 0;
   let playFrom = 0;
   let playStart = 0;
-  let shownCached = -1;
+  // Frames next to the cursor decoded ahead (the next step shows without waiting for a decode).
+  const predecoded = new Map<number, { jpeg: Uint8Array; image: Promise<ImageBitmap> }>();
 
   /** Where the user looks: the scrubbed-to frame, else the kernel's. */
   function cursor(): number {
+    kernelShown(); // notices a move by Python
     return shownCached >= 0 ? shownCached : model.get("image_index");
+  }
+
+  function sendGoto(index: number): void {
+    if (index === model.get("image_index") && gotos.pending === 0) return;
+    post(() => {
+      const msg = messages.goto(index);
+      gotos.add(msg.seq, index);
+      return msg;
+    });
+  }
+
+  function flushDeferred(): void {
+    const d = deferred;
+    if (d === null) return;
+    deferred = null;
+    if (d.goto) sendGoto(d.index);
+    if (d.window) prefetch(cursor());
+    schedulePredecode();
   }
 
   function onFrame(index: number, buffers: readonly unknown[] | undefined, version: number): void {
     inFlight.delete(index);
-    if (buffers === undefined || buffers.length < 2) return;
+    if (buffers === undefined || buffers.length < 2) {
+      if (deferred !== null && deferred.index === index) flushDeferred(); // goto shows the error
+      return;
+    }
     frames.put(index, { jpeg: toBytes(buffers[0] as ArrayBuffer).slice(), rle: toBytes(buffers[1] as ArrayBuffer).slice() }, version);
     if (index === shownCached) showCached(index);
+    else if (Math.abs(index - shownCached) <= 2) schedulePredecode();
     if (frames.isStale(index)) prefetch(cursor()); // it raced with a change of its masks: fetch it again
+  }
+
+  let predecodeTimer = 0;
+  function schedulePredecode(): void {
+    if (predecodeTimer === 0 && !disposed) predecodeTimer = window.setTimeout(predecode, 0);
+  }
+
+  function dropPredecoded(index: number): void {
+    const p = predecoded.get(index);
+    if (p === undefined) return;
+    predecoded.delete(index);
+    void p.image.then((b) => b.close(), () => undefined);
+  }
+
+  /** Decode the cached frames next to the cursor ahead (+1, -1, +2), dropping the others. */
+  function predecode(): void {
+    predecodeTimer = 0;
+    if (shownCached < 0 || disposed) return;
+    const at = shownCached;
+    const near = [at + 1, at - 1, at + 2];
+    for (const i of [...predecoded.keys()]) if (!near.includes(i)) dropPredecoded(i);
+    for (const i of near) {
+      const entry = i >= 0 && i < model.get("image_count") ? frames.get(i) : undefined;
+      if (entry === undefined) continue;
+      if (predecoded.get(i)?.jpeg === entry.jpeg) continue;
+      dropPredecoded(i);
+      predecoded.set(i, { jpeg: entry.jpeg, image: createImageBitmap(new Blob([entry.jpeg.slice()], { type: "image/jpeg" })) });
+    }
   }
 
   /** Re-tracked or corrected frames: their cached masks are dropped, those near the cursor fetched again. */
@@ -631,11 +786,16 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     prefetch(cursor());
   }
 
+  /** Fetch the frames within PREFETCH_RADIUS of `cursor` not cached (or stale) and not in flight. */
   function prefetch(cursor: number): void {
-    const wanted = prefetchList(cursor, model.get("image_count"), PREFETCH_RADIUS, (i) => !inFlight.has(i) && frames.isStale(i));
+    fetchFrames(prefetchList(cursor, model.get("image_count"), PREFETCH_RADIUS, (i) => !inFlight.has(i) && frames.isStale(i)));
+  }
+
+  function fetchFrames(wanted: number[]): void {
     if (wanted.length === 0) return;
     for (const i of wanted) inFlight.add(i);
-    send(() => messages.fetchFrames(wanted));
+    mark("fetch", wanted[0]);
+    post(() => messages.fetchFrames(wanted));
   }
 
   /**
@@ -646,30 +806,50 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     const stale = frames.isStale(index);
     const entry = frames.get(index);
     if (entry === undefined) return;
-    const token = ++imageToken;
-    void createImageBitmap(new Blob([entry.jpeg.slice()], { type: "image/jpeg" })).then(
-      (decoded) => {
-        if (token !== imageToken || disposed) return decoded.close();
-        bitmapIndex = index;
-        replaceBitmap(decoded);
-        try {
-          // the kernel's own frame has fresh masks in `label_rle`
-          const labels = index === model.get("image_index") ? model.get("label_rle") : stale ? null : entry.rle;
-          masks.setLabels(labels, width(), height());
-          coloursDirty = true;
-        } catch (e) {
-          showLocalError(e instanceof Error ? e.message : String(e));
-        }
-      },
-      () => undefined,
-    );
+    mark("decode", index);
+    const ahead = predecoded.get(index);
+    let decoded: Promise<ImageBitmap> | null = null;
+    if (ahead !== undefined) {
+      predecoded.delete(index); // the shown bitmap is closed when replaced: hand it over
+      if (ahead.jpeg === entry.jpeg) decoded = ahead.image;
+      else void ahead.image.then((b) => b.close(), () => undefined);
+    }
+    showJpeg(index, entry.jpeg, decoded, (ok) => {
+      if (!ok) {
+        if (deferred !== null && deferred.index === index) flushDeferred();
+        return;
+      }
+      try {
+        // the kernel's own frame has fresh masks in `label_rle`
+        const labels = index === model.get("image_index") ? model.get("label_rle") : stale ? null : entry.rle;
+        if (masks.setLabels(labels, width(), height())) coloursDirty = true;
+        mark("labels", index);
+      } catch (e) {
+        coloursDirty = true;
+        showLocalError(e instanceof Error ? e.message : String(e));
+      }
+    });
   }
 
   function seek(index: number, commit: boolean): void {
+    mark("seek", index);
+    if (deferred !== null && deferred.index !== index) {
+      // An earlier seek not drawn yet: the kernel follows it as before; its window is moot.
+      const d = deferred;
+      deferred = null;
+      if (d.goto) sendGoto(d.index);
+    }
+    const goto = commit || (deferred?.goto ?? false);
     shownCached = index;
-    showCached(index);
-    prefetch(index);
-    if (commit && index !== model.get("image_index")) send(() => messages.goto(index));
+    if (frames.get(index) !== undefined) {
+      deferred = { index, goto, window: false };
+      showCached(index); // may draw (and flush `deferred`) at once when it is on the canvas already
+      prefetch(index);
+    } else {
+      // A jump: ask for this frame alone; the window around it follows once it is drawn.
+      deferred = { index, goto, window: true };
+      if (!inFlight.has(index)) fetchFrames([index]);
+    }
   }
 
   function stopPlaying(): void {
@@ -682,7 +862,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   function togglePlay(): void {
     if (playing) return stopPlaying();
     playing = true;
-    playFrom = model.get("image_index");
+    playFrom = cursor();
     if (playFrom >= model.get("image_count") - 1) playFrom = 0;
     playStart = performance.now();
     let last = -1;
@@ -725,7 +905,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     ui.status.before(timeline.root);
     on(["image_index", "image_count", "prompt_frames", "tracked", "objects", "progress"], renderTimeline);
     on(["image_index"], () => {
-      if (!playing) prefetch(model.get("image_index"));
+      if (!playing) prefetch(cursor());
     });
     renderTimeline();
     prefetch(model.get("image_index"));
@@ -733,6 +913,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
 
   // ---- trait changes --------------------------------------------------------
 
+  on(["image_index"], kernelShown); // tells a scrub's goto from a move by Python (also checked wherever it matters)
   on(["image_jpeg"], () => void loadImage());
   on(["image_index", "image_width", "image_height"], onImageChanged);
   on(["label_rle", "image_width", "image_height"], markLabels);
@@ -764,6 +945,8 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     resizeObserver.disconnect();
     if (frame !== 0) cancelAnimationFrame(frame);
     if (playTimer !== 0) clearInterval(playTimer);
+    if (predecodeTimer !== 0) clearTimeout(predecodeTimer);
+    for (const i of [...predecoded.keys()]) dropPredecoded(i);
     for (const [name, handler] of modelHandlers) model.off(name as `change:${keyof WidgetTraits}`, handler);
     model.off("msg:custom", onCustomMessage);
     bitmap?.close();
