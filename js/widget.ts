@@ -397,6 +397,12 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   // ---- actions --------------------------------------------------------------
 
   function gotoImage(delta: number): void {
+    if (timeline !== null) {
+      // A clip: step from the frame on screen through the frame cache, as the scrubber does.
+      const target = cursor() + delta;
+      if (target >= 0 && target < model.get("image_count")) seek(target, true);
+      return;
+    }
     const target = model.get("image_index") + delta;
     if (target >= 0 && target < model.get("image_count")) send(() => messages.goto(target));
   }

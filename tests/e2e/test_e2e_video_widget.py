@@ -26,6 +26,7 @@ from tests.e2e.helpers import (
     SCREENSHOTS,
     canvas_alpha,
     cell,
+    focus_widget,
     open_notebook,
     read_canvas,
     read_state,
@@ -193,11 +194,15 @@ def test_track_and_scrub_show_the_python_masks(page, jupyter):
     span.first.wait_for(timeout=10_000)
     assert span.count() == 1 and span.first.evaluate("e => e.style.width") == "100%"
 
-    # Scrub: keyboard on the focused scrubber, one frame per ArrowRight (each moves the kernel too).
+    # Scrub: keyboard on the focused scrubber, one frame per ArrowRight (each moves the kernel
+    # too), then the last step with the widget itself focused (its own ArrowRight shortcut).
     slider = root.locator("input.sam2w-scrubber")
     slider.focus()
-    for _ in range(LATER):
+    for _ in range(LATER - 1):
         slider.press("ArrowRight")
+    name.filter(has_text=f"frame {LATER}/{FRAMES}").wait_for(timeout=30_000)
+    focus_widget(page, root)
+    page.keyboard.press("ArrowRight")
     name.filter(has_text=f"frame {LATER + 1}/{FRAMES}").wait_for(timeout=30_000)
     assert slider.input_value() == str(LATER)
 
