@@ -268,20 +268,33 @@ class Quiet:
 
 def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_len: int,
                  interval_ms: int, cache_mb: int) -> dict:
-    from lab import (
+    from tests.e2e.e2e_server import (
+        BundleError,
         chromium,
         ensure_bundle,
-        lab_server,
+        find_chromium,
+        running_jupyter,
+    )
+    from tests.e2e.helpers import (
+        cell,
         open_notebook,
         run_cell,
         wait_output,
         write_notebook,
     )
 
-    ensure_bundle()
+    try:
+        ensure_bundle()
+    except BundleError as e:
+        raise SystemExit(str(e)) from None
+    executable = find_chromium()
+    if executable is None:
+        raise SystemExit("the browser benchmark needs Debian's chromium on PATH (apt-get install -y chromium)")
     out: dict = {"cold jump": [], "prefetched step": [], "rapid steps": [], "rapid drawn": [0, 0],
                  "on screen": {"cold jump": [], "prefetched step": [], "rapid steps": []}}
-    with lab_server() as server, chromium() as browser:
+    with (tempfile.TemporaryDirectory(prefix="bench_lab_") as tmp,
+          running_jupyter("lab", Path(tmp), env={"PYTHONPATH": str(ROOT)}) as server,
+          chromium(executable) as browser):
         (server.folder / clip.name).write_bytes(clip.read_bytes())
         nb = write_notebook(server.folder / "scrub.ipynb",
                             [SETUP_CELL.format(benchmarks=str(HERE), clip=clip.name, cache_mb=cache_mb),
@@ -292,7 +305,7 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
         quiet = Quiet(page)
         open_notebook(page, server, nb)
         run_cell(page, 0)
-        root = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".sam2w-root")
+        root = cell(page, 0).locator(".sam2w-root")
         root.wait_for(timeout=180_000)
         canvas = root.locator("canvas.sam2w-canvas")
         canvas.scroll_into_view_if_needed()
@@ -350,7 +363,7 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
                 out[kind].append(drawn[0] - k["t"])
         run_cell(page, 1)
         wait_output(page, 1, "SCRUB-STATS")
-        text = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output").inner_text()
+        text = cell(page, 1).locator(".jp-OutputArea-output").inner_text()
         out["kernel stats"] = text.strip()
         out["ws frames"] = quiet.count
         page.screenshot(path=str(Path(tempfile.gettempdir()) / "bench_scrub_last.png"))

@@ -7,14 +7,29 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 import sam2_backend as sb
 from sam2_widget import Sam2Widget, embeddings
+from tests.video.clip import make_clip
+
+VIDEO_FRAMES = 8  # frames of the video tests' clip
 
 
-def small_model() -> sb.SAM2Model:
-    """Random weights (nothing can be downloaded here) at image_size 256: fast on a CPU."""
-    return sb.build_model(sb.get_config("tiny").replace(image_size=256), device="cpu")
+def small_model(image_size: int = 256) -> sb.SAM2Model:
+    """Random weights (nothing can be downloaded here) at a small image_size: fast on a CPU."""
+    return sb.build_model(sb.get_config("tiny").replace(image_size=image_size), device="cpu")
+
+
+# Fixtures of the video tests (import them into the test module to use them).
+@pytest.fixture(scope="module", name="model")
+def video_model() -> sb.SAM2Model:
+    return small_model(image_size=128)
+
+
+@pytest.fixture(scope="module", name="clip")
+def video_clip() -> np.ndarray:
+    return make_clip(VIDEO_FRAMES)
 
 
 class Frontend:
@@ -45,6 +60,39 @@ class Frontend:
     def ack(self, seq: int) -> dict:
         self.widget.wait_idle(60)
         return self.acks()[seq]
+
+
+class Recorder(Frontend):
+    """A Frontend that also keeps the buffers of custom messages (for ``frame`` replies)."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self.buffers: list[tuple[dict, list]] = []
+
+        def send(content, buffers=None):
+            self.sent.append(content)
+            self.buffers.append((content, list(buffers or [])))
+
+        widget.send = send
+
+    @property
+    def frames(self) -> list[tuple[dict, list]]:
+        """The ``frame`` replies so far, with their buffers."""
+        return [(c, b) for c, b in self.buffers if c.get("type") == "frame"]
+
+
+def write_video(path, frames, gop=4, crf="10", faststart=False) -> None:
+    """``frames`` (T, H, W, 3 uint8) as an H.264 file at 24 fps (needs PyAV)."""
+    import av
+
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
+        s = c.add_stream("libx264", rate=24, options={"g": str(gop), "crf": crf})
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
 
 
 def make_widget(source: Any, model: sb.SAM2Model, **options: Any) -> tuple[Sam2Widget, Frontend]:

@@ -23,7 +23,8 @@ import sam2_backend as sb
 from sam2_widget import Sam2VideoWidget, Sam2Widget
 from tests.video.clip import make_clip
 from tests.widget import autosave_child as child
-from tests.widget.test_video_widget import Recorder, ok
+from tests.widget.harness import Recorder
+from tests.widget.test_video_widget import ok
 
 ROOT = Path(__file__).resolve().parents[2]
 

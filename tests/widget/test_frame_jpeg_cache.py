@@ -13,21 +13,19 @@ import time
 import numpy as np
 import pytest
 
-import sam2_backend as sb
 from sam2_backend.video.sources import FrameReadError
 from sam2_widget import Sam2Widget, codecs
 from sam2_widget.frame_cache import FillWalk, JpegCache
 from tests.video.clip import make_clip
-from tests.widget.harness import Frontend
+from tests.widget.harness import (
+    Recorder,
+    video_model,  # noqa: F401 - the fixture "model"
+    write_video,
+)
 
 av = pytest.importorskip("av")
 
 ENCODE_JPEG = codecs.encode_jpeg
-
-
-@pytest.fixture(scope="module")
-def model() -> sb.SAM2Model:
-    return sb.build_model(sb.get_config("tiny").replace(image_size=128), device="cpu")
 
 
 def marked_clip(n: int) -> np.ndarray:
@@ -59,21 +57,6 @@ class EncodeGate:
 
     def wait_blocked(self) -> None:
         assert self.waiting.wait(60), "the background fill never started"
-
-
-class Recorder(Frontend):
-    """A Frontend that keeps ``frame`` replies with their buffers."""
-
-    def __init__(self, widget) -> None:
-        super().__init__(widget)
-        self.frames: list[tuple[dict, list]] = []
-
-        def send(content, buffers=None):
-            self.sent.append(content)
-            if content.get("type") == "frame":
-                self.frames.append((content, list(buffers or [])))
-
-        widget.send = send
 
 
 def wait_filled(w, n: int) -> None:
@@ -223,14 +206,7 @@ def test_close_stops_the_background_fill(monkeypatch, model):
 def test_video_file_has_its_own_display_decoder(tmp_path, model):
     clip = make_clip(12)
     path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=24, options={"g": "6", "crf": "10"})
-        s.width, s.height, s.pix_fmt = clip.shape[2], clip.shape[1], "yuv420p"
-        for f in clip:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    write_video(path, clip, gop=6)
     w = Sam2Widget(path, model=model, frame_cache_mb=0)  # no cache: every reply decodes
     front = Recorder(w)
     assert w._frames_source is not w.tracker.source

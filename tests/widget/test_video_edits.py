@@ -1,7 +1,8 @@
 """Editing a tracked clip: undo/redo, clicks while tracking, and which frames' masks changed.
 
-Fixtures and helpers as tests/widget/test_video_widget.py: a random-weight model at
-image size 128, the synthetic clip, and a direct ``VideoTracker`` session as reference.
+Fixtures (tests/widget/harness.py) and helpers as tests/widget/test_video_widget.py: a
+random-weight model at image size 128, the synthetic clip, and a direct ``VideoTracker``
+session as reference.
 """
 
 from __future__ import annotations
@@ -9,21 +10,16 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pytest
 
 import sam2_backend as sb
-from tests.video.clip import make_clip
-from tests.widget.test_video_widget import T, all_masks, ok, video_widget
-
-
-@pytest.fixture(scope="module")
-def model() -> sb.SAM2Model:
-    return sb.build_model(sb.get_config("tiny").replace(image_size=128), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def clip() -> np.ndarray:
-    return make_clip(T)
+from tests.widget.harness import video_clip, video_model  # noqa: F401 - the fixtures "clip" and "model"
+from tests.widget.test_video_widget import (
+    T,
+    all_masks,
+    ok,
+    prompt_track_and_correct,
+    video_widget,
+)
 
 
 def direct(model, clip) -> sb.VideoTracker:
@@ -44,14 +40,7 @@ def changes(front) -> list[dict]:
 
 def test_undo_redo_equal_a_direct_session_with_the_final_prompts(clip, model):
     w, front = video_widget(clip, model)
-    ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
-    ok(front, front.send("add_object"))
-    ok(front, front.send("add_box", x0=60.0, y0=28.0, x1=110.0, y1=60.0))
-    ok(front, front.send("track", direction="forward"))
-    ok(front, front.send("goto", index=4))
-    ok(front, front.send("select_object", id=1))
-    ok(front, front.send("add_point", x=70.0, y=40.0, label=1))
-    ok(front, front.send("add_point", x=20.0, y=80.0, label=0))
+    prompt_track_and_correct(front)
     tracked_box = {f: w.results.mask(f, 2) for f in range(T)}
     assert w.can_undo and not w.can_redo
 

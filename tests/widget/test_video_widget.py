@@ -14,36 +14,16 @@ import pytest
 
 import sam2_backend as sb
 from sam2_widget import Sam2VideoWidget, Sam2Widget, codecs
-from tests.video.clip import make_clip
-from tests.widget.harness import Frontend
+from tests.widget.harness import VIDEO_FRAMES as T
+from tests.widget.harness import (
+    Frontend,
+    Recorder,
+    video_clip,  # noqa: F401 - the fixture "clip"
+    video_model,  # noqa: F401 - the fixture "model"
+    write_video,
+)
 
 av = pytest.importorskip("av")
-
-T = 8
-
-
-@pytest.fixture(scope="module")
-def model() -> sb.SAM2Model:
-    return sb.build_model(sb.get_config("tiny").replace(image_size=128), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def clip() -> np.ndarray:
-    return make_clip(T)
-
-
-class Recorder(Frontend):
-    """A Frontend that also keeps the buffers of custom messages (for ``frame`` replies)."""
-
-    def __init__(self, widget) -> None:
-        super().__init__(widget)
-        self.buffers: list[tuple[dict, list]] = []
-
-        def send(content, buffers=None):
-            self.sent.append(content)
-            self.buffers.append((content, list(buffers or [])))
-
-        widget.send = send
 
 
 def video_widget(clip, model) -> tuple[Sam2VideoWidget, Recorder]:
@@ -57,15 +37,17 @@ def ok(front: Recorder, seq: int) -> None:
     assert ack["ok"], ack
 
 
-def write_video(path, frames, gop=4, crf="10", faststart=False) -> None:
-    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
-        s = c.add_stream("libx264", rate=24, options={"g": str(gop), "crf": crf})
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+def prompt_track_and_correct(front: Recorder) -> None:
+    """Object 1 clicked and object 2 boxed on frame 0, tracked forward, then object 1
+    corrected on (tracked) frame 4 with a positive and a negative click."""
+    ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
+    ok(front, front.send("add_object"))
+    ok(front, front.send("add_box", x0=60.0, y0=28.0, x1=110.0, y1=60.0))
+    ok(front, front.send("track", direction="forward"))
+    ok(front, front.send("goto", index=4))
+    ok(front, front.send("select_object", id=1))
+    ok(front, front.send("add_point", x=70.0, y=40.0, label=1))
+    ok(front, front.send("add_point", x=20.0, y=80.0, label=0))
 
 
 def all_masks(results: sb.TrackResults, n: int) -> dict:
@@ -74,14 +56,7 @@ def all_masks(results: sb.TrackResults, n: int) -> dict:
 
 def test_messages_equal_direct_tracker(clip, model):
     w, front = video_widget(clip, model)
-    ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
-    ok(front, front.send("add_object"))
-    ok(front, front.send("add_box", x0=60.0, y0=28.0, x1=110.0, y1=60.0))
-    ok(front, front.send("track", direction="forward"))
-    ok(front, front.send("goto", index=4))
-    ok(front, front.send("select_object", id=1))
-    ok(front, front.send("add_point", x=70.0, y=40.0, label=1))  # a correction on a tracked frame
-    ok(front, front.send("add_point", x=20.0, y=80.0, label=0))
+    prompt_track_and_correct(front)
     ok(front, front.send("track", direction="both"))
     assert w.prompt_frames == [0, 4]
     assert [p["type"] for p in w.prompts] == ["point", "point"]
@@ -169,7 +144,7 @@ def test_fetch_frames(clip, model):
     w.track("forward")
     seq = front.send("fetch_frames", indices=[5, 0])
     ok(front, seq)
-    frames = [(c, b) for c, b in front.buffers if c.get("type") == "frame"]
+    frames = front.frames
     assert [c["index"] for c, _ in frames] == [5, 0]
     for content, (jpeg, rle) in frames:
         i = content["index"]
@@ -324,6 +299,6 @@ def test_truncated_video(tmp_path, model):
     assert w.prompt_frames == [0] and not w.progress["running"]
     ack = front.ack(front.send("fetch_frames", indices=[1, 23]))
     assert not ack["ok"] and "truncated" in ack["error"]
-    replies = {c["index"]: c for c, _ in front.buffers if c.get("type") == "frame"}
+    replies = {c["index"]: c for c, _ in front.frames}
     assert "error" not in replies[1] and "truncated" in replies[23]["error"]
     w.close()
