@@ -40,9 +40,11 @@ class ImagePredictor:
             pixels (0 = off).
         autocast: ``None`` follows the model (``load_model(dtype=...)``; by default bf16 on CUDA as the official
             code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
-            too; ``False`` forces fp32.
-        compile: ``torch.compile`` the image encoder (see ``SAM2Model.compile_parts``);
-            with ``autocast="bf16"`` this is the fast CPU path.
+            too; ``False`` turns autocast off (a model loaded with ``dtype="bf16"`` on a
+            CPU still runs its image encoder in bf16: its weights are bf16).
+        compile: ``torch.compile`` the image encoder (see ``SAM2Model.compile_parts``).
+            The fast CPU path is a model loaded with ``dtype="bf16"``
+            (benchmarks/README.md).
     """
 
     def __init__(

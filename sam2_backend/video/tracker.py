@@ -50,7 +50,8 @@ class VideoTracker:
             given), removed on :meth:`close`.
             ``None`` keeps everything in RAM, as the official predictor.
         autocast: ``None`` = bf16 autocast on CUDA (as the official code), exact
-            fp32 elsewhere; ``"bf16"`` forces bf16 autocast; ``False`` disables it.
+            fp32 elsewhere; ``"bf16"`` forces bf16 autocast; ``False`` disables it (a
+            model loaded with ``dtype="bf16"`` on a CPU keeps its bf16 image encoder).
         compile: ``torch.compile`` the per-frame parts (image encoder, memory
             attention, memory encoder, decoder). Slow first frame, faster after.
     """
