@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m jupyter lab examples/01_image.ipynb "$@"
+# Jupyter refuses to run as root unless told (containers, CI machines often are root).
+root_flag=()
+[ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+exec .venv/bin/python -m jupyter lab "${root_flag[@]}" examples/01_image.ipynb "$@"
