@@ -124,26 +124,13 @@ def _rss() -> dict:
     return {"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "current": current}
 
 
-def _memory_in_fp32(ref) -> None:
-    """The reference stores memories in bf16 and, outside CUDA autocast, feeds them to
-    fp32 layers ("mat1 and mat2 must have the same dtype"). Cast them to fp32 at the
-    door of its memory attention, keeping the bf16-rounded values (as its parity test does)."""
-    forward = ref.memory_attention.forward
-
-    def fp32_forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
-        return forward(curr=curr, memory=memory.float(), curr_pos=curr_pos,
-                       memory_pos=memory_pos.float(), num_obj_ptr_tokens=num_obj_ptr_tokens)
-
-    ref.memory_attention.forward = fp32_forward
-
-
 class _Reference:
     def __init__(self, ckpt: str, image_size: int):
-        from tests.reference import build_reference
+        from tests.reference import build_reference, memory_in_fp32
 
         self.model = build_reference(MODEL, image_size=image_size, video=True)
         self.model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
-        _memory_in_fp32(self.model)
+        memory_in_fp32(self.model)
 
     def open(self, folder: str, objects) -> None:
         with torch.inference_mode():

@@ -74,3 +74,17 @@ def ours_like(reference: torch.nn.Module, name: str, *, image_size: int = 1024):
     model = build_model(config, device="cpu")
     model.load_state_dict(reference.state_dict(), strict=True)
     return model.eval()
+
+
+def memory_in_fp32(ref) -> None:
+    """Make the reference's video predictor run on a CPU. It stores memories in bf16 and,
+    outside CUDA autocast, feeds them to fp32 layers ("mat1 and mat2 must have the same
+    dtype"). Cast them to fp32 at the door of its memory attention, keeping the bf16-rounded
+    values (DESIGN.md: ours must give those same numbers)."""
+    forward = ref.memory_attention.forward
+
+    def fp32_forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
+        return forward(curr=curr, memory=memory.float(), curr_pos=curr_pos,
+                       memory_pos=memory_pos.float(), num_obj_ptr_tokens=num_obj_ptr_tokens)
+
+    ref.memory_attention.forward = fp32_forward

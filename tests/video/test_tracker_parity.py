@@ -16,7 +16,7 @@ from PIL import Image
 from sam2_backend.inputs import image_to_tensor
 from sam2_backend.transforms import preprocess
 from sam2_backend.video.tracker import VideoTracker
-from tests.reference import build_reference, ours_like
+from tests.reference import build_reference, memory_in_fp32, ours_like
 from tests.video.clip import bar, make_clip
 
 TOL = 1e-4
@@ -24,19 +24,6 @@ TOL = 1e-4
 # (the implementations agree to ~1e-6).
 TIE = 1e-5
 IMAGE_SIZE = 128
-
-
-def _memory_in_fp32(ref) -> None:
-    """The reference stores memories in bf16 and, outside CUDA autocast, feeds them to
-    fp32 layers ("mat1 and mat2 must have the same dtype"). Cast them to fp32 at the
-    door of its memory attention, keeping the bf16-rounded values."""
-    forward = ref.memory_attention.forward
-
-    def fp32_forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
-        return forward(curr=curr, memory=memory.float(), curr_pos=curr_pos,
-                       memory_pos=memory_pos.float(), num_obj_ptr_tokens=num_obj_ptr_tokens)
-
-    ref.memory_attention.forward = fp32_forward
 
 
 class Session:
@@ -47,7 +34,7 @@ class Session:
         self.ref = build_reference(name, image_size=IMAGE_SIZE, video=True, overrides=overrides)
         for i, frame in enumerate(clip):
             Image.fromarray(frame).save(tmp_path / f"{i}.jpg")
-        _memory_in_fp32(self.ref)
+        memory_in_fp32(self.ref)
         self.state = self.ref.init_state(str(tmp_path))
         # Feed the reference exactly our preprocessing, so the comparison is of the models.
         images = torch.cat([preprocess(image_to_tensor(f)[None], IMAGE_SIZE) for f in clip])
