@@ -1,7 +1,8 @@
 """Multi-head attention with separate q/k/v projections, plain and with axial RoPE.
 
 Key names (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``) match the official
-checkpoints. Attention itself is ``F.scaled_dot_product_attention``.
+checkpoints. Attention itself is ``cpu_kernels.attention`` (``F.scaled_dot_product_attention``
+but on the bf16 CPU path).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpu_kernels import attention
 from .position_encoding import apply_rope, axial_rope_angles
 
 
@@ -52,8 +54,10 @@ class Attention(nn.Module):
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)  # (B, heads, N, C/heads)
 
     def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        dropout_p = self.dropout_p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        if self.training and self.dropout_p:
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout_p)
+        else:
+            out = attention(q, k, v)
         return self.out_proj(out.transpose(1, 2).flatten(2))  # (B, N, C)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpu_kernels import linear_act
+
 
 class MLP(nn.Module):
     """``num_layers`` linear layers with ReLU between them (keys ``layers.0 .. layers.N-1``)."""
@@ -29,7 +31,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:
-            x = self.act(layer(x))
+            x = linear_act(x, layer, self.act)
         x = self.layers[-1](x)
         return torch.sigmoid(x) if self.sigmoid_output else x
 
