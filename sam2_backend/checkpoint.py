@@ -213,13 +213,15 @@ def _with_precision(model: SAM2Model, dtype: DTypeLike) -> SAM2Model:
     as autocast expects, so norms and softmaxes keep full precision.
 
     One exception, the fast CPU path: with ``"bf16"`` on a CPU the image encoder's
-    own weights are stored in bf16 and it runs without autocast (see
-    ``SAM2Model.forward_image``). CPU autocast re-casts every weight on every call and
-    runs the norms in fp32 with extra copies; a bf16 encoder is ~10 % faster and as
-    close to fp32 (benchmarks/README.md)."""
+    own weights, and those of the decoder's two projections of its high-resolution
+    maps (``conv_s0``/``conv_s1``, used on nothing else), are stored in bf16 and run
+    without autocast (see ``SAM2Model.forward_image``), with the bf16 kernels of
+    ``modeling/cpu_kernels.py``. CPU autocast re-casts every weight on every call and
+    runs the norms in fp32 with extra copies (benchmarks/README.md)."""
     model.compute_dtype = None if dtype is None else resolve_dtype(dtype)
     if model.compute_dtype == torch.bfloat16 and model.device.type == "cpu":
-        model.image_encoder.to(torch.bfloat16)
+        for part in (model.image_encoder, model.sam_mask_decoder.conv_s0, model.sam_mask_decoder.conv_s1):
+            part.to(torch.bfloat16)
     return model
 
 

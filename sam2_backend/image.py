@@ -42,9 +42,10 @@ class ImagePredictor:
             code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
             too; ``False`` turns autocast off (a model loaded with ``dtype="bf16"`` on a
             CPU still runs its image encoder in bf16: its weights are bf16).
-        compile: ``torch.compile`` the image encoder (see ``SAM2Model.compile_parts``).
-            The fast CPU path is a model loaded with ``dtype="bf16"``
-            (benchmarks/README.md).
+        compile: ``torch.compile`` the image encoder and the mask decoder (see
+            ``SAM2Model.compile_parts``; the first set_image and predict take tens of
+            seconds). The fast CPU path is a model loaded with ``dtype="bf16"``, and
+            with ``compile=True`` for faster clicks (benchmarks/README.md).
     """
 
     def __init__(

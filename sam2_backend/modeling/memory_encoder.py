@@ -148,5 +148,5 @@ class MemoryEncoder(nn.Module):
             masks = torch.sigmoid(masks)
         x = self.pix_feat_proj(pix_feat) + self.mask_downsampler(masks)
         x = self.out_proj(self.fuser(x))  # (B, out_dim, h, w)
-        pos = self.position_encoding(x).to(x.dtype)
+        pos = self.position_encoding(x)
         return MemoryEncoderOutput(x, pos)

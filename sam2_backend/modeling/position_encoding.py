@@ -43,8 +43,11 @@ class PositionEmbeddingSine(nn.Module):
         self._cache: dict[tuple, torch.Tensor] = {}
 
     @torch.no_grad()
-    def _grid(self, h: int, w: int, device: torch.device) -> torch.Tensor:
-        key = (h, w, device)
+    def _grid(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        key = (h, w, device, dtype)
+        if key not in self._cache and dtype != torch.float32:
+            # Low precisions are roundings of the fp32 encoding.
+            self._cache[key] = self._grid(h, w, device, torch.float32).to(dtype)
         if key not in self._cache:
             y = torch.arange(1, h + 1, dtype=torch.float32, device=device)
             x = torch.arange(1, w + 1, dtype=torch.float32, device=device)
@@ -63,9 +66,10 @@ class PositionEmbeddingSine(nn.Module):
             self._cache[key] = pe.permute(2, 0, 1).contiguous()  # (C, H, W)
         return self._cache[key]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoding for feature map ``x`` (B, C, H, W): (B, num_pos_feats, H, W) fp32."""
-        pe = self._grid(x.shape[-2], x.shape[-1], x.device)
+    def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Encoding for feature map ``x`` (B, C, H, W): (B, num_pos_feats, H, W) in
+        ``dtype`` (default: ``x``'s, as the official neck casts it)."""
+        pe = self._grid(x.shape[-2], x.shape[-1], x.device, dtype or x.dtype)
         return pe[None].expand(x.shape[0], -1, -1, -1)
 
 

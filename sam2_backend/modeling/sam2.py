@@ -118,32 +118,38 @@ class SAM2Model(nn.Module):
         levels already projected by the decoder's ``conv_s0``/``conv_s1``, so
         repeated clicks do not recompute them. An encoder stored in a low precision
         (the fast CPU path of ``load_model(dtype="bf16")``) runs outside autocast in
-        its own dtype; its outputs come back as fp32 like the others.
+        its own dtype, as do the two projections; the outputs come back as fp32 like
+        the others, and the position encodings are the exact fp32 ones.
         """
+        heads = {0: self.sam_mask_decoder.conv_s0, 1: self.sam_mask_decoder.conv_s1}
         encoder_dtype = next(self.image_encoder.parameters()).dtype
         if encoder_dtype == torch.float32:
-            out = self.image_encoder(images)
-        else:
-            with torch.autocast(images.device.type, enabled=False):
-                out = self.image_encoder(images.to(encoder_dtype))
-            out = type(out)(*(_as_float32(field) for field in out))
-        fpn = list(out.backbone_fpn)
-        fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
-        fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
-        return out._replace(backbone_fpn=fpn)
+            return self.image_encoder(images, heads)
+        with torch.autocast(images.device.type, enabled=False):
+            out = self.image_encoder(images.to(encoder_dtype), heads)
+        fpn = [f.float() for f in out.backbone_fpn]
+        encode = self.image_encoder.neck.position_encoding
+        pos = [encode(p, torch.float32) for p in out.vision_pos_enc]
+        return type(out)(vision_features=fpn[-1], vision_pos_enc=pos, backbone_fpn=fpn)
 
     def compile_parts(self, *, video: bool = False) -> None:
-        """``torch.compile`` the image encoder (and with ``video`` the per-frame tracking
-        parts) in place. The first call of each part is slow (tens of seconds on CPU).
+        """``torch.compile`` the image encoder and the mask decoder (and with ``video``
+        the other per-frame tracking parts) in place. The first call of each part is
+        slow (tens of seconds on CPU).
 
         On CPU, weights are frozen into the compiled graphs (inductor ``freezing``),
         which lets oneDNN pre-pack them: load weights before compiling, not after.
+        A bf16 image encoder on a CPU stays eager: its own kernels
+        (``cpu_kernels.py``) are faster than what inductor makes of it.
         """
-        options = {"freezing": True} if self.device.type == "cpu" else None
-        self.image_encoder.compile(dynamic=False, options=options)
+        cpu = self.device.type == "cpu"
+        options = {"freezing": True} if cpu else None
+        if not (cpu and next(self.image_encoder.parameters()).dtype == torch.bfloat16):
+            self.image_encoder.compile(dynamic=False, options=options)
+        # The number of prompt tokens changes from click to click.
+        self.sam_mask_decoder.compile(dynamic=True, options=options)
         if video:
             self.memory_encoder.compile(dynamic=False, options=options)
-            self.sam_mask_decoder.compile(dynamic=False, options=options)
             # The number of memories varies from frame to frame.
             self.memory_attention.compile(dynamic=True, options=options)
 
@@ -154,13 +160,6 @@ class SAM2Model(nn.Module):
         # A frame without memory gets the learned "no memory" embedding at every position.
         embed = embed + self.no_mem_embed.view(1, -1, 1, 1)
         return ImageFeatures(embed, list(out.backbone_fpn[:-1]))
-
-
-def _as_float32(value):
-    """fp32 copies of a tensor or of a list of tensors (the fields of ``BackboneOutput``)."""
-    if isinstance(value, torch.Tensor):
-        return value.float()
-    return [t.float() for t in value]
 
 
 def _trunc_normal(*shape: int) -> torch.Tensor:

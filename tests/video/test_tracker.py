@@ -718,6 +718,7 @@ def test_bf16_model_on_cpu_tracks_close_to_fp32(model, forward_reference):
         got = logits(trk, frames)
     assert frames == list(range(len(CLIP)))
     for f in frames:
+        # This random model's logits reach ~0.55 (mean |logit| 0.1); bf16 moves them by
+        # up to ~0.01. The bound keeps the sign of every clearly signed pixel.
         diff = np.abs(got[f] - ref_logits[f])
-        assert 0 < diff.max() < 2.0, f"frame {f}: bf16 did not run, or drifted ({diff.max()})"
-        assert ((got[f] > 0) == (ref_logits[f] > 0)).mean() > 0.98, f"frame {f}"
+        assert 0 < diff.max() < 0.03, f"frame {f}: bf16 did not run, or drifted ({diff.max()})"
