@@ -20,6 +20,7 @@ import logging
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Union
@@ -27,6 +28,7 @@ from typing import Union
 import torch
 
 from .configs import CONFIGS, ModelConfig, config_names, get_config, resolve_name
+from .modeling.cpu_kernels import onednn_bf16
 from .modeling.sam2 import SAM2Model, build_sam2
 
 __all__ = [
@@ -220,6 +222,13 @@ def _with_precision(model: SAM2Model, dtype: DTypeLike) -> SAM2Model:
     runs the norms in fp32 with extra copies (benchmarks/README.md)."""
     model.compute_dtype = None if dtype is None else resolve_dtype(dtype)
     if model.compute_dtype == torch.bfloat16 and model.device.type == "cpu":
+        if not onednn_bf16():
+            warnings.warn(
+                "This CPU has no native bf16 arithmetic (oneDNN reports none), so "
+                "dtype='bf16' will run slower than fp32 here; leave dtype unset for exact fp32.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         for part in (model.image_encoder, model.sam_mask_decoder.conv_s0, model.sam_mask_decoder.conv_s1):
             part.to(torch.bfloat16)
     return model

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,19 @@ def test_build_model(tiny_model):
     assert tiny_model.compute_dtype is None
     with pytest.raises(ValueError, match="Valid names: .*sam2-hiera-large"):
         build_model("huge", device="cpu")
+
+
+def test_bf16_on_a_cpu_without_bf16_arithmetic_warns(monkeypatch):
+    import sam2_backend.checkpoint as checkpoint
+
+    cfg = get_config(TINY).replace(image_size=128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build_model(cfg, device="cpu", dtype="bf16")  # this machine has it: silent
+    monkeypatch.setattr(checkpoint, "onednn_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no native bf16.*leave dtype unset"):
+        model = build_model(cfg, device="cpu", dtype="bf16")
+    assert next(model.image_encoder.parameters()).dtype == torch.bfloat16  # still as asked
 
 
 # --------------------------------------------------------------------------- local files

@@ -1,9 +1,9 @@
 """Faster kernels for bf16 inference on CPUs: attention and linear + activation.
 
 They serve the fast CPU path (``load_model(dtype="bf16")`` stores the image
-encoder in bf16). Everywhere else, fp32, CUDA, training and ``torch.compile``
-included, the same functions fall back to the plain PyTorch ops, so the exact
-path stays equal to the reference.
+encoder in bf16) and CPU bf16 autocast. Everywhere else, fp32, CUDA, training and
+``torch.compile`` included, the same functions fall back to the plain PyTorch ops,
+so the exact path stays equal to the reference.
 
 Why: PyTorch's CPU flash-attention kernel runs no faster in bf16 than in fp32
 (~150 ms per 4096-token global block of the tiny trunk on a 2-core AVX-512
@@ -16,6 +16,8 @@ A fused linear + GELU (oneDNN post-op) saves a pass over the widest activations.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +62,12 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor
     return out
 
 
+@functools.cache
+def onednn_bf16() -> bool:
+    """Whether oneDNN runs bf16 here (it refuses on CPUs without AVX-512 or AVX-NE-CONVERT)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 # The activations oneDNN can fuse into a linear layer, by module type.
 _FUSABLE = {nn.GELU: "gelu", nn.ReLU: "relu"}
 
@@ -71,7 +79,7 @@ def linear_act(x: torch.Tensor, layer: nn.Linear, act: nn.Module) -> torch.Tenso
         name is None
         or getattr(act, "approximate", "none") != "none"
         or not fast_bf16_cpu(x, layer.weight)
-        or not torch.backends.mkldnn.is_available()
+        or not onednn_bf16()
     ):
         return act(layer(x))
     algorithm = "none" if name == "gelu" else ""

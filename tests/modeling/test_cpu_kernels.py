@@ -94,7 +94,7 @@ def test_fused_linear_activation_matches_the_two_ops(act):
     torch.testing.assert_close(got.float(), want, atol=0.02, rtol=0.01)
 
 
-def test_linear_activation_without_a_fused_form_runs_the_two_ops():
+def test_linear_activation_without_a_fused_form_runs_the_two_ops(monkeypatch):
     layer = nn.Linear(8, 4).to(BF16)
     x = torch.randn(3, 8).to(BF16)
     tanh_gelu = nn.GELU(approximate="tanh")
@@ -102,6 +102,9 @@ def test_linear_activation_without_a_fused_form_runs_the_two_ops():
         assert torch.equal(linear_act(x, layer, tanh_gelu), tanh_gelu(layer(x)))
         fp32 = nn.Linear(8, 4)
         assert torch.equal(linear_act(x.float(), fp32, nn.GELU()), F.gelu(fp32(x.float())))
+        # A CPU where oneDNN refuses bf16 (no AVX-512): the plain ops, not an error.
+        monkeypatch.setattr(cpu_kernels, "onednn_bf16", lambda: False)
+        assert torch.equal(linear_act(x, layer, nn.GELU()), F.gelu(layer(x)))
 
 
 @pytest.mark.parametrize("q_stride", [None, 2])
