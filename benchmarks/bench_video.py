@@ -28,7 +28,7 @@ The reference runs as its tests run it on CPU: built with
 ``tests.reference.build_reference(..., video=True)``, its bf16 memories cast to
 fp32 at the door of its memory attention, ``async_loading_frames=False``, no
 autocast. Ours runs with its defaults (``memory_frames_in_ram=32``; no autocast on
-CPU).
+CPU), and in the speed part once more as the fast CPU path (``dtype="bf16"``).
 
     python benchmarks/bench_video.py [--frames 20] [--long-frames 500]
         [--image-size 1024] [--mem-image-size 256] [--threads N]
@@ -56,6 +56,9 @@ sys.path.insert(0, str(ROOT))
 MODEL = "sam2.1-hiera-tiny"
 H, W = 480, 854
 MEM_CHECKPOINT = 50  # the early frame of the memory part
+# The speed part's runs: name -> extra job settings. "ours bf16" is the fast CPU path,
+# load_model(dtype="bf16"): the image encoder in bf16, the rest under bf16 autocast.
+SPEED_RUNS = {"reference": {}, "ours": {}, "ours bf16": {"dtype": "bf16"}}
 
 
 # --------------------------------------------------------------------------- the clip
@@ -145,11 +148,12 @@ class _Reference:
 
 
 class _Ours:
-    def __init__(self, ckpt: str, image_size: int):
+    def __init__(self, ckpt: str, image_size: int, dtype: str | None = None):
         from sam2_backend import load_model
         from sam2_backend.configs import get_config
 
-        self.model = load_model(ckpt, device="cpu", config=get_config(MODEL).replace(image_size=image_size))
+        config = get_config(MODEL).replace(image_size=image_size)
+        self.model = load_model(ckpt, device="cpu", config=config, dtype=dtype)
 
     def open(self, folder: str, objects) -> None:
         from sam2_backend import VideoTracker
@@ -163,8 +167,14 @@ class _Ours:
             yield frame
 
 
+def _implementation(job: dict):
+    if job["impl"] == "reference":
+        return _Reference(job["ckpt"], job["image_size"])
+    return _Ours(job["ckpt"], job["image_size"], job.get("dtype"))
+
+
 def worker(job: dict) -> dict:
-    impl = (_Reference if job["impl"] == "reference" else _Ours)(job["ckpt"], job["image_size"])
+    impl = _implementation(job)
     out = {"rss_model": _rss()}
     t0 = time.perf_counter()
     impl.open(job["folder"], prompts(job["objects"]))
@@ -195,7 +205,7 @@ def _profile(job: dict, top: int) -> None:
     import cProfile
     import pstats
 
-    impl = (_Reference if job["impl"] == "reference" else _Ours)(job["ckpt"], job["image_size"])
+    impl = _implementation(job)
     impl.open(job["folder"], prompts(job["objects"]))
     prof = cProfile.Profile()
     prof.enable()
@@ -296,9 +306,9 @@ def main() -> None:
         t_start = time.perf_counter()
         if not args.skip_speed:
             for objects in (1, 3):
-                for impl in ("reference", "ours"):
-                    job = {"impl": impl, "ckpt": ckpt, "image_size": args.image_size, "folder": str(short),
-                           "objects": objects}
+                for impl in SPEED_RUNS:
+                    job = {"impl": impl.split()[0], "ckpt": ckpt, "image_size": args.image_size,
+                           "folder": str(short), "objects": objects, **SPEED_RUNS[impl]}
                     speed[impl, objects] = r = _run(job, args.threads, args.save)
                     print(f"  speed {impl}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
                           file=sys.stderr)
@@ -333,7 +343,7 @@ def main() -> None:
         print("-" * len(header))
         for objects in (1, 3):
             base = speed["reference", objects]
-            for impl in ("reference", "ours"):
+            for impl in SPEED_RUNS:
                 r = speed[impl, objects]
                 ratio = r["propagate_s"] / base["propagate_s"]
                 median_ratio = r["frame_s_median"] / base["frame_s_median"]
