@@ -56,7 +56,7 @@ class Variant:
         if impl == "reference":
             from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-            from tests.reference import build_reference
+            from tests.backend.reference import build_reference
 
             model = build_reference(MODEL)
             model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
@@ -121,7 +121,7 @@ def main() -> None:
         print(json.dumps(memory_worker(impl, options, ckpt)))
         return
 
-    from tests.reference import build_reference
+    from tests.backend.reference import build_reference
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = str(Path(tmp) / "random_tiny.pt")

@@ -25,7 +25,7 @@ Two parts:
   the first 50 frames alone shows how peak RSS depends on the clip's length.
 
 The reference runs as its tests run it on CPU: built with
-``tests.reference.build_reference(..., video=True)``, its bf16 memories cast to
+``tests.backend.reference.build_reference(..., video=True)``, its bf16 memories cast to
 fp32 at the door of its memory attention, ``async_loading_frames=False``, no
 autocast. Ours runs with its defaults (``memory_frames_in_ram=32``; no autocast on
 CPU), and in the speed part once more as the fast CPU path (``dtype="bf16"``).
@@ -129,7 +129,7 @@ def _rss() -> dict:
 
 class _Reference:
     def __init__(self, ckpt: str, image_size: int):
-        from tests.reference import build_reference, memory_in_fp32
+        from tests.backend.reference import build_reference, memory_in_fp32
 
         self.model = build_reference(MODEL, image_size=image_size, video=True)
         self.model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
@@ -280,7 +280,7 @@ def main() -> None:
         _profile(json.loads(args.profile_job), 40)
         return
 
-    from tests.reference import build_reference
+    from tests.backend.reference import build_reference
 
     early = MEM_CHECKPOINT
     n_clip = max(args.frames, 0 if args.skip_memory else args.long_frames)

@@ -6,7 +6,7 @@ import torch
 
 from sam2_backend import ImagePredictor
 from tests.conftest import synthetic_image
-from tests.reference import build_reference, ours_like
+from tests.backend.reference import build_reference, ours_like
 
 SIZES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
 LOGIT_TOL = 1e-4

@@ -5,7 +5,7 @@ mask of that frame is. A second test presses Cancel while tracking runs.
 
 The model has random weights, so the masks' shapes are arbitrary (with seed 0 they cover
 most of the frame): the tests check that the display agrees with Python, not where the
-masks lie. The clip is ``tests/video/clip.py`` (a disk, a square and a bar that move),
+masks lie. The clip is ``tests/backend/video/clip.py`` (a disk, a square and a bar that move),
 written as lossless H.264. See tests/e2e/README.md.
 """
 
@@ -36,11 +36,11 @@ from tests.e2e.helpers import (
     wait_overlay,
     write_notebook,
 )
-from tests.video.clip import H, W, disk, make_clip, square
+from tests.backend.video.clip import H, W, disk, make_clip, square
 
 FRAMES = 12  # the clip of the tracking test
 LONG_FRAMES = 48  # the clip of the cancel test: tracking all of it takes 10-20 s on 2 cores
-CLICK = (20.0, 40.0)  # image pixels: the centre of the disk on frame 0 (tests/video/clip.py)
+CLICK = (20.0, 40.0)  # image pixels: the centre of the disk on frame 0 (tests/backend/video/clip.py)
 LATER = 7  # the frame scrubbed to after tracking
 
 SETUP_CELL = DUMP_CODE + """\

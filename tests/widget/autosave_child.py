@@ -18,7 +18,7 @@ import numpy as np
 
 import sam2_backend as sb
 from sam2_widget import Sam2Widget, autosave
-from tests.video.clip import make_clip
+from tests.backend.video.clip import make_clip
 
 T = 8
 HOLD = 3

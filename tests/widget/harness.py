@@ -11,7 +11,7 @@ import pytest
 
 import sam2_backend as sb
 from sam2_widget import Sam2Widget, embeddings
-from tests.video.clip import make_clip
+from tests.backend.video.clip import make_clip
 
 VIDEO_FRAMES = 8  # frames of the video tests' clip
 

@@ -21,7 +21,7 @@ import pytest
 
 import sam2_backend as sb
 from sam2_widget import Sam2VideoWidget, Sam2Widget
-from tests.video.clip import make_clip
+from tests.backend.video.clip import make_clip
 from tests.widget import autosave_child as child
 from tests.widget.harness import Recorder
 from tests.widget.test_video_widget import ok

@@ -16,7 +16,7 @@ import pytest
 from sam2_backend.video.sources import FrameReadError
 from sam2_widget import Sam2Widget, codecs
 from sam2_widget.frame_cache import FillWalk, JpegCache
-from tests.video.clip import make_clip
+from tests.backend.video.clip import make_clip
 from tests.widget.harness import (
     Recorder,
     video_model,  # noqa: F401 - the fixture "model"

@@ -1,7 +1,7 @@
 """The video widget (sam2_widget/video_widget.py) driven through its messages.
 
 A tiny random-weight model at image size 128 and the synthetic clip of
-tests/video/clip.py. The reference for every mask is the same session driven
+tests/backend/video/clip.py. The reference for every mask is the same session driven
 directly through ``VideoTracker`` with the widget's tracker options.
 """
 

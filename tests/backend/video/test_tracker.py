@@ -9,7 +9,7 @@ editing calls update objects and results, and bad input fails clearly without
 losing anything.
 
 Small and fast: a tiny model at image size 128, clips of 10 to 40 frames of
-96x128 (``tests/video/clip.py``).
+96x128 (``tests/backend/video/clip.py``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from sam2_backend import ImagePredictor, VideoTracker, build_model, get_config
 from sam2_backend.postprocess import fill_holes_in_mask_scores
 from sam2_backend.video import memory_bank
 from sam2_backend.video.sources import FrameReadError, VideoFileSource
-from tests.reference import randomize_
-from tests.video.clip import H, W, disk, make_clip, square
-from tests.video.media import has_encoder, write_video
+from tests.backend.reference import randomize_
+from tests.backend.video.clip import H, W, disk, make_clip, square
+from tests.backend.video.media import has_encoder, write_video
 
 av = pytest.importorskip("av")
 

@@ -17,8 +17,8 @@ import torch
 
 from sam2_backend.automask import AutomaticMaskGenerator
 from tests.conftest import synthetic_image
-from tests.reference import build_reference, ours_like
-from tests.test_postprocess import scipy_components
+from tests.backend.reference import build_reference, ours_like
+from tests.backend.test_postprocess import scipy_components
 
 NAME = "sam2.1-hiera-tiny"
 IMAGE_SIZE = 256

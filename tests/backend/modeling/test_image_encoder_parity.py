@@ -9,7 +9,7 @@ from sam2_backend.configs import get_config
 from sam2_backend.modeling.hiera import Hiera
 from sam2_backend.modeling.neck import FpnNeck, ImageEncoder
 from sam2_backend.modeling.position_encoding import PositionEmbeddingSine
-from tests.reference import build_reference
+from tests.backend.reference import build_reference
 
 NAMES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
 PREFIX = "image_encoder."

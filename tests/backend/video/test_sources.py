@@ -26,7 +26,7 @@ from sam2_backend.video.sources import (  # noqa: E402
     open_source,
 )
 from sam2_backend.video.sources.base import _natural_key  # noqa: E402
-from tests.video.media import has_encoder, write_video  # noqa: E402
+from tests.backend.video.media import has_encoder, write_video  # noqa: E402
 
 T, H, W = 24, 96, 128
 TOL = 6.0  # mean absolute difference (of 255) allowed for lossy codecs

@@ -14,7 +14,7 @@ import torch
 
 from sam2_backend.modeling.memory_attention import MemoryAttention
 from sam2_backend.modeling.memory_encoder import MemoryEncoder
-from tests.reference import build_reference
+from tests.backend.reference import build_reference
 
 NAME = "sam2.1-hiera-tiny"
 TOL = 1e-4

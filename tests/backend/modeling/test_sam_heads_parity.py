@@ -14,7 +14,7 @@ import torch
 from sam2_backend.modeling.mask_decoder import DecoderOutput, MaskDecoder
 from sam2_backend.modeling.prompt_encoder import PromptEncoder
 from sam2_backend.modeling.two_way_transformer import TwoWayTransformer
-from tests.reference import build_reference, randomize_
+from tests.backend.reference import build_reference, randomize_
 
 TOL = 1e-4
 NAMES = ["sam2.1-hiera-tiny", "sam2-hiera-tiny"]

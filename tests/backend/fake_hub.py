@@ -15,7 +15,7 @@ Errors use the Hub's ``X-Error-Code`` header (``RepoNotFound``,
 ``RevisionNotFound``, ``EntryNotFound``) so the client raises its usual
 exceptions. Every request is recorded in ``FakeHub.requests``.
 
-Run as a script (``python tests/fake_hub.py '<json>'``) it is the child
+Run as a script (``python tests/backend/fake_hub.py '<json>'``) it is the child
 process of the hub tests: it calls ``sam2_backend.load_model`` with the JSON
 arguments under whatever ``HF_*`` environment the test gave it (huggingface_hub
 reads those at import time) and prints one JSON line with the outcome.
