@@ -43,7 +43,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -270,16 +270,29 @@ class VideoSession:
     def add_mask(self, frame: int, mask: Any, obj_id: int | None = None) -> int:
         """Record a full (H, W) mask for the object on ``frame`` (replacing its points and box there)."""
         frame = self.check_index(frame)
-        m = np.asarray(mask)
-        if m.shape != self.hw or m.dtype.kind not in "biuf":
-            raise ValueError(f"mask must be a boolean array of the clip's size (H, W) = {self.hw}; "
-                             f"got shape {m.shape} dtype {m.dtype}.")
+        runs = encode_mask(self._check_mask(mask))
         with self._step():
             obj_id = self._target(obj_id)
-            self._mask_prompts[(frame, obj_id)] = encode_mask(m.astype(bool))
+            self._mask_prompts[(frame, obj_id)] = runs
             kept = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id != obj_id)
             self._set(frame, obj_id, kept)
             return obj_id
+
+    def add_mask_objects(self, frame: int, masks: Sequence[np.ndarray]) -> list[int]:
+        """New objects on ``frame``, one per (H, W) bool mask, each with that mask as its prompt there
+        (as :meth:`add_mask` for a new object), ready to track; one undo step. Returns their ids."""
+        frame = self.check_index(frame)
+        runs = [encode_mask(self._check_mask(m)) for m in masks]
+        with self._step():
+            ids = []
+            for r in runs:
+                obj_id = self._new_object(None)
+                self._mask_prompts[(frame, obj_id)] = r
+                self._dirty.append((frame, obj_id))
+                ids.append(obj_id)
+            if ids:
+                self.selected_id = ids[-1]
+            return ids
 
     def remove_prompt(self, frame: int, prompt_index: int) -> None:
         """Delete prompt ``prompt_index`` (into :meth:`prompts`) of ``frame``."""
@@ -381,6 +394,13 @@ class VideoSession:
         if not 0 <= frame < n:
             raise ValueError(f"frame index {frame} is out of range: the clip has {n} frames (0 to {n - 1}).")
         return frame
+
+    def _check_mask(self, mask: Any) -> np.ndarray:
+        m = np.asarray(mask)
+        if m.shape != self.hw or m.dtype.kind not in "biuf":
+            raise ValueError(f"mask must be a boolean array of the clip's size (H, W) = {self.hw}; "
+                             f"got shape {m.shape} dtype {m.dtype}.")
+        return m.astype(bool)
 
     def _check_object(self, obj_id: Any) -> int:
         obj_id = _check_int(obj_id, "object id")

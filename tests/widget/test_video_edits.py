@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 import sam2_backend as sb
+from sam2_widget.video_session import VideoSession
 from tests.widget.harness import video_clip, video_model  # noqa: F401 - the fixtures "clip" and "model"
 from tests.widget.test_video_widget import (
     T,
@@ -164,3 +166,37 @@ def test_masks_changed_names_exactly_the_changed_frames(clip, model):
     ok(front, front.send("rename_object", id=1, name="disk"))
     assert len(changes(front)) == 1
     w.close()
+
+
+def test_add_mask_objects_makes_new_objects_ready_to_track_in_one_step(clip, model):
+    # what "Everything" on a clip records: the automatic masks of the shown frame as new objects
+    session = VideoSession(model, clip)
+    first = session.add_object("kept")
+    h, w = session.hw
+    disk, bar = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    disk[30:50, 20:40] = True
+    bar[20:40, 70:110] = True
+    assert session.add_mask_objects(2, [disk, bar]) == [first + 1, first + 2]
+    assert [o.id for o in session.objects()] == [first, first + 1, first + 2]
+    assert session.selected_id == first + 2 and session.prompt_frames() == [2]
+    dirty, deleted, rebuilt = session.take_work()
+    assert dirty == [(2, first + 1), (2, first + 2)] and not deleted and not rebuilt
+    for frame, obj_id in dirty:
+        session.apply(frame, obj_id)
+    list(session.tracker.propagate("forward", start=2))
+
+    trk = direct(model, clip)
+    trk.add_mask(2, first + 1, disk)
+    trk.add_mask(2, first + 2, bar)
+    list(trk.propagate("forward", start=2))
+    assert_masks_equal(all_masks(session.tracker.results, T), all_masks(trk.results, T))
+    trk.close()
+
+    assert session.add_mask_objects(2, []) == [] and session.can_undo
+    assert session.undo() and [o.id for o in session.objects()] == [first]  # both in one step
+    assert session.prompt_frames() == [] and session.take_work()[1] == [first + 1, first + 2]
+    assert session.redo() and [o.id for o in session.objects()] == [first, first + 1, first + 2]
+    with pytest.raises(ValueError, match="clip's size"):
+        session.add_mask_objects(2, [disk, disk[:10]])
+    assert [o.id for o in session.objects()] == [first, first + 1, first + 2]  # nothing changed
+    session.close()
