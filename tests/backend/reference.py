@@ -80,7 +80,8 @@ def memory_in_fp32(ref) -> None:
     """Make the reference's video predictor run on a CPU. It stores memories in bf16 and,
     outside CUDA autocast, feeds them to fp32 layers ("mat1 and mat2 must have the same
     dtype"). Cast them to fp32 at the door of its memory attention, keeping the bf16-rounded
-    values (DESIGN.md: ours must give those same numbers)."""
+    values: our tracker stores its memories in bf16 too (video/step.py), and must give the
+    numbers the reference computes from them."""
     forward = ref.memory_attention.forward
 
     def fp32_forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):

@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "sam2_widget" / "static"
 
-# The flags that have been seen to work on these machines (DESIGN.md, "Tests and checks").
+# Chromium as the tests run it: no sandbox (it cannot start one as root in a container), no GPU
+# (the test machines have none), no traffic of its own and no first-run dialogs.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
