@@ -1,8 +1,8 @@
 // The widget's DOM: toolbar, canvas stage, object list, status line and help
-// overlay. Building and filling elements only; widget.ts wires the events.
+// overlay. Building and filling elements only; widget.ts and input.ts wire the events.
 // Every class carries the `sam2w-` prefix, since anywidget's CSS is global.
 
-import type { ObjectInfo } from "./protocol";
+import type { ObjectInfo, WidgetTraits } from "./protocol";
 import { KEY_HELP, MOUSE_HELP } from "./shortcuts";
 
 /** A new element with prefixed classes and the given attributes. */
@@ -141,14 +141,14 @@ function buildHelp(): HTMLDivElement {
 }
 
 /**
- * Refill the object list; rows carry `data-id`, their buttons `data-action`.
- * With `canMerge`, each row but the selected one gets a "merge into selected" button.
+ * Refill the object list; rows carry `data-id`, their buttons `data-action`, made only
+ * where `shows(action)`. Each row but the selected one gets a "merge into selected" button.
  */
 export function renderObjects(
   list: HTMLOListElement,
   objects: readonly ObjectInfo[],
   selectedId: number,
-  canMerge = false,
+  shows: (action: string) => boolean,
 ): void {
   const target = objects.find((o) => o.id === selectedId);
   const rows = objects.map((o, i) => {
@@ -181,8 +181,9 @@ export function renderObjects(
       { type: "button", "data-action": "delete", "aria-label": `Delete ${o.name}`, title: "Delete on every image" },
       "×",
     );
-    row.append(swatch, slot, name, eye);
-    if (canMerge && target !== undefined && !selected) {
+    row.append(swatch, slot, name);
+    if (shows("toggle_visible")) row.append(eye);
+    if (shows("merge") && target !== undefined && !selected) {
       row.append(
         h(
           "button",
@@ -197,11 +198,47 @@ export function renderObjects(
         ),
       );
     }
-    row.append(del);
+    if (shows("delete")) row.append(del);
     return row;
   });
   if (rows.length === 0) rows.push(h("li", "empty", {}, "Click the image to start an object."));
   list.replaceChildren(...rows);
+}
+
+/** Reads a synced trait (the model's `get`). */
+export type TraitReader = <K extends keyof WidgetTraits>(key: K) => WidgetTraits[K];
+
+/** Show the buttons in `root` whose action `shows` (object rows make theirs in `renderObjects`). */
+export function showControls(root: HTMLElement, shows: (action: string) => boolean): void {
+  for (const b of root.querySelectorAll<HTMLButtonElement>("button[data-action]")) b.hidden = !shows(b.dataset.action ?? "");
+}
+
+export function renderToolbar(ui: Layout, get: TraitReader): void {
+  const enable = (action: string, enabled: boolean): void => {
+    const b = ui.buttons.get(action);
+    if (b !== undefined) b.disabled = !enabled;
+  };
+  const count = get("image_count");
+  const index = get("image_index");
+  enable("undo", get("can_undo"));
+  enable("redo", get("can_redo"));
+  enable("clear_object", get("selected_id") > 0);
+  enable("prev_image", index > 0);
+  enable("next_image", index < count - 1);
+  ui.nav.hidden = count <= 1;
+  ui.position.textContent = `${index + 1} / ${count}`;
+  ui.imageName.textContent = get("image_name");
+  ui.opacity.value = String(get("opacity"));
+  ui.outline.checked = get("outline");
+}
+
+/** The status line; `localError` is an error of the front end itself, shown when the kernel has none. */
+export function renderStatus(ui: Layout, get: TraitReader, localError: string): void {
+  const latency = get("latency_ms");
+  ui.status.dataset.status = get("status");
+  ui.statusText.textContent = get("status_text");
+  ui.latency.textContent = latency > 0 ? `latency ${Math.round(latency)} ms` : "";
+  ui.error.textContent = get("error") || localError;
 }
 
 /**

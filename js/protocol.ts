@@ -84,6 +84,8 @@ export interface WidgetTraits {
   progress: Partial<Progress>;
   /** The version of the latest `masks_changed` message. */
   masks_version: number;
+  /** The `type`s of the messages this widget handles (controls.ts); missing or empty from older kernels. */
+  _supported_messages?: string[];
 }
 
 /** The kernel's answer to `fetch_frames`, one per frame; buffers [JPEG, label RLE] unless `error`. */
