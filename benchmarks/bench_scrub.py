@@ -15,16 +15,17 @@ background fill has encoded the whole clip, and reports how long that took). Two
   window; the ``goto`` handler (``_show_image``: decode + JPEG + RLE + trait sync) cold;
   and, with the cache off, the phases one by one.
 * browser: JupyterLab + headless Chromium + the widget, driven by real key presses.
-  The front end marks the canvas with ``data-drawn-frame`` at the end of each draw
-  (js/widget.ts); a page script records ``performance.now()`` at the keydown (capture
-  phase, before the widget sees it) and when ``data-drawn-frame`` becomes the target,
-  so the latency is key press -> frame drawn with its overlay, all inside the page.
-  "On screen" goes on to the animation frame that paints that draw: the draw itself when
-  it ran in an animation-frame callback, else the start of the next animation frame.
-  The page also sets ``window.__sam2wTrace = []``, which makes the widget record each step
-  (seek, fetch sent, reply, decode, decoded, labels, draw, coloured, drawn, trait decode)
-  with ``performance.now()``: the split printed per case is the median time from the key
-  press to the first such event for the target frame.
+  The page asks the front end for its benchmark trace (js/trace.ts) before the widget
+  renders, by setting ``window.__sam2wTrace = []``. The front end then marks the canvas
+  with ``data-drawn-frame`` at the end of each draw; a page script records
+  ``performance.now()`` at the keydown (capture phase, before the widget sees it) and when
+  ``data-drawn-frame`` becomes the target, so the latency is key press -> frame drawn with
+  its overlay, all inside the page. "On screen" goes on to the animation frame that paints
+  that draw: the draw itself when it ran in an animation-frame callback, else the start of
+  the next animation frame. The trace also records each step (seek, fetch sent, reply,
+  decode, decoded, labels, draw, coloured, drawn, trait decode) with ``performance.now()``:
+  the split printed per case is the median time from the key press to the first such event
+  for the target frame.
 
   - cold jump: type a frame number in the jump box and press Enter, to a frame at
     least 9 frames from every frame fetched in the last 4 jumps (so neither the front
@@ -60,7 +61,7 @@ sys.path.insert(0, str(HERE))
 
 import clip720
 
-RADIUS = 8  # js/widget.ts PREFETCH_RADIUS
+RADIUS = 8  # js/video_player.ts PREFETCH_RADIUS
 WINDOW = 2 * RADIUS + 1
 TARGET_MS = 50.0
 
@@ -209,12 +210,15 @@ w"""
 
 STATS_CELL = """print("SCRUB-STATS", sent, w.image_index, w.masks_version, repr(w.error))"""
 
+# The front end's benchmark trace (js/trace.ts) is off unless the page asks for it first.
+TRACE_JS = "window.__sam2wTrace = [];"
+
 # Page-side probes: keydown (capture, before the widget) and every change of data-drawn-frame.
 PROBE_JS = """(root) => {
   const canvas = root.querySelector("canvas.sam2w-canvas");
   const probe = { keys: [], draws: [] };
   window.__scrub = probe;
-  window.__sam2wTrace = [];  // the widget's opt-in trace (js/widget.ts mark): [t, event, frame]
+  window.__sam2wTrace = [];  // a fresh trace (js/trace.ts), from here on: [t, event, frame]
   window.addEventListener("keydown", (e) => {
     const el = e.target;
     if (!(el instanceof HTMLInputElement)) return;
@@ -303,6 +307,7 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
         context.set_default_timeout(60_000)
         page = context.new_page()
         quiet = Quiet(page)
+        page.add_init_script(TRACE_JS)  # before the widget renders: it asks only then
         open_notebook(page, server, nb)
         run_cell(page, 0)
         root = cell(page, 0).locator(".sam2w-root")

@@ -37,9 +37,15 @@ export const CONTROL_MESSAGES: Readonly<Record<string, MessageType>> = {
  * view); otherwise when `supported` (the `_supported_messages` trait) has its message type,
  * or, where the trait is missing or empty, as before the trait.
  */
-export function showsControl(action: string, supported: readonly string[] | null | undefined, isVideo: boolean): boolean {
+export function showsControl(
+  action: string,
+  supported: readonly string[] | null | undefined,
+  isVideo: boolean,
+): boolean {
   const type = CONTROL_MESSAGES[action];
   if (type === undefined) return true;
-  if (supported === null || supported === undefined || supported.length === 0) return !(isVideo && type === "merge_objects");
+  if (supported === null || supported === undefined || supported.length === 0) {
+    return !(isVideo && type === "merge_objects");
+  }
   return supported.includes(type);
 }

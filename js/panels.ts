@@ -1,5 +1,6 @@
 // The widget's DOM: toolbar, canvas stage, object list, status line and help
-// overlay. Building and filling elements only; widget.ts and input.ts wire the events.
+// overlay: building and filling elements, and turning clicks on them into calls
+// (`wirePanels`). The canvas' own events are input.ts's.
 // Every class carries the `sam2w-` prefix, since anywidget's CSS is global.
 
 import type { ObjectInfo, WidgetTraits } from "./protocol";
@@ -210,7 +211,9 @@ export type TraitReader = <K extends keyof WidgetTraits>(key: K) => WidgetTraits
 
 /** Show the buttons in `root` whose action `shows` (object rows make theirs in `renderObjects`). */
 export function showControls(root: HTMLElement, shows: (action: string) => boolean): void {
-  for (const b of root.querySelectorAll<HTMLButtonElement>("button[data-action]")) b.hidden = !shows(b.dataset.action ?? "");
+  for (const b of root.querySelectorAll<HTMLButtonElement>("button[data-action]")) {
+    b.hidden = !shows(b.dataset.action ?? "");
+  }
 }
 
 export function renderToolbar(ui: Layout, get: TraitReader): void {
@@ -266,4 +269,59 @@ export function editName(name: HTMLElement, signal: AbortSignal, done: (value: s
   name.replaceWith(input);
   input.focus();
   input.select();
+}
+
+/** What clicks on the toolbar and the object list ask for. */
+export interface PanelActions {
+  /** A toolbar button, by its `data-action`. */
+  button(action: string): void;
+  /** A click on object `id`'s row: on its button `action`, or elsewhere (undefined). */
+  object(id: number, action: string | undefined): void;
+  /** Whether a double click on a name may edit it. */
+  canRename(): boolean;
+  rename(id: number, name: string): void;
+  /** A name edit ended: refill the object list. */
+  editEnded(): void;
+  opacity(value: number): void;
+  outline(on: boolean): void;
+}
+
+/** Wire the toolbar's and the object list's events; `editing()` says whether a name is being edited. */
+export function wirePanels(ui: Layout, actions: PanelActions, signal: AbortSignal): { editing(): boolean } {
+  const listen = { signal };
+  let editing = false;
+  ui.root.addEventListener(
+    "click",
+    (e) => {
+      const target = e.target as HTMLElement;
+      const row = target.closest<HTMLElement>(".sam2w-object");
+      const action = target.closest<HTMLElement>("[data-action]")?.dataset.action;
+      if (row !== null) {
+        if (!editing) actions.object(Number(row.dataset.id), action);
+      } else if (action !== undefined) {
+        actions.button(action);
+      }
+    },
+    listen,
+  );
+  ui.objects.addEventListener(
+    "dblclick",
+    (e) => {
+      const name = (e.target as HTMLElement).closest<HTMLElement>(".sam2w-name");
+      const row = name?.closest<HTMLElement>(".sam2w-object");
+      if (name == null || row == null || !actions.canRename()) return;
+      const id = Number(row.dataset.id);
+      editing = true;
+      editName(name, signal, (value) => {
+        editing = false;
+        if (value !== null && value !== "" && value !== name.textContent) actions.rename(id, value);
+        actions.editEnded();
+        ui.root.focus({ preventScroll: true });
+      });
+    },
+    listen,
+  );
+  ui.opacity.addEventListener("input", () => actions.opacity(Number(ui.opacity.value)), listen);
+  ui.outline.addEventListener("change", () => actions.outline(ui.outline.checked), listen);
+  return { editing: () => editing };
 }

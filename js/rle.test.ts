@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BinaryLike } from "./protocol";
-import {
-  buildOverlay,
-  decodeLabelRle,
-  decodeLabelRuns,
-  outlineIndices,
-  outlineMask,
-  paintOverlay,
-  parseHexColor,
-  sameBytes,
-  toBytes,
-} from "./rle";
+import { decodeLabelRuns, outlineIndices, paintOverlay, parseHexColor, sameBytes, toBytes } from "./rle";
+import { buildOverlay, decodeLabelRle, outlineMask } from "./rle_reference";
 
 /** Encode (value, count) pairs as the protocol's little-endian uint32 bytes. */
 function encode(pairs: [number, number][]): Uint8Array {

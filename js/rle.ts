@@ -11,14 +11,6 @@ export function toBytes(buf: BinaryLike | null | undefined): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/**
- * Decode little-endian uint32 `(value, count)` pairs into `width * height`
- * labels. Empty input means no masks (all zero). Throws on malformed input.
- */
-export function decodeLabelRle(buf: BinaryLike | null | undefined, width: number, height: number): Uint32Array {
-  return decodeLabelRuns(buf, width, height).labels;
-}
-
 /** Whether two byte arrays hold the same bytes. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
@@ -44,7 +36,10 @@ export interface LabelRuns {
   runs: Uint32Array;
 }
 
-/** `decodeLabelRle`, also returning the runs of non-zero labels. Throws on malformed input. */
+/**
+ * Decode little-endian uint32 `(value, count)` pairs into `width * height` labels, and the
+ * runs of non-zero labels. Empty input means no masks (all zero). Throws on malformed input.
+ */
 export function decodeLabelRuns(buf: BinaryLike | null | undefined, width: number, height: number): LabelRuns {
   const bytes = toBytes(buf);
   const size = width * height;
@@ -86,72 +81,9 @@ export function parseHexColor(color: string): [number, number, number] {
 }
 
 /**
- * 1 where a pixel is inside a mask (label != 0) and differs from one of its
- * 4-neighbours; outside the image counts as background, so outlines close at
- * the image border.
- */
-export function outlineMask(labels: Uint32Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const v = labels[i];
-      if (v === 0) continue;
-      if (
-        x === 0 || x === width - 1 || y === 0 || y === height - 1 ||
-        labels[i - 1] !== v || labels[i + 1] !== v ||
-        labels[i - width] !== v || labels[i + width] !== v
-      ) {
-        out[i] = 1;
-      }
-    }
-  }
-  return out;
-}
-
-export interface OverlayStyle {
-  /** Fill opacity of the masks, 0..1. */
-  opacity: number;
-  /** Outline pixels (from `outlineMask`) drawn opaque, or null for none. */
-  outline: Uint8Array | null;
-}
-
-/**
- * RGBA pixels (width * height * 4) colouring each label with its object's
- * colour. Labels of hidden or unknown objects stay transparent.
- */
-export function buildOverlay(
-  labels: Uint32Array,
-  objects: readonly { id: number; color: string; visible: boolean }[],
-  style: OverlayStyle,
-): Uint8ClampedArray<ArrayBuffer> {
-  const rgba = new Uint8ClampedArray(labels.length * 4);
-  const colours = new Map<number, [number, number, number]>();
-  for (const o of objects) if (o.visible) colours.set(o.id, parseHexColor(o.color));
-  const fill = Math.round(255 * Math.min(1, Math.max(0, style.opacity)));
-  const outline = style.outline;
-  let lastLabel = 0;
-  let lastColour: [number, number, number] | undefined;
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i];
-    if (v === 0) continue;
-    if (v !== lastLabel) {
-      lastLabel = v;
-      lastColour = colours.get(v);
-    }
-    if (lastColour === undefined) continue;
-    const o = i * 4;
-    rgba[o] = lastColour[0];
-    rgba[o + 1] = lastColour[1];
-    rgba[o + 2] = lastColour[2];
-    rgba[o + 3] = outline !== null && outline[i] === 1 ? 255 : fill;
-  }
-  return rgba;
-}
-
-/**
- * The pixels `outlineMask` marks, as ascending pixel indices, visiting only the
- * pixels of the runs (not the whole image).
+ * The outline pixels, as ascending pixel indices: those inside a mask (label != 0) that
+ * differ from one of their 4-neighbours, outside the image counting as background (outlines
+ * close at the image border). Visits only the pixels of the runs, not the whole image.
  */
 export function outlineIndices(map: LabelRuns, width: number, height: number): Uint32Array {
   const { labels, runs } = map;
@@ -188,8 +120,9 @@ function packRgba(r: number, g: number, b: number, a: number): number {
 }
 
 /**
- * `buildOverlay` into `rgba` (width * height * 4 bytes, overwritten; reused between
- * calls), painted run by run: the same pixels for the same labels, objects and style.
+ * Colour each label with its object's colour into `rgba` (width * height * 4 bytes,
+ * overwritten; reused between calls), painted run by run. Labels of hidden or unknown
+ * objects stay transparent; fill alpha is `opacity` (0..1), outline pixels are opaque.
  * `outline` lists the outline pixels (`outlineIndices`) or is null for none.
  */
 export function paintOverlay(

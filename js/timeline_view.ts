@@ -3,8 +3,7 @@
 // track ◀ / ▶ / ◀▶, Cancel and a progress bar. Layout and timing logic is in
 // timeline.ts; this file builds the DOM and turns events into callbacks.
 
-import { h } from "./panels";
-import type { WidgetTraits } from "./protocol";
+import { h, type TraitReader } from "./panels";
 import { layoutSpans, markPosition, progressFraction, progressText } from "./timeline";
 
 export interface TimelineActions {
@@ -17,7 +16,8 @@ export interface TimelineActions {
 
 export interface Timeline {
   root: HTMLDivElement;
-  render(traits: Pick<WidgetTraits, "image_index" | "image_count" | "prompt_frames" | "tracked" | "objects" | "progress">, playing: boolean): void;
+  /** Fill from the traits (`image_index`, `image_count`, `prompt_frames`, `tracked`, `objects`, `progress`). */
+  render(get: TraitReader, playing: boolean): void;
 }
 
 const LANE_PX = 3;
@@ -70,9 +70,15 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   fwd.addEventListener("click", () => actions.track("forward"), listen);
   cancel.addEventListener("click", () => actions.cancel(), listen);
 
-  function render(t: Parameters<Timeline["render"]>[0], playing: boolean): void {
-    index = t.image_index;
-    total = Math.max(1, t.image_count);
+  function render(get: TraitReader, playing: boolean): void {
+    const t = {
+      tracked: get("tracked") ?? [],
+      objects: get("objects"),
+      progress: get("progress") ?? {},
+      prompt_frames: get("prompt_frames") ?? [],
+    };
+    index = get("image_index");
+    total = Math.max(1, get("image_count"));
     slider.max = String(total - 1);
     if (document.activeElement !== slider) slider.value = String(index);
     if (document.activeElement !== jump) jump.value = String(index + 1);

@@ -306,7 +306,8 @@ export class VideoPlayer<B extends Closable> {
   }
 
   private schedulePredecode(): void {
-    if (this.cancelPredecode === null && !this.disposed) this.cancelPredecode = this.clock.after(0, () => this.predecode());
+    if (this.cancelPredecode !== null || this.disposed) return;
+    this.cancelPredecode = this.clock.after(0, () => this.predecode());
   }
 
   private dropPredecoded(index: number): void {

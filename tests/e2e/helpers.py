@@ -306,7 +306,7 @@ def canvas_alpha(opacity: float) -> float:
 
 
 def wheel_factor(delta_y: float) -> float:
-    """The zoom of one wheel event of ``delta_y`` pixels (js/widget.ts WHEEL_ZOOM)."""
+    """The zoom of one wheel event of ``delta_y`` pixels (js/input.ts WHEEL_ZOOM)."""
     return math.exp(-delta_y * 0.0015)
 
 
