@@ -4,6 +4,7 @@
 // the traits and messages of docs/widget_protocol.md.
 
 import type { RenderProps } from "@anywidget/types";
+import { Actions } from "./actions";
 import { showsControl } from "./controls";
 import { CanvasInput } from "./input";
 import { MessageBuilder, type Message } from "./messages";
@@ -18,13 +19,10 @@ import {
 } from "./panels";
 import { parseAck, parseFrameReply, parseMasksChanged, type Prompt, type WidgetTraits } from "./protocol";
 import { toBytes } from "./rle";
-import type { Action } from "./shortcuts";
 import { Stage } from "./stage";
 import { buildTimeline } from "./timeline_view";
 import { createTrace } from "./trace";
 import { VideoPlayer, type Clock } from "./video_player";
-
-const KEY_ZOOM = 1.25;
 
 const BROWSER_CLOCK: Clock = {
   now: () => performance.now(),
@@ -38,9 +36,6 @@ const BROWSER_CLOCK: Clock = {
   },
   nextFrame: (f) => void requestAnimationFrame(() => f()),
 };
-
-/** Toolbar buttons that do what their key does. */
-const KEYED_BUTTONS = ["undo", "redo", "new_object", "clear_object", "prev_image", "next_image", "reset_view", "help"];
 
 function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   const ui = buildLayout();
@@ -185,73 +180,40 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
         send(() => messages.addBox(b.x0, b.y0, b.x1, b.y1), { obj_id: model.get("selected_id"), type: "box", ...b });
       },
       removePrompt: (index) => send(() => messages.removePrompt(index)),
-      perform,
+      perform: (action) => actions.perform(action),
       redraw: () => stage.scheduleDraw(),
     },
     events.signal,
   );
 
-  function gotoImage(delta: number): void {
-    if (player !== null) return player.step(delta); // a clip: from the frame on screen, as the scrubber does
-    const target = model.get("image_index") + delta;
-    if (target >= 0 && target < model.get("image_count")) send(() => messages.goto(target));
-  }
-
-  function perform(action: Action): void {
-    switch (action.type) {
-      case "undo":
-        return send(() => messages.undo());
-      case "redo":
-        return send(() => messages.redo());
-      case "new_object":
-        return send(() => messages.addObject());
-      case "select": {
-        const o = model.get("objects")[action.slot];
-        if (o !== undefined) send(() => messages.selectObject(o.id));
-        return;
-      }
-      case "clear_object":
-        if (model.get("selected_id") > 0) send(() => messages.clearObject());
-        return;
-      case "prev_image":
-        return gotoImage(-1);
-      case "next_image":
-        return gotoImage(1);
-      case "zoom_in":
-        return stage.zoom(KEY_ZOOM);
-      case "zoom_out":
-        return stage.zoom(1 / KEY_ZOOM);
-      case "reset_view":
-        return stage.resetView();
-      case "toggle_outline":
-        return setTrait("outline", !model.get("outline"));
-      case "help":
-        ui.help.hidden = !ui.help.hidden;
-        return;
-      case "escape":
+  const actions = new Actions(
+    {
+      send,
+      objects: () => model.get("objects"),
+      selectedId: () => model.get("selected_id"),
+      step(delta) {
+        if (player !== null) return player.step(delta); // a clip: from the frame on screen, as the scrubber does
+        const target = model.get("image_index") + delta;
+        if (target >= 0 && target < model.get("image_count")) send(() => messages.goto(target));
+      },
+      zoom: (factor) => stage.zoom(factor),
+      resetView: () => stage.resetView(),
+      toggleOutline: () => setTrait("outline", !model.get("outline")),
+      toggleHelp: () => void (ui.help.hidden = !ui.help.hidden),
+      escape() {
         if (!ui.help.hidden) ui.help.hidden = true;
         else if (input.gestureActive) input.cancelGesture();
         else input.blur();
-        return;
-    }
-  }
+      },
+    },
+    messages,
+  );
 
   const panels = wirePanels(
     ui,
     {
-      button(action) {
-        if (action === "clear_image") send(() => messages.clearImage());
-        else if (action === "segment_everything") send(() => messages.segmentEverything());
-        else if (KEYED_BUTTONS.includes(action)) perform({ type: action } as Action);
-      },
-      object(id, action) {
-        const o = model.get("objects").find((x) => x.id === id);
-        if (o === undefined) return;
-        if (action === "toggle_visible") send(() => messages.setVisible(id, !o.visible));
-        else if (action === "delete") send(() => messages.deleteObject(id));
-        else if (action === "merge") send(() => messages.mergeObjects([model.get("selected_id"), id]));
-        else if (id !== model.get("selected_id")) send(() => messages.selectObject(id));
-      },
+      button: (action) => actions.button(action),
+      object: (id, action) => actions.object(id, action),
       canRename: () => shows("rename"),
       rename: (id, name) => send(() => messages.renameObject(id, name)),
       editEnded: renderObjectList,
