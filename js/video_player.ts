@@ -6,8 +6,8 @@
 // message per frame) fill a cache of FRAME_CACHE frames; the scrubber shows cached frames at
 // once, without moving the kernel. `goto` moves the kernel itself (its `image_index`,
 // `image_jpeg` and `label_rle` traits), which prompts act on. A seek:
-// 1. shows the frame from the cache, or, after a jump to a frame not cached, asks for that
-//    frame alone;
+// 1. shows the frame from the cache (and fetches the new edge of the window around it), or,
+//    after a jump to a frame not cached, asks for that frame alone;
 // 2. once that frame is on the canvas (in the next animation frame, after its paint), sends
 //    the goto (on a commit: a release, a key, the end of playback) and, after a jump, fetches
 //    the window of PREFETCH_RADIUS frames around it, nearest first. Held back until then so
