@@ -1,11 +1,10 @@
-"""SAM 2 in a Jupyter widget: click, box and segment everything on an image or a set of images; track objects in a video."""
+"""SAM 2 in a Jupyter widget: click, box and segment everything on an image or an image set; track objects in a clip."""
 
 from .colors import PALETTE, color_for
 from .images import ImageReadError, ImageSet
 from .results import ImageSetResults
 from .session import Box, ObjectInfo, Point, Session
-from .video_widget import Sam2VideoWidget
-from .widget import Sam2Widget
+from .widget import Sam2ImageWidget, Sam2VideoWidget, Sam2Widget
 
 __all__ = [
     "PALETTE",
@@ -15,6 +14,7 @@ __all__ = [
     "ImageSetResults",
     "ObjectInfo",
     "Point",
+    "Sam2ImageWidget",
     "Sam2VideoWidget",
     "Sam2Widget",
     "Session",

@@ -37,23 +37,26 @@ class Autosave:
         resumed: the session file the widget was loaded from, if any.
     """
 
-    def __init__(self, path: str | os.PathLike, write: Callable[[Path], object],
-                 resumed: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, write: Callable[[Path], object], resumed: str | os.PathLike | None = None
+    ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"autosave must be a file path (str or Path), got {type(path).__name__}.")
         self.path = Path(path).expanduser().absolute()
         if self.path.is_dir():
-            raise ValueError(f"autosave={str(path)!r} is a folder; give a file path such as "
-                             f"{str(self.path / 'session.npz')!r}.")
+            raise ValueError(
+                f"autosave={str(path)!r} is a folder; give a file path such as {str(self.path / 'session.npz')!r}."
+            )
         if not self.path.parent.is_dir():
-            raise ValueError(f"autosave folder {str(self.path.parent)!r} does not exist: create it or "
-                             "choose another path.")
-        if self.path.exists() and not (resumed is not None and Path(resumed).exists()
-                                       and self.path.samefile(resumed)):
+            raise ValueError(
+                f"autosave folder {str(self.path.parent)!r} does not exist: create it or choose another path."
+            )
+        if self.path.exists() and not (resumed is not None and Path(resumed).exists() and self.path.samefile(resumed)):
             raise ValueError(
                 f"autosave file {str(self.path)!r} already exists (an earlier session's?). Restore it with "
                 f"Sam2Widget.load_session({str(self.path)!r}, source, autosave={str(self.path)!r}), "
-                "or delete it, or choose another path.")
+                "or delete it, or choose another path."
+            )
         self._write = write
         self._lock = threading.Lock()
         self._requested = 0  # save requests made so far (see request / save_if_latest)
@@ -88,7 +91,8 @@ class Autosave:
             raise AutosaveError(
                 f"autosave to {str(self.path)!r} failed ({e.strerror or e}). Your work is intact in the widget: "
                 "free disk space or fix the path (the next action saves again), or call "
-                "save_session(another_path).") from e
+                "save_session(another_path)."
+            ) from e
         finally:
             now = time.perf_counter()
             self._last_save, self._last_cost = now, now - start

@@ -10,11 +10,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Every message type the front end may send; each has a ``_msg_<type>`` handler on the widget.
+# Every message type of the protocol. Each widget handles those in its ``_messages`` table (by a
+# ``_msg_<type>`` method) and refuses the others as not supported for it.
 TYPES = (
-    "add_point", "add_box", "remove_prompt", "undo", "redo", "add_object", "select_object",
-    "rename_object", "set_visible", "delete_object", "merge_objects", "clear_object", "clear_image", "goto",
-    "segment_everything", "track", "cancel", "fetch_frames",
+    "add_point",
+    "add_box",
+    "remove_prompt",
+    "undo",
+    "redo",
+    "add_object",
+    "select_object",
+    "rename_object",
+    "set_visible",
+    "delete_object",
+    "merge_objects",
+    "clear_object",
+    "clear_image",
+    "goto",
+    "segment_everything",
+    "track",
+    "cancel",
+    "fetch_frames",
 )
 
 

@@ -1,8 +1,8 @@
-"""The widget for a video clip: the image widget's traits and messages, plus a timeline and tracking.
+"""The widget for a video clip: the shared traits and messages (_base.py), plus a timeline and tracking.
 
 ``Sam2Widget(source)`` makes one of these for a video file, and for a folder, an
-array or a list when ``video=True`` (see ``Sam2Widget.__new__``). The traits of
-the image widget keep their meaning with "image" read as "frame"; the video ones
+array or a list when ``video=True`` (see ``Sam2Widget.__new__``). The shared traits
+keep their meaning with "image" read as "frame"; the video ones
 (``is_video``, ``prompt_frames``, ``tracked``, ``progress``, ``masks_version``) and
 the messages ``track``, ``cancel``, ``fetch_frames`` and ``masks_changed`` are in
 docs/widget_protocol.md.
@@ -27,28 +27,27 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-import anywidget
 import numpy as np
 
-from sam2_backend import ModelConfig, SAM2Model
 from sam2_backend.video import TrackResults
-from sam2_backend.video.sources import VIDEO_EXTENSIONS, FrameReadError, FrameSource, VideoFileSource
+from sam2_backend.video.sources import FrameReadError, FrameSource, VideoFileSource
 
 from . import codecs
+from ._base import DEFAULT_MODEL, SHARED_MESSAGES, Sam2Widget
+from ._options import ModelArg, check_options, resolve_model
 from .colors import hex_to_rgb
 from .frame_cache import FillWalk, JpegCache
 from .images import ImageReadError
-from .autosave import Autosave
 from .mask_versions import MaskVersions
 from .messages import string
-from .session_file import model_reference
-from .video_session import VideoSession, read_video_session, write_video_session
-from .widget import OPTIONS, Sam2Widget, _resolve_model, _unknown_options_message
+from .session_file import SavedVideoSession, model_reference, write_video_session
+from .video_session import VideoSession
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -59,14 +58,6 @@ MAX_FETCH = 64  # frames one fetch_frames message may ask for
 PREFETCH_RADIUS = 8  # js/widget.ts PREFETCH_RADIUS: the front end fetches +-8 frames around the cursor
 
 
-def is_video_source(source: Any, video: bool | None) -> bool:
-    """Whether ``Sam2Widget(source, video=video)`` shows a clip: always for a video file
-    (by extension), for anything else only with ``video=True``."""
-    if video is not None:
-        return bool(video)
-    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in VIDEO_EXTENSIONS
-
-
 class Sam2VideoWidget(Sam2Widget):
     """SAM 2 on a video clip: prompts on any frame, tracking both ways, a timeline.
 
@@ -75,39 +66,40 @@ class Sam2VideoWidget(Sam2Widget):
     ``Sam2Widget``. Prompts go to the shown frame unless ``frame=`` is given.
     """
 
-    def __init__(self, source: Any, model: str | os.PathLike | ModelConfig | SAM2Model = "sam2.1-hiera-tiny",
-                 device: str = "auto", video: bool | None = True, **options: Any) -> None:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise TypeError(_unknown_options_message(unknown))
-        opts = {**OPTIONS, **options}
+    _for_clips = True
+    _messages = (*SHARED_MESSAGES, "track", "cancel", "fetch_frames")
+    _shows, _item = "clips", "frame"
+
+    def __init__(
+        self,
+        source: Any,
+        model: ModelArg = DEFAULT_MODEL,
+        device: str = "auto",
+        video: bool | None = None,
+        **options: Any,
+    ) -> None:
+        opts = check_options(options)
         jpegs = JpegCache(int(opts["frame_cache_mb"] * 2**20))  # a bad size fails before the clip is opened
-        autosave = None if opts["autosave"] is None else Autosave(opts["autosave"], self._write_autosave)
-        sam = _resolve_model(model, device)
+        sam = resolve_model(model, device)
         session = VideoSession(sam, source)
-        anywidget.AnyWidget.__init__(self, opacity=opts["opacity"], outline=opts["outline"])
-        self._model = sam
+        try:
+            super().__init__(source, sam, device, video, **options)
+        except BaseException:  # bad shared options: release the clip opened above
+            session.close()
+            raise
         self._session = session
-        self._autosave = autosave
         self._versions = MaskVersions()
         self._source_ref = str(Path(source).resolve()) if isinstance(source, (str, os.PathLike)) else None
-        self._display = {"max_side": int(opts["display_max_side"]), "quality": int(opts["jpeg_quality"])}
-        self._amg_options = dict(opts["amg_options"] or {})
-        self._worker = Worker(f"sam2_widget-{self.model_id}", on_error=self._show_error,
-                              on_idle=self._on_worker_idle)
         self._frames_source = _display_source(source, session.tracker.source)
         self._jpegs = jpegs
         self._fill = FillWalk(self._jpegs, session.num_frames, self._encode_frame, PREFETCH_RADIUS)
-        self._frames_worker = Worker(f"sam2_widget-frames-{self.model_id}", on_error=self._show_error,
-                                     background=self._fill_step)
-        self._view_lock = threading.RLock()
-        self._on_change = []
-        self._last_timing = ""
+        self._frames_worker = Worker(
+            f"sam2_widget-frames-{self.model_id}", on_error=self._show_error, background=self._fill_step
+        )
         self._track_lock = threading.Lock()
         self._track_ticket = 0  # tracking requests made so far
         self._cancelled_upto = 0  # requests up to this one are cancelled
         self._tracking = 0  # requests queued or running
-        self.on_msg(self._on_frontend_msg)
         with self.hold_sync():
             self.set_trait("is_video", True)
             self.set_trait("image_count", session.num_frames)
@@ -118,15 +110,12 @@ class Sam2VideoWidget(Sam2Widget):
             self._show_error(e)
 
     def __repr__(self) -> str:
-        return (f"Sam2Widget(video of {self.image_count} frames, showing frame {self.image_index}, "
-                f"{len(self.objects)} objects, {len(self.results)} frames tracked)")
+        return (
+            f"Sam2Widget(video of {self.image_count} frames, showing frame {self.image_index}, "
+            f"{len(self.objects)} objects, {len(self.results)} frames tracked)"
+        )
 
     # -- Python API: reading ---------------------------------------------------
-
-    @property
-    def masks(self) -> dict[int, np.ndarray]:
-        """``{obj_id: (H, W) bool}`` on the shown frame (every object, in display order)."""
-        return self._session.masks(self.image_index)
 
     @property
     def results(self) -> TrackResults:
@@ -149,8 +138,9 @@ class Sam2VideoWidget(Sam2Widget):
     def _frame(self, frame: int | None) -> int:
         return self.image_index if frame is None else frame
 
-    def add_points(self, points: Any, labels: Any, obj_id: int | None = None,
-                   frame: int | None = None) -> dict[int, np.ndarray]:
+    def add_points(
+        self, points: Any, labels: Any, obj_id: int | None = None, frame: int | None = None
+    ) -> dict[int, np.ndarray]:
         """Clicks (N, 2) (x, y) with labels (N,) for ``obj_id`` on ``frame`` (default: shown);
         returns that frame's masks."""
         frame = self._frame(frame)
@@ -187,11 +177,6 @@ class Sam2VideoWidget(Sam2Widget):
 
     clear_frame = clear_image
 
-    def segment_everything(self, **amg_options: Any) -> list[int]:
-        error = ValueError("segment everything is for images; on a video, prompt objects and track them.")
-        self._show_error(error)
-        raise error
-
     # -- Python API: tracking ----------------------------------------------------
 
     def track(self, direction: str = "forward", frame: int | None = None, wait: bool = True) -> int | Future:
@@ -209,8 +194,14 @@ class Sam2VideoWidget(Sam2Widget):
 
     # -- Python API: exports and sessions ------------------------------------------
 
-    def save_video(self, path: str | os.PathLike, fps: float | None = None, start: int = 0,
-                   stop: int | None = None, codec: str = "libx264") -> Path:
+    def save_video(
+        self,
+        path: str | os.PathLike,
+        fps: float | None = None,
+        start: int = 0,
+        stop: int | None = None,
+        codec: str = "libx264",
+    ) -> Path:
         """Write the clip with masks (filled at ``opacity``), outlines and object ids drawn, frame
         by frame (PyAV). ``fps`` defaults to the source's (or 24). Waits for pending work."""
         self.wait_idle()
@@ -221,26 +212,37 @@ class Sam2VideoWidget(Sam2Widget):
             raise ValueError(f"need 0 <= start < stop <= {n}, got start={start}, stop={stop}.")
         fps = fps or s.tracker.source.fps or 24
         objects = [o for o in s.objects() if o.visible]
-        return write_overlay_video(path, (s.tracker.source.get(i) for i in range(start, stop)),
-                                   (s.masks(i, visible_only=True) for i in range(start, stop)),
-                                   {o.id: o.color for o in objects}, self.opacity, self.outline, fps, codec)
+        return write_overlay_video(
+            path,
+            (s.tracker.source.get(i) for i in range(start, stop)),
+            (s.masks(i, visible_only=True) for i in range(start, stop)),
+            {o.id: o.color for o in objects},
+            self.opacity,
+            self.outline,
+            fps,
+            codec,
+        )
 
     def save_session(self, path: str | os.PathLike) -> Path:
         """Save objects, prompts and tracked masks to one ``.npz`` (after pending work). The clip
         is referenced by path; an in-memory clip must be passed again to ``load_session``."""
         self.wait_idle()
-        return write_video_session(path, self._session, model_reference(self._model), self._source_ref,
-                                   self.image_index)
+        return write_video_session(
+            path, self._session, model_reference(self._model), self._source_ref, self.image_index
+        )
 
     @classmethod
-    def load_session(cls, path: str | os.PathLike, source: Any = None,
-                     model: str | os.PathLike | ModelConfig | SAM2Model | None = None,
-                     device: str = "auto", **options: Any) -> "Sam2VideoWidget":
-        """A widget with a saved video session: objects, prompts and tracked masks exactly.
-
-        The prompts are replayed into the tracker, so tracking again starts from them.
-        """
-        saved = read_video_session(path)
+    def _restore(
+        cls,
+        path: str | os.PathLike,
+        saved: SavedVideoSession,
+        source: Any,
+        model: ModelArg | None,
+        device: str,
+        **options: Any,
+    ) -> Sam2VideoWidget:
+        """The prompts are replayed into the tracker, so tracking again starts from them; the
+        tracked masks are then restored exactly."""
         if source is None:
             if saved.source is None:
                 raise ValueError(f"{path} was saved from an in-memory clip: pass it again as source=.")
@@ -263,8 +265,8 @@ class Sam2VideoWidget(Sam2Widget):
 
     def close(self) -> None:
         """Stop tracking and the worker threads, release the clip, close the widget."""
-        if not hasattr(self, "_session"):  # __init__ failed before the widget was made
-            return anywidget.AnyWidget.close(self)
+        if not hasattr(self, "_frames_worker"):  # __init__ failed before the widget was made
+            return super().close()
         self._cancel()
         self._frames_worker.close()
         super().close()
@@ -283,8 +285,9 @@ class Sam2VideoWidget(Sam2Widget):
     def _msg_fetch_frames(self, msg: dict) -> list[Future]:
         indices = msg.get("indices")
         if not isinstance(indices, list) or len(indices) > MAX_FETCH:
-            raise TypeError(f"fetch_frames: indices must be a list of at most {MAX_FETCH} frame indices, "
-                            f"got {indices!r:.80}.")
+            raise TypeError(
+                f"fetch_frames: indices must be a list of at most {MAX_FETCH} frame indices, got {indices!r:.80}."
+            )
         checked = [self._session.check_index(i) for i in indices]
         return [self._frames_worker.submit(partial(self._send_frames, checked))]
 
@@ -322,6 +325,14 @@ class Sam2VideoWidget(Sam2Widget):
 
     def _goto(self, index: int) -> tuple[None, list[Future]]:
         return None, self._show_image(self._session.check_index(index))
+
+    def _everything_input(self, index: int) -> Callable[[], np.ndarray]:
+        return partial(self._session.tracker.source.get, index)  # read by the worker, as tracking does
+
+    def _add_everything(self, index: int, records: list[dict]) -> tuple[list[int], list[Future]]:
+        """Each mask becomes a new object's mask prompt on frame ``index`` (ready to track); the
+        work returned applies them to the tracker."""
+        return self._apply(self._session.add_mask_objects, index, [r["segmentation"] for r in records])
 
     def _track(self, direction: Any, frame: int | None) -> tuple[Future, list[Future]]:
         if direction not in DIRECTIONS:
@@ -409,10 +420,18 @@ class Sam2VideoWidget(Sam2Widget):
                 self._request_autosave()
                 elapsed = time.perf_counter() - began
                 cancelled = ticket <= self._cancelled_upto and done < total
-                self._set_progress(_progress(False, direction, done, total, done / max(elapsed, 1e-9),
-                                             0.0 if not cancelled else None, cancelled=cancelled))
-                self._last_timing = (f"{'cancelled after ' if cancelled else 'tracked '}{done} frames "
-                                     f"in {elapsed:.1f} s")
+                self._set_progress(
+                    _progress(
+                        False,
+                        direction,
+                        done,
+                        total,
+                        done / max(elapsed, 1e-9),
+                        0.0 if not cancelled else None,
+                        cancelled=cancelled,
+                    )
+                )
+                self._last_timing = f"{'cancelled after ' if cancelled else 'tracked '}{done} frames in {elapsed:.1f} s"
                 self._refresh(masks=True)
             return done
         finally:
@@ -420,7 +439,8 @@ class Sam2VideoWidget(Sam2Widget):
                 self._tracking -= 1
 
     def _send_frames(self, indices: list[int]) -> None:
-        """One ``frame`` message per index: buffers [JPEG, label RLE] (an ``error`` field instead for an unreadable frame).
+        """One ``frame`` message per index: buffers [JPEG, label RLE] (an ``error`` field instead for an
+        unreadable frame).
 
         The first index (the cursor) is answered first, the rest in ascending order: the
         decoder reads forward, and the frames before the cursor are still in its cache.
@@ -438,8 +458,10 @@ class Sam2VideoWidget(Sam2Widget):
                 continue
             version = self._versions.version  # read before the masks: a change after it makes this reply stale
             rle = self._label_rle(index)
-            self.send({"type": "frame", "index": index, "width": width, "height": height,
-                       "masks_version": version}, buffers=[jpeg, rle])
+            self.send(
+                {"type": "frame", "index": index, "width": width, "height": height, "masks_version": version},
+                buffers=[jpeg, rle],
+            )
         if failed:
             raise ImageReadError(failed[0])
 
@@ -528,24 +550,12 @@ class Sam2VideoWidget(Sam2Widget):
         with self._view_lock:
             self.set_trait("tracked", spans)
 
-    def _label_rle(self, index: int, entries: Mapping[int, Any] | None = None) -> bytes:
+    def _label_rle(self, index: int) -> bytes:
         masks = self._session.masks(index, visible_only=True)
         if not masks:
             return b""
         label = codecs.masks_to_label_map(masks, self._session.hw, dtype=np.uint32)
         return codecs.encode_label_rle(label)
-
-    def _notify(self, index: int, masks: dict | None = None) -> None:
-        if not self._on_change:
-            return
-        if masks is None:
-            masks = self._session.masks(index)
-        for callback in list(self._on_change):
-            try:
-                callback(self, index, masks)
-            except Exception as e:  # broad on purpose: user code must not break tracking
-                log.exception("on_change callback %r failed", callback)
-                self._show_error(RuntimeError(f"on_change callback failed: {e}"))
 
     def _write_autosave(self, path: Path) -> None:
         write_video_session(path, self._session, model_reference(self._model), self._source_ref, self.image_index)
@@ -565,15 +575,30 @@ def _display_source(source: Any, tracker_source: FrameSource) -> FrameSource:
     return tracker_source
 
 
-def _progress(running: bool, direction: str, done: int, total: int, fps: float, eta_s: float | None,
-              cancelled: bool = False) -> dict:
-    return {"running": running, "direction": direction, "done": done, "total": total,
-            "fps": round(fps, 2), "eta_s": None if eta_s is None or not math.isfinite(eta_s) else round(eta_s, 2),
-            "cancelled": cancelled}
+def _progress(
+    running: bool, direction: str, done: int, total: int, fps: float, eta_s: float | None, cancelled: bool = False
+) -> dict:
+    return {
+        "running": running,
+        "direction": direction,
+        "done": done,
+        "total": total,
+        "fps": round(fps, 2),
+        "eta_s": None if eta_s is None or not math.isfinite(eta_s) else round(eta_s, 2),
+        "cancelled": cancelled,
+    }
 
 
-def write_overlay_video(path: str | os.PathLike, frames, masks, colors: Mapping[int, str], opacity: float,
-                        outline: bool, fps: float, codec: str = "libx264") -> Path:
+def write_overlay_video(
+    path: str | os.PathLike,
+    frames,
+    masks,
+    colors: Mapping[int, str],
+    opacity: float,
+    outline: bool,
+    fps: float,
+    codec: str = "libx264",
+) -> Path:
     """Encode ``frames`` (iterable of (H, W, 3) uint8) with ``masks`` (iterable of ``{obj_id: (H, W) bool}``)
     drawn over them: fill at ``opacity``, a 2-pixel outline, the id at the mask's top-left. Streams."""
     from fractions import Fraction

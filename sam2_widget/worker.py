@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from typing import Any, Callable, Hashable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,13 @@ class Worker:
             :meth:`wait_idle` does not wait for slices.
     """
 
-    def __init__(self, name: str, on_error: Callable[[Exception], None] | None = None,
-                 on_idle: Callable[[], None] | None = None,
-                 background: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        on_error: Callable[[Exception], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+        background: Callable[[], bool] | None = None,
+    ) -> None:
         self._name = name
         self._on_error = on_error
         self._on_idle = on_idle
@@ -86,8 +91,9 @@ class Worker:
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every queued job has run; TimeoutError after ``timeout`` seconds."""
         if self.on_worker_thread():
-            raise RuntimeError("wait_idle() cannot be called from the widget's own worker thread "
-                               "(e.g. inside an on_change callback).")
+            raise RuntimeError(
+                "wait_idle() cannot be called from the widget's own worker thread (e.g. inside an on_change callback)."
+            )
         with self._cond:
             if not self._cond.wait_for(lambda: not self._pending and not self._busy, timeout):
                 raise TimeoutError(f"the widget was still busy after {timeout} s.")

@@ -1,0 +1,611 @@
+"""What the image widget and the video widget share: traits, the worker, message dispatch, autosave.
+
+``Sam2Widget`` is the name users call and the base class of both widgets:
+``Sam2Widget(source)`` returns a ``Sam2ImageWidget`` (image_widget.py) or a
+``Sam2VideoWidget`` (video_widget.py), and ``Sam2Widget.load_session(path)`` the
+widget the file was saved from. The two are siblings: each imports this module
+only, and this one finds them as its subclasses, so no module imports another
+widget module back.
+
+The protocol with the front end (traits and messages) is docs/widget_protocol.md.
+Threads: the comm handler (the kernel's shell thread) validates a message,
+records it in the widget's session and schedules work; one worker thread per
+widget encodes, predicts and tracks, then updates the traits and sends the acks.
+Python API calls record the same way and then wait for their masks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import CancelledError, Future
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from sam2_backend import AutomaticMaskGenerator
+
+from ._options import ModelArg, check_options, is_clip, mask_generator, resolve_model
+from .autosave import Autosave, AutosaveError
+from .messages import TYPES as MESSAGE_TYPES
+from .messages import boolean, integer, is_int, number, string
+from .session_file import SavedVideoSession, read_session_file
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sam2.1-hiera-tiny"
+
+_STATIC = Path(__file__).parent / "static"
+# js/ is bundled into static/ by `npm run build` (pip installs run it through the hatch
+# build hook). Without the bundle the Python side still works fully and the cell says why
+# nothing is drawn.
+_MISSING_BUNDLE_ESM = """
+export default {
+  render({ el }) {
+    el.textContent = "sam2_widget: front end not built: run npm run build";
+  },
+};
+"""
+
+OnChange = Callable[["Sam2Widget", int, dict], None]
+Futures = list[Future]
+
+# The messages both widgets handle; each widget's table adds its own.
+SHARED_MESSAGES = (
+    "add_point",
+    "add_box",
+    "remove_prompt",
+    "undo",
+    "redo",
+    "add_object",
+    "select_object",
+    "rename_object",
+    "set_visible",
+    "delete_object",
+    "clear_object",
+    "clear_image",
+    "goto",
+    "segment_everything",
+)
+
+
+def _bundle(name: str, fallback: str) -> Path | str:
+    path = _STATIC / name
+    return path if path.is_file() else fallback
+
+
+class Sam2Widget(anywidget.AnyWidget):
+    """SAM 2 in a notebook: click points and drag boxes on an image or a clip and see its masks.
+
+    Args:
+        source: an image (path, HxWx3 array, PIL image, tensor) or a set of images:
+            a list of them, a folder, or an (N, H, W, C) array. ``goto`` and
+            ``image_index`` move through a set; each image is segmented on its own.
+            A video file (.mp4, .mov, .webm, .mkv, .avi, .m4v) is always a clip, and
+            gives a ``Sam2VideoWidget`` (prompts on any frame, tracking, a timeline);
+            anything else gives a ``Sam2ImageWidget``.
+        video: ``True`` makes a folder, an (T, H, W, 3) array or a list a clip to track
+            instead of an image set; ``False`` or ``None`` (default) leaves them image sets.
+        model: a model name for ``sam2_backend.load_model`` (``"sam2.1-hiera-tiny"``,
+            ``"large"``, a ``.pt`` path, ...) or a loaded ``SAM2Model``, which several
+            widgets can share.
+        device: where a model loaded by name runs (``"auto"``: cuda, mps, cpu).
+        opacity, outline: how masks are drawn.
+        cache_size: how many images' embeddings are kept (each is computed once).
+        display_max_side, jpeg_quality: the JPEG sent for display.
+        frame_cache_mb: for a clip, MiB of display JPEGs kept in the kernel (default 256,
+            ~2,600 frames of 720p), filled in the background while the widget is idle so
+            that jumping anywhere skips the video decoder; 0 turns it off.
+        amg_options: ``AutomaticMaskGenerator`` options used by the widget's "segment
+            everything" button (e.g. ``{"points_per_side": 16}``); checked here.
+        autosave: a ``.npz`` path written (atomically, by the worker thread) after every
+            completed action and every few seconds while tracking, so a kernel crash loses
+            at most the last action. Restore it with ``Sam2Widget.load_session(path, source)``.
+            An existing file is refused (it may hold a crashed session): load it instead.
+
+    Every button has a Python method. Those that change masks wait for them and
+    return them; bad input raises (``ValueError``, ``KeyError``, ``TypeError``) and
+    is shown in the widget, and never loses earlier prompts or masks.
+    """
+
+    _esm = _bundle("widget.js", _MISSING_BUNDLE_ESM)
+    _css = _bundle("widget.css", "")
+
+    # What each widget declares (see image_widget.py and video_widget.py).
+    _for_clips: ClassVar[bool | None] = None  # which sources Sam2Widget(source) hands to the class
+    _messages: ClassVar[tuple[str, ...]] = ()  # the message types it handles, each by a _msg_<type> method
+    _shows: ClassVar[str] = ""  # "images" or "clips", for messages
+    _item: ClassVar[str] = ""  # "image" or "frame", for messages
+    _unsupported_note: ClassVar[str] = ""  # appended to the refusal of a message of the other kind
+
+    image_count = t.Int(1, read_only=True).tag(sync=True)
+    """Images in the set (1 for a single image)."""
+    image_index = t.Int(0, read_only=True).tag(sync=True)
+    """The image shown (0-based); change it with ``goto``."""
+    image_name = t.Unicode("", read_only=True).tag(sync=True)
+    """The shown image's file name, or ``image 3`` for an in-memory image."""
+    image_width = t.Int(0, read_only=True).tag(sync=True)
+    """Original width of the shown image in pixels (0 if it cannot be read)."""
+    image_height = t.Int(0, read_only=True).tag(sync=True)
+    """Original height of the shown image in pixels (0 if it cannot be read)."""
+    image_jpeg = t.Bytes(b"", read_only=True).tag(sync=True)
+    """The shown image as JPEG, maybe downscaled: draw it stretched to width x height."""
+    label_rle = t.Bytes(b"", read_only=True).tag(sync=True)
+    """Visible masks of the shown image as a label map: uint32 LE (value, count) pairs, row-major."""
+    objects = t.List(t.Dict(), read_only=True).tag(sync=True)
+    """``{"id", "name", "color", "visible"}`` of every object, in display order."""
+    selected_id = t.Int(0, read_only=True).tag(sync=True)
+    """The object clicks go to (0: none yet; the first click makes one)."""
+    prompts = t.List(t.Dict(), read_only=True).tag(sync=True)
+    """Points and boxes on the shown image (see ``Point.to_dict`` / ``Box.to_dict``)."""
+    opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
+    """Mask fill opacity, 0..1 (the front end may change it)."""
+    outline = t.Bool(True).tag(sync=True)
+    """Whether mask outlines are drawn (the front end may change it)."""
+    status = t.Enum(("idle", "encoding", "predicting", "tracking", "error"), "idle", read_only=True).tag(sync=True)
+    """What the kernel is doing: idle, encoding, predicting, tracking (videos), or error."""
+    status_text = t.Unicode("", read_only=True).tag(sync=True)
+    """One human line about it, e.g. ``encoding image 2/5`` or ``mask in 84 ms``."""
+    latency_ms = t.Float(0.0, read_only=True).tag(sync=True)
+    """Kernel-side time of the last prediction, in milliseconds."""
+    error = t.Unicode("", read_only=True).tag(sync=True)
+    """The last error message; empty when the last action succeeded."""
+    can_undo = t.Bool(False, read_only=True).tag(sync=True)
+    """Whether undo would do anything."""
+    can_redo = t.Bool(False, read_only=True).tag(sync=True)
+    """Whether redo would do anything."""
+    _supported_messages = t.List(t.Unicode(), read_only=True).tag(sync=True)
+    """The message types this widget handles: the front end shows only their controls."""
+    is_video = t.Bool(False, read_only=True).tag(sync=True)
+    """Whether the source is a clip (then "image" means frame, and the timeline is shown)."""
+    prompt_frames = t.List(t.Int(), read_only=True).tag(sync=True)
+    """Videos: sorted frames holding any prompt."""
+    tracked = t.List(t.Dict(), read_only=True).tag(sync=True)
+    """Videos: ``{"obj_id", "ranges": [[first, last], ...]}`` frames where each object's mask is non-empty."""
+    progress = t.Dict(read_only=True).tag(sync=True)
+    """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
+    masks_version = t.Int(0, read_only=True).tag(sync=True)
+    """Videos: bumped whenever masks change, so the front end knows which cached frames are stale."""
+
+    def __new__(cls, source: Any = None, *args: Any, video: bool | None = None, **kwargs: Any) -> Sam2Widget:
+        if cls is Sam2Widget:  # the front door: a clip gets the video widget, anything else the image one
+            cls = _widget_class(is_clip(source, video))
+        return super().__new__(cls, source, *args, video=video, **kwargs)
+
+    def __init__(
+        self,
+        source: Any,
+        model: ModelArg = DEFAULT_MODEL,
+        device: str = "auto",
+        video: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """What both widgets set up once they have read their source (their ``__init__`` does that
+        first, then calls this with the same arguments, ``model`` loaded)."""
+        if video is not None and bool(video) != self._for_clips:
+            raise ValueError(
+                f"{type(self).__name__} shows {self._shows}, but video={video!r} was given; "
+                "call Sam2Widget(source, video=...) to get the widget for it."
+            )
+        opts = check_options(options)
+        sam = resolve_model(model, device)
+        amg_options = dict(opts["amg_options"] or {})
+        mask_generator(sam, amg_options)  # bad options fail now, not at the first click
+        autosave = None if opts["autosave"] is None else Autosave(opts["autosave"], self._write_autosave)
+        super().__init__(opacity=opts["opacity"], outline=opts["outline"])
+        self._model = sam
+        self._display = {"max_side": int(opts["display_max_side"]), "quality": int(opts["jpeg_quality"])}
+        self._amg_options = amg_options
+        self._autosave = autosave
+        self._worker = Worker(f"sam2_widget-{self.model_id}", on_error=self._show_error, on_idle=self._on_worker_idle)
+        self._view_lock = threading.RLock()  # traits are set from the comm and the worker thread
+        self._on_change: list[OnChange] = []
+        self._last_timing = ""
+        self.set_trait("_supported_messages", list(self._messages))
+        self.on_msg(self._on_frontend_msg)
+
+    @classmethod
+    def load_session(
+        cls,
+        path: str | os.PathLike,
+        source: Any = None,
+        model: ModelArg | None = None,
+        device: str = "auto",
+        **options: Any,
+    ) -> Sam2Widget:
+        """A widget with a saved session restored exactly (objects, prompts, masks), of the kind
+        the file was saved from (an image set or a clip: its format marker says which).
+
+        ``source`` replaces the saved images or clip (e.g. after moving the files; it must be
+        passed for an in-memory clip); ``model`` defaults to the one the session was saved with;
+        ``autosave=path`` keeps autosaving (into the loaded file itself, if you like).
+        """
+        saved = read_session_file(path)
+        widget_class = _widget_class(isinstance(saved, SavedVideoSession))
+        if not issubclass(widget_class, cls):
+            raise ValueError(
+                f"{path} holds a session of {widget_class._shows}, which {cls.__name__} does "
+                f"not show; load it with Sam2Widget.load_session."
+            )
+        return widget_class._restore(path, saved, source, model, device, **options)
+
+    # -- Python API: reading ---------------------------------------------------
+
+    @property
+    def masks(self) -> dict[int, np.ndarray]:
+        """``{obj_id: (H, W) bool}`` of the shown image or frame, in display order (what is drawn now)."""
+        return self._session.masks(self.image_index)
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until every job queued so far is done (TimeoutError after ``timeout`` seconds).
+        The Python methods already wait for their own masks; use this after clicking in the
+        widget, or before reading ``results`` in a script."""
+        self._worker.wait_idle(timeout)
+
+    def on_change(self, callback: OnChange, remove: bool = False) -> None:
+        """Call ``callback(widget, index, masks)`` whenever the masks of an image or frame change
+        (new mask, undo, deletion, every tracked frame, ...); ``remove=True`` unregisters it.
+
+        It runs on the thread that made the change, often the widget's worker thread:
+        it may read the widget (``masks``, ``results``, traits) but not call its methods.
+        """
+        if remove:
+            if callback in self._on_change:
+                self._on_change.remove(callback)
+        elif callback not in self._on_change:
+            self._on_change.append(callback)
+
+    # -- Python API: objects, undo, navigation ------------------------------------
+
+    def add_object(self, name: str | None = None) -> int:
+        """A new, selected object (named ``object <id>`` by default); returns its id."""
+        return self._call(self._apply, self._session.add_object, name)
+
+    def select_object(self, obj_id: int) -> None:
+        """Send the next clicks to ``obj_id`` (0: to a new object)."""
+        self._call(self._apply, self._session.select_object, obj_id)
+
+    def rename_object(self, obj_id: int, name: str) -> None:
+        self._call(self._apply, self._session.rename_object, obj_id, name)
+
+    def set_visible(self, obj_id: int, visible: bool) -> None:
+        """Hide or show an object's masks in the widget (they stay in the results)."""
+        self._call(self._apply, self._session.set_visible, obj_id, visible)
+
+    def delete_object(self, obj_id: int) -> None:
+        """Remove an object with its prompts and masks everywhere."""
+        self._call(self._apply, self._session.delete_object, obj_id)
+
+    def merge_objects(self, ids: list[int]) -> int:
+        """Merge objects ``ids`` (at least two) into the first; returns its id.
+
+        On every image where any of them has a mask, the first object's mask becomes
+        their union, as a mask without prompts (like a "segment everything" object: a
+        click refines it, the union going in as ``mask_input``). Their prompts are
+        dropped, since no prompts reproduce a union; the others are deleted. One undo
+        step restores everything. Waits for pending masks first, so it merges what the
+        prompts give. Not supported for clips (the session says why).
+        """
+        if not self._worker.on_worker_thread():  # else _call raises its clear error
+            self.wait_idle()
+        return self._call(self._apply, self._session.merge_objects, ids)
+
+    def undo(self) -> bool:
+        """Undo the last change of prompts or objects; returns whether there was one."""
+        return self._call(self._apply, self._session.undo)
+
+    def redo(self) -> bool:
+        """Redo the last undone change; returns whether there was one."""
+        return self._call(self._apply, self._session.redo)
+
+    def goto(self, index: int) -> None:
+        """Show image or frame ``index`` (0-based); an image's embedding is computed in the background.
+
+        An unreadable image or frame is shown as an error in the widget, and raises here.
+        """
+        self._call(self._goto, index)
+
+    def segment_everything(self, **amg_options: Any) -> list[int]:
+        """Run ``sam2_backend.AutomaticMaskGenerator(model, **amg_options)`` on the shown image or
+        frame and add each mask as a new object (undoable, in one step); returns their ids.
+        Options not given come from the widget's ``amg_options``.
+
+        On an image these objects start as masks without prompts: a click on one refines its
+        mask (the mask goes in as ``mask_input``), and removing the clicks brings it back. On a
+        clip each mask is its object's mask prompt on that frame, ready to track.
+        """
+        return self._call(self._segment_everything, {**self._amg_options, **amg_options}).result()
+
+    def close(self) -> None:
+        """Stop the worker thread and close the widget."""
+        worker = getattr(self, "_worker", None)  # None when __init__ failed before making it
+        if worker is not None:
+            worker.close()
+        super().close()
+
+    # -- what each widget implements ---------------------------------------------
+
+    @classmethod
+    def _restore(
+        cls, path: str | os.PathLike, saved: Any, source: Any, model: ModelArg | None, device: str, **options: Any
+    ) -> Sam2Widget:
+        """``load_session`` for this kind of widget: ``saved`` is what ``read_session_file(path)`` read."""
+        raise NotImplementedError
+
+    def _apply(self, action: Callable[..., Any], *args: Any) -> tuple[Any, Futures]:
+        """Run a session action, update the view, schedule the work it made due."""
+        raise NotImplementedError
+
+    def _goto(self, index: int) -> tuple[None, Futures]:
+        """Show image or frame ``index``; raises for a bad index or an unreadable image."""
+        raise NotImplementedError
+
+    def _everything_input(self, index: int) -> Callable[[], np.ndarray]:
+        """A reader of the (H, W, 3) pixels of ``index`` for the mask generator (checked now if cheap)."""
+        raise NotImplementedError
+
+    def _add_everything(self, index: int, records: list[dict]) -> tuple[list[int], Futures]:
+        """Add the mask generator's ``records`` on ``index`` as new objects in one undo step;
+        returns their ids and the work it scheduled (by way of :meth:`_apply`)."""
+        raise NotImplementedError
+
+    def _write_autosave(self, path: Path) -> None:
+        """Write the session to ``path`` (the autosave's writer; same format as ``save_session``)."""
+        raise NotImplementedError
+
+    # -- autosave (sam2_widget/autosave.py) -------------------------------------
+
+    def _resume_autosave(self, autosave: str | os.PathLike | None, loaded_from: str | os.PathLike) -> None:
+        """Autosave a loaded session (``load_session(..., autosave=path)``, which may be the file it was
+        loaded from); a bad path closes the widget and raises, as it would in ``__init__``."""
+        if autosave is None:
+            return
+        try:
+            self._autosave = Autosave(autosave, self._write_autosave, resumed=loaded_from)
+        except (ValueError, TypeError):
+            self.close()
+            raise
+        self._request_autosave()
+
+    def _request_autosave(self) -> None:
+        """Save once the work queued so far (the action's masks) is done, on the worker thread."""
+        if self._autosave is not None:
+            self._worker.submit(partial(self._autosave_job, self._autosave.request()))
+
+    def _autosave_job(self, request: int) -> None:
+        try:
+            self._autosave.save_if_latest(request)
+        except AutosaveError as e:  # shown, not raised: the action itself succeeded
+            self._show_error(e)
+
+    # -- messages from the front end -------------------------------------------
+
+    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
+        """Dispatch a front-end message on its ``type``; every message gets an ``ack``."""
+        seq = content.get("seq") if isinstance(content, dict) else None
+        try:
+            handler = self._message_handler(content)
+            futures = handler(content)
+        except (ValueError, TypeError, KeyError) as e:  # bad input, said as the checks said it
+            self._refuse(seq, e)
+            return
+        except Exception as e:  # broad on purpose: any failure must be acked and shown, or the front end waits
+            log.exception("sam2_widget: the %r message failed", content.get("type"))
+            self._refuse(
+                seq,
+                RuntimeError(
+                    f"{content.get('type')} failed unexpectedly: {type(e).__name__}: "
+                    f"{_describe(e)} (details in the kernel's log)"
+                ),
+            )
+            return
+        self._clear_error()
+        self._ack_when_done(seq, futures)
+
+    def _message_handler(self, content: Any) -> Callable[[dict], Futures]:
+        if not isinstance(content, dict):
+            raise TypeError(f"a message must be a JSON object, got {type(content).__name__}.")
+        kind = content.get("type")
+        handled = ", ".join(self._messages)
+        if kind not in self._messages:
+            if kind in MESSAGE_TYPES:
+                raise ValueError(
+                    f"{kind} is not supported for {self._shows}{self._unsupported_note}; this widget handles {handled}."
+                )
+            raise ValueError(f"unknown message type {kind!r}; this widget handles {handled}.")
+        integer(content, "seq")
+        return getattr(self, f"_msg_{kind}")
+
+    def _refuse(self, seq: Any, error: BaseException) -> None:
+        self._show_error(error)
+        self._ack(seq, error)
+
+    def _msg_add_point(self, msg: dict) -> Futures:
+        point = [[number(msg, "x"), number(msg, "y")]]
+        return self._apply(self._session.add_points, self.image_index, point, [integer(msg, "label")])[1]
+
+    def _msg_add_box(self, msg: dict) -> Futures:
+        box = [number(msg, k) for k in ("x0", "y0", "x1", "y1")]
+        return self._apply(self._session.add_box, self.image_index, box)[1]
+
+    def _msg_remove_prompt(self, msg: dict) -> Futures:
+        return self._apply(self._session.remove_prompt, self.image_index, integer(msg, "index"))[1]
+
+    def _msg_undo(self, msg: dict) -> Futures:
+        return self._apply(self._session.undo)[1]
+
+    def _msg_redo(self, msg: dict) -> Futures:
+        return self._apply(self._session.redo)[1]
+
+    def _msg_add_object(self, msg: dict) -> Futures:
+        return self._apply(self._session.add_object)[1]
+
+    def _msg_select_object(self, msg: dict) -> Futures:
+        return self._apply(self._session.select_object, integer(msg, "id"))[1]
+
+    def _msg_rename_object(self, msg: dict) -> Futures:
+        return self._apply(self._session.rename_object, integer(msg, "id"), string(msg, "name"))[1]
+
+    def _msg_set_visible(self, msg: dict) -> Futures:
+        return self._apply(self._session.set_visible, integer(msg, "id"), boolean(msg, "visible"))[1]
+
+    def _msg_delete_object(self, msg: dict) -> Futures:
+        return self._apply(self._session.delete_object, integer(msg, "id"))[1]
+
+    def _msg_clear_object(self, msg: dict) -> Futures:
+        return self._apply(self._session.clear_object, self.image_index)[1]
+
+    def _msg_clear_image(self, msg: dict) -> Futures:
+        return self._apply(self._session.clear_image, self.image_index)[1]
+
+    def _msg_goto(self, msg: dict) -> Futures:
+        return self._goto(integer(msg, "index"))[1]
+
+    def _msg_segment_everything(self, msg: dict) -> Futures:
+        return self._segment_everything(self._amg_options)[1]
+
+    def _ack(self, seq: Any, error: BaseException | None = None) -> None:
+        reply = {"type": "ack", "seq": seq if is_int(seq) else None, "ok": error is None}
+        if error is not None:
+            reply["error"] = _describe(error)
+        self.send(reply)
+
+    def _ack_when_done(self, seq: Any, futures: Futures) -> None:
+        """Ack once every job the message scheduled is done (or was served by a later one)."""
+        _when_done(futures, partial(self._ack, seq))
+
+    # -- actions shared by messages and the Python API -------------------------
+
+    def _call(self, op: Callable[..., tuple[Any, Futures]], *args: Any) -> Any:
+        """Run a Python API action: show and raise bad input, then wait for the masks it needs."""
+        if self._worker.on_worker_thread():
+            raise RuntimeError(
+                "widget methods cannot be called from an on_change callback: they "
+                "wait for the worker thread that runs the callback."
+            )
+        try:
+            result, futures = op(*args)
+        except Exception as e:  # shown in the widget too, then raised to the caller as it is
+            self._show_error(e)
+            raise
+        self._clear_error()
+        for future in futures:
+            future.result()  # re-raises a failed prediction (already shown in the widget)
+        return result
+
+    def _segment_everything(self, amg_options: Mapping[str, Any]) -> tuple[Future, Futures]:
+        """Queue the mask generator on the shown image or frame; the future gives the new objects'
+        ids once they are added and their masks are in place."""
+        generator = mask_generator(self._model, amg_options)
+        index = self.image_index
+        pixels = self._everything_input(index)
+        job = self._worker.submit(partial(self._segment_everything_job, index, generator, pixels))
+        done: Future = Future()
+
+        def added(_: Future) -> None:  # the job's (ids, work it scheduled): done when that work is
+            error = _failure(job)
+            if error is not None:
+                done.set_exception(error)
+                return
+            ids, scheduled = job.result()
+            _when_done(scheduled, lambda error: done.set_result(ids) if error is None else done.set_exception(error))
+
+        job.add_done_callback(added)
+        return done, [done]
+
+    def _segment_everything_job(
+        self, index: int, generator: AutomaticMaskGenerator, pixels: Callable[[], np.ndarray]
+    ) -> tuple[list[int], Futures]:
+        self._set_status("predicting", f"segmenting everything on {self._item} {index + 1}")
+        start = time.perf_counter()
+        records = generator.generate(pixels())
+        self._last_timing = f"{len(records)} masks in {time.perf_counter() - start:.1f} s"
+        return self._add_everything(index, records)
+
+    def _on_worker_idle(self) -> None:
+        self._set_status("error" if self.error else "idle", self._last_timing)
+
+    # -- the view ----------------------------------------------------------------
+
+    def _notify(self, index: int, masks: dict[int, np.ndarray] | None = None) -> None:
+        """Call the ``on_change`` callbacks with the masks of ``index`` (read now unless given)."""
+        if not self._on_change:
+            return
+        if masks is None:
+            masks = self._session.masks(index)
+        for callback in list(self._on_change):
+            try:
+                callback(self, index, masks)
+            except Exception as e:  # broad on purpose: user code must not break the widget's job or ack
+                log.exception("on_change callback %r failed", callback)
+                self._show_error(RuntimeError(f"on_change callback failed: {_describe(e)}"))
+
+    def _set_status(self, status: str, text: str) -> None:
+        with self._view_lock, self.hold_sync():
+            self.set_trait("status", status)
+            self.set_trait("status_text", text)
+
+    def _show_error(self, error: BaseException) -> None:
+        message = _describe(error)
+        log.warning("sam2_widget: %s", message)
+        with self._view_lock, self.hold_sync():
+            self.set_trait("error", message)
+            self.set_trait("status", "error")
+            self.set_trait("status_text", message)
+
+    def _clear_error(self) -> None:
+        with self._view_lock, self.hold_sync():
+            if self.error:
+                self.set_trait("error", "")
+            if self.status == "error":
+                self.set_trait("status", "idle")
+                self.set_trait("status_text", self._last_timing)
+
+
+def _widget_class(clip: bool) -> type[Sam2Widget]:
+    """The widget for clips or for images: the subclass that declares it. Both are defined
+    when the package is imported (sam2_widget/__init__.py imports widget.py, which imports both)."""
+    for widget_class in Sam2Widget.__subclasses__():
+        if widget_class._for_clips is clip:
+            return widget_class
+    raise RuntimeError(f"no widget for {'clips' if clip else 'images'}: import sam2_widget, not only its _base.")
+
+
+def _when_done(futures: Futures, callback: Callable[[BaseException | None], None]) -> None:
+    """Call ``callback(error)`` once every future is done: the first failure, or None."""
+    if not futures:
+        callback(None)
+        return
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def done(_: Future) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        callback(next((e for e in map(_failure, futures) if e is not None), None))
+
+    for future in futures:
+        future.add_done_callback(done)
+
+
+def _failure(future: Future) -> BaseException | None:
+    if future.cancelled():
+        return CancelledError("the widget was closed before this finished.")
+    return future.exception()
+
+
+def _describe(error: BaseException) -> str:
+    """The message of an exception (a KeyError's without the quotes ``str`` adds)."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error) or type(error).__name__

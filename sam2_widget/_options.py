@@ -1,0 +1,73 @@
+"""The widgets' constructor options: their defaults and checks, the model, and which widget a source gets."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sam2_backend import AutomaticMaskGenerator, ModelConfig, SAM2Model, load_model
+from sam2_backend.devices import resolve_device
+from sam2_backend.video.sources import VIDEO_EXTENSIONS
+
+from . import codecs
+from .frame_cache import DEFAULT_MAX_MB
+
+OPTIONS: dict[str, Any] = {
+    "opacity": 0.5,  # mask fill opacity, 0..1
+    "outline": True,  # draw mask outlines
+    "cache_size": 8,  # image embeddings kept (LRU)
+    "display_max_side": codecs.DISPLAY_MAX_SIDE,  # longest side of the JPEG sent for display
+    "jpeg_quality": codecs.JPEG_QUALITY,
+    "amg_options": None,  # AutomaticMaskGenerator options of the front end's "segment everything"
+    "autosave": None,  # a file kept current after every action (sam2_widget/autosave.py)
+    "frame_cache_mb": DEFAULT_MAX_MB,  # video: MiB of frame JPEGs kept in the kernel (frame_cache.py)
+}
+
+ModelArg = str | os.PathLike | ModelConfig | SAM2Model
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option, the given ones over the defaults; TypeError naming each unknown keyword."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, OPTIONS, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"Sam2Widget() got unexpected keyword argument(s) {', '.join(hints)}. "
+            f"Valid options: source, model, device, video, {', '.join(OPTIONS)}."
+        )
+    return {**OPTIONS, **options}
+
+
+def is_clip(source: Any, video: bool | None) -> bool:
+    """Whether ``Sam2Widget(source, video=video)`` shows a clip: always for a video file
+    (by extension), for anything else only with ``video=True``."""
+    if video is not None:
+        return bool(video)
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def resolve_model(model: Any, device: str) -> SAM2Model:
+    """A loaded model as given (its device must agree with ``device``), or one loaded by name or path."""
+    if isinstance(model, SAM2Model):
+        if device != "auto" and resolve_device(device).type != model.device.type:
+            raise ValueError(
+                f"device={device!r} does not match the given model, which is on {model.device}; "
+                "move the model with model.to(device) or leave device out."
+            )
+        return model
+    if isinstance(model, (str, os.PathLike, ModelConfig)):
+        return load_model(model, device=device)
+    raise TypeError(f"model must be a model name, a checkpoint path or a SAM2Model, got {type(model).__name__}.")
+
+
+def mask_generator(model: SAM2Model, amg_options: Mapping[str, Any]) -> AutomaticMaskGenerator:
+    """The generator for "segment everything"; bad options raise here, before any work is queued."""
+    if amg_options.get("output_mode", "binary_mask") != "binary_mask":
+        raise ValueError("segment everything needs binary masks; leave output_mode out of its options.")
+    return AutomaticMaskGenerator(model, **amg_options)
