@@ -16,88 +16,35 @@ How prompts become masks (choices where the SAM 2 demo and CVAT leave room):
   prompts. Here the same prompts always give the same mask.
 * Objects from "segment everything" start as a *seed* mask with no prompts. A
   click on such an object predicts with the seed as ``mask_input`` (squashed to
-  the model's low-resolution grid as logits of +-``SEED_LOGIT``), so the click
+  the model's low-resolution grid as logits of +-``MASK_LOGIT``, 10), so the click
   refines that mask instead of starting over; removing every prompt brings the
   seed back.
 
 The state is immutable snapshots (:class:`SessionState`), so undo/redo is two
 stacks of references. Masks are stored as row-major run lengths
-(``sam2_backend.video.results.encode_mask``). Selection, names, colours and
+(``sam2_backend.rle.encode_mask``). Selection, names, colours and
 visibility are not undone: they are how you look at the work, not the work.
 """
 
 from __future__ import annotations
 
-import operator
 import threading
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sam2_backend import ImagePredictor
-from sam2_backend.inputs import check_boxes, check_points
-from sam2_backend.video.results import decode_mask, encode_mask
+from sam2_backend.rle import decode_mask, encode_mask
+from sam2_backend.transforms import mask_to_low_res_logits
 
-from .colors import color_for
+from .checks import check_index, check_int
+from .history import History
 from .images import ImageSet
-
-SEED_LOGIT = 10.0  # sigmoid(10) ~ 0.99995: a confident prior that new clicks can still overrule
-MAX_UNDO = 200
-
-
-@dataclass(frozen=True)
-class Point:
-    """A click: (x, y) in original-image pixels, label 1 positive / 0 negative."""
-
-    obj_id: int
-    x: float
-    y: float
-    label: int
-
-    def to_dict(self) -> dict:
-        return {"obj_id": self.obj_id, "type": "point", "x": self.x, "y": self.y, "label": self.label}
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box, XYXY in original-image pixels (an object has at most one per image)."""
-
-    obj_id: int
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-
-    def to_dict(self) -> dict:
-        return {"obj_id": self.obj_id, "type": "box", "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
-
-
-Prompt = Union[Point, Box]
-
-
-def prompt_from_dict(d: Mapping[str, Any]) -> Prompt:
-    """Inverse of ``Point.to_dict`` / ``Box.to_dict``."""
-    if d["type"] == "point":
-        return Point(int(d["obj_id"]), float(d["x"]), float(d["y"]), int(d["label"]))
-    if d["type"] == "box":
-        return Box(int(d["obj_id"]), float(d["x0"]), float(d["y0"]), float(d["x1"]), float(d["y1"]))
-    raise ValueError(f"unknown prompt type {d['type']!r}")
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What the object list shows: id, name, ``#rrggbb`` colour, visibility."""
-
-    id: int
-    name: str
-    color: str
-    visible: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from .objects import ObjectInfo, ObjectList, ObjectRegistry
+from .prompts import Box, Point, Prompt, check_box, check_clicks, check_mask, of_object, with_box
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,11 +89,18 @@ class ImageState:
 
 @dataclass(frozen=True)
 class SessionState:
-    """One undo step: the objects (display order), the selection and every image's state."""
+    """One undo step: the objects (display order) with the selection, and every image's state."""
 
-    object_ids: tuple[int, ...]
-    selected_id: int
+    objects: ObjectList
     images: tuple[ImageState, ...]
+
+    @property
+    def object_ids(self) -> tuple[int, ...]:
+        return self.objects.ids
+
+    @property
+    def selected_id(self) -> int:
+        return self.objects.selected_id
 
 
 class Session:
@@ -162,11 +116,9 @@ class Session:
     def __init__(self, images: ImageSet) -> None:
         self.images = images
         self.lock = threading.RLock()
-        self._state = SessionState((), 0, tuple(ImageState() for _ in range(len(images))))
-        self._info: dict[int, ObjectInfo] = {}  # every object ever made, so undo can bring one back
-        self._next_id = 1  # ids are never reused, not even after undo
-        self._undo: list[SessionState] = []
-        self._redo: list[SessionState] = []
+        self._state = SessionState(ObjectList(), tuple(ImageState() for _ in range(len(images))))
+        self._registry = ObjectRegistry()
+        self._history: History[SessionState] = History()
 
     # -- reading ---------------------------------------------------------------
 
@@ -176,20 +128,20 @@ class Session:
 
     @property
     def next_id(self) -> int:
-        return self._next_id
+        return self._registry.next_id
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     def objects(self) -> list[ObjectInfo]:
         """The current objects in display order."""
         with self.lock:
-            return [self._info[o] for o in self._state.object_ids]
+            return self._registry.listed(self._state.objects)
 
     def prompts(self, index: int) -> tuple[Prompt, ...]:
         return self._state.images[self.check_index(index)].prompts
@@ -217,61 +169,45 @@ class Session:
 
     def add_object(self, name: str | None = None) -> int:
         """A new object, appended and selected (undoable); returns its id."""
-        if name is not None:
-            name = _check_name(name)
         with self.lock:
-            state, obj_id = self._with_new_object(self._state, name)
-            self._commit(state)
+            objects, obj_id = self._registry.add(self._state.objects, name)
+            self._commit(replace(self._state, objects=objects))
             return obj_id
 
     def delete_object(self, obj_id: int) -> None:
         """Remove an object and its prompts and masks on every image (undoable)."""
         with self.lock:
-            obj_id = self._check_object(obj_id)
             s = self._state
-            images = tuple(_without_object(img, obj_id) for img in s.images)
-            self._commit(SessionState(
-                tuple(o for o in s.object_ids if o != obj_id),
-                0 if s.selected_id == obj_id else s.selected_id,
-                images,
-            ))
+            obj_id = s.objects.check(obj_id)
+            self._commit(
+                SessionState(s.objects.removed([obj_id]), tuple(_without_object(img, obj_id) for img in s.images))
+            )
 
     def select_object(self, obj_id: int) -> None:
         """Make ``obj_id`` the object new prompts go to (0: none, the next click makes one)."""
         with self.lock:
-            if obj_id != 0:
-                obj_id = self._check_object(obj_id)
-            self._state = replace(self._state, selected_id=obj_id)
+            self._state = replace(self._state, objects=self._state.objects.selecting(obj_id))
 
     def rename_object(self, obj_id: int, name: str) -> None:
-        name = _check_name(name)
         with self.lock:
-            obj_id = self._check_object(obj_id)
-            self._info[obj_id] = replace(self._info[obj_id], name=name)
+            self._registry.rename(self._state.objects, obj_id, name)
 
     def set_visible(self, obj_id: int, visible: bool) -> None:
-        if not isinstance(visible, (bool, np.bool_)):
-            raise TypeError(f"visible must be True or False, got {visible!r}.")
         with self.lock:
-            obj_id = self._check_object(obj_id)
-            self._info[obj_id] = replace(self._info[obj_id], visible=bool(visible))
+            self._registry.set_visible(self._state.objects, obj_id, visible)
 
     def add_mask_objects(self, index: int, masks: Sequence[tuple[np.ndarray, float]]) -> list[int]:
         """New mask-only objects on image ``index``, one per ``(HxW bool mask, score)`` (one undo step)."""
         index = self.check_index(index)
         hw = self.images.size(index)
-        entries = []
-        for mask, score in masks:
-            mask = np.asarray(mask)
-            if mask.dtype != np.bool_ or mask.shape != hw:
-                raise ValueError(f"a seed mask must be an {hw} bool array, got {mask.dtype} {mask.shape}.")
-            entries.append(make_entry(mask, score, ((), True)))
+        entries = [make_entry(check_mask(mask, hw), score, ((), True)) for mask, score in masks]
         if not entries:
             return []
         with self.lock:
             state, ids = self._state, []
             for entry in entries:
-                state, obj_id = self._with_new_object(state, None)
+                objects, obj_id = self._registry.add(state.objects)
+                state = replace(state, objects=objects)
                 img = state.images[index]
                 img = replace(img, seeds={**img.seeds, obj_id: entry}, masks={**img.masks, obj_id: entry})
                 state = _with_image(state, index, img)
@@ -298,21 +234,23 @@ class Session:
         """
         if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
             raise TypeError(f"ids must be a list of object ids, got {type(ids).__name__} {ids!r:.80}.")
-        checked = [_check_int(i, "object id") for i in ids]
+        checked = [check_int(i, "object id") for i in ids]
         if len(checked) < 2:
             raise ValueError(f"merging needs at least two object ids, got {checked}.")
         repeated = sorted({i for i in checked if checked.count(i) > 1})
         if repeated:
             raise ValueError(f"each object can be merged once; repeated ids: {', '.join(map(str, repeated))}.")
         with self.lock:
-            merged = [self._check_object(i) for i in checked]
             s = self._state
+            merged = [s.objects.check(i) for i in checked]
             for index, img in enumerate(s.images):
                 stale = [o for o in img.stale_objects() if o in merged]
                 if stale:
-                    raise ValueError(f"the mask of object {stale[0]} on image {index + 1} is not predicted "
-                                     "from its prompts yet (still pending, or its prediction failed); "
-                                     "merge when the widget is idle. Nothing was changed.")
+                    raise ValueError(
+                        f"the mask of object {stale[0]} on image {index + 1} is not predicted "
+                        "from its prompts yet (still pending, or its prediction failed); "
+                        "merge when the widget is idle. Nothing was changed."
+                    )
             first, gone = merged[0], set(merged)
             images = []
             for index, img in enumerate(s.images):
@@ -330,11 +268,7 @@ class Session:
                     entry = make_entry(union, min(e.score for e in parts), ((), True))
                     seeds[first] = masks[first] = entry
                 images.append(ImageState(tuple(p for p in img.prompts if p.obj_id not in gone), seeds, masks))
-            self._commit(SessionState(
-                tuple(o for o in s.object_ids if o == first or o not in gone),
-                first,
-                tuple(images),
-            ))
+            self._commit(SessionState(s.objects.removed(gone - {first}).selecting(first), tuple(images)))
             return first
 
     # -- prompts ---------------------------------------------------------------
@@ -343,14 +277,10 @@ class Session:
         """Record clicks (N, 2) as (x, y) pixels with labels (N,) for ``obj_id`` (default: the
         selected object, or a new one); returns the object id. One undo step."""
         index = self.check_index(index)
-        hw = self.images.size(index)
-        pts, lab = check_points(points, labels, hw)
-        if pts.shape[0] != 1:
-            raise ValueError(f"points must have shape (N, 2) for one object; got {np.shape(points)}.")
-        xy = _float64(points).reshape(-1, 2)
+        clicks = check_clicks(points, labels, self.images.size(index))
         with self.lock:
             state, obj_id = self._target(obj_id)
-            new = tuple(Point(obj_id, float(x), float(y), int(label)) for (x, y), label in zip(xy, lab[0]))
+            new = tuple(Point(obj_id, *click) for click in clicks)
             img = state.images[index]
             self._commit(_with_image(state, index, _settled(replace(img, prompts=img.prompts + new))))
             return obj_id
@@ -359,16 +289,11 @@ class Session:
         """Record a box (x0, y0, x1, y1) in pixels for ``obj_id`` (default as in :meth:`add_points`),
         replacing the object's box on this image; returns the object id. One undo step."""
         index = self.check_index(index)
-        hw = self.images.size(index)
-        if check_boxes(box, hw).shape[0] != 1:
-            raise ValueError(f"box must have shape (4,) for one object; got {np.shape(box)}.")
-        x0, y0, x1, y1 = (float(v) for v in _float64(box).reshape(4))
+        xyxy = check_box(box, self.images.size(index))
         with self.lock:
             state, obj_id = self._target(obj_id)
-            new = Box(obj_id, x0, y0, x1, y1)
             img = state.images[index]
-            old = next((k for k, p in enumerate(img.prompts) if isinstance(p, Box) and p.obj_id == obj_id), None)
-            prompts = img.prompts + (new,) if old is None else img.prompts[:old] + (new,) + img.prompts[old + 1:]
+            prompts = with_box(img.prompts, Box(obj_id, *xyxy))
             self._commit(_with_image(state, index, _settled(replace(img, prompts=prompts))))
             return obj_id
 
@@ -377,18 +302,17 @@ class Session:
         index = self.check_index(index)
         with self.lock:
             img = self._state.images[index]
-            k = _check_int(prompt_index, "prompt index")
+            k = check_int(prompt_index, "prompt index")
             if not 0 <= k < len(img.prompts):
-                raise ValueError(f"prompt index {k} is out of range: image {index + 1} has "
-                                 f"{len(img.prompts)} prompts.")
-            self._set_prompts(index, img.prompts[:k] + img.prompts[k + 1:])
+                raise ValueError(f"prompt index {k} is out of range: image {index + 1} has {len(img.prompts)} prompts.")
+            self._set_prompts(index, img.prompts[:k] + img.prompts[k + 1 :])
 
     def clear_object(self, index: int, obj_id: int | None = None) -> bool:
         """Delete the prompts of ``obj_id`` (default: the selected object) on image ``index``;
         returns whether there were any (undoable)."""
         index = self.check_index(index)
         with self.lock:
-            obj_id = self._state.selected_id if obj_id is None else self._check_object(obj_id)
+            obj_id = self._state.selected_id if obj_id is None else self._state.objects.check(obj_id)
             img = self._state.images[index]
             kept = tuple(p for p in img.prompts if p.obj_id != obj_id)
             return self._set_prompts(index, kept)
@@ -404,20 +328,12 @@ class Session:
     def undo(self) -> bool:
         """Go back one step; returns False when there is nothing to undo."""
         with self.lock:
-            if not self._undo:
-                return False
-            self._redo.append(self._state)
-            self._state = self._undo.pop()
-            return True
+            return self._go_to(self._history.undo(self._state))
 
     def redo(self) -> bool:
         """Redo the last undone step; returns False when there is nothing to redo."""
         with self.lock:
-            if not self._redo:
-                return False
-            self._undo.append(self._state)
-            self._state = self._redo.pop()
-            return True
+            return self._go_to(self._history.redo(self._state))
 
     # -- prompts -> masks ------------------------------------------------------
 
@@ -439,8 +355,7 @@ class Session:
                 return False
             seed = img.seeds.get(obj_id)
         hw = self.images.size(index)
-        points = [p for p in prompts if isinstance(p, Point)]
-        box = next((p for p in prompts if isinstance(p, Box)), None)
+        points, box = of_object(prompts, obj_id)
         pred = predictor.predict(
             points=[[p.x, p.y] for p in points] if points else None,
             labels=[p.label for p in points] if points else None,
@@ -453,8 +368,7 @@ class Session:
         with self.lock:
             before = self._state
             self._state = _filled(self._state, index, obj_id, entry)
-            self._undo = [_filled(s, index, obj_id, entry) for s in self._undo]
-            self._redo = [_filled(s, index, obj_id, entry) for s in self._redo]
+            self._history.update(lambda s: _filled(s, index, obj_id, entry))
             return self._state is not before
 
     # -- persistence -----------------------------------------------------------
@@ -464,19 +378,21 @@ class Session:
         if len(state.images) != len(self.images):
             raise ValueError(f"the saved session has {len(state.images)} images, the source has {len(self.images)}.")
         with self.lock:
-            self._info = {o.id: o for o in objects}
-            self._next_id = next_id
+            self._registry.restore(objects, next_id)
             self._state = replace(state, images=tuple(_settled(img) for img in state.images))
-            self._undo.clear()
-            self._redo.clear()
+            self._history.clear()
 
     # -- internals -------------------------------------------------------------
 
     def _commit(self, state: SessionState) -> None:
-        self._undo.append(self._state)
-        del self._undo[:-MAX_UNDO]
-        self._redo.clear()
+        self._history.push(self._state)
         self._state = state
+
+    def _go_to(self, state: SessionState | None) -> bool:
+        if state is None:
+            return False
+        self._state = state
+        return True
 
     def _set_prompts(self, index: int, prompts: tuple[Prompt, ...]) -> bool:
         img = self._state.images[index]
@@ -485,33 +401,13 @@ class Session:
         self._commit(_with_image(self._state, index, _settled(replace(img, prompts=prompts))))
         return True
 
-    def _with_new_object(self, state: SessionState, name: str | None) -> tuple[SessionState, int]:
-        obj_id = self._next_id
-        self._next_id += 1
-        self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
-        return replace(state, object_ids=state.object_ids + (obj_id,), selected_id=obj_id), obj_id
-
     def _target(self, obj_id: int | None) -> tuple[SessionState, int]:
         """The state to build on and the object prompts go to; makes one if none is selected."""
-        if obj_id is not None:
-            return self._state, self._check_object(obj_id)
-        if self._state.selected_id:
-            return self._state, self._state.selected_id
-        return self._with_new_object(self._state, None)
+        objects, obj_id = self._registry.target(self._state.objects, obj_id)
+        return replace(self._state, objects=objects), obj_id
 
     def check_index(self, index: int) -> int:
-        index = _check_int(index, "image index")
-        if not 0 <= index < len(self.images):
-            raise ValueError(f"image index {index} is out of range: the set has {len(self.images)} "
-                             f"images (0 to {len(self.images) - 1}).")
-        return index
-
-    def _check_object(self, obj_id: int) -> int:
-        obj_id = _check_int(obj_id, "object id")
-        if obj_id not in self._state.object_ids:
-            known = ", ".join(map(str, self._state.object_ids)) or "none yet"
-            raise KeyError(f"unknown object id {obj_id} (objects: {known}); add one with add_object().")
-        return obj_id
+        return check_index(index, len(self.images), "image", "set")
 
 
 def seed_logits(mask: np.ndarray, image_size: int) -> np.ndarray:
@@ -519,10 +415,8 @@ def seed_logits(mask: np.ndarray, image_size: int) -> np.ndarray:
 
     Squashed to a square like the image itself (see ``sam2_backend.transforms``).
     """
-    s = image_size // 4
-    m = torch.from_numpy(np.ascontiguousarray(mask)).float()[None, None]
-    low = F.interpolate(m, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-    return ((low[0] * 2 - 1) * SEED_LOGIT).numpy()
+    m = torch.from_numpy(np.ascontiguousarray(mask))[None, None]
+    return mask_to_low_res_logits(m, image_size)[0].numpy()
 
 
 def _settled(img: ImageState) -> ImageState:
@@ -544,7 +438,7 @@ def _filled(state: SessionState, index: int, obj_id: int, entry: MaskEntry) -> S
 
 
 def _with_image(state: SessionState, index: int, img: ImageState) -> SessionState:
-    return replace(state, images=state.images[:index] + (img,) + state.images[index + 1:])
+    return replace(state, images=state.images[:index] + (img,) + state.images[index + 1 :])
 
 
 def _without_object(img: ImageState, obj_id: int) -> ImageState:
@@ -555,25 +449,3 @@ def _without_object(img: ImageState, obj_id: int) -> ImageState:
         {o: e for o, e in img.seeds.items() if o != obj_id},
         {o: e for o, e in img.masks.items() if o != obj_id},
     )
-
-
-def _check_int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be an int, got {value!r}.")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}.") from None
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"an object name must be a non-empty string, got {name!r}.")
-    return name.strip()
-
-
-def _float64(value: Any) -> np.ndarray:
-    """Coordinates as given (already validated), without the float32 rounding of the checks."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)

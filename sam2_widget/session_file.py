@@ -1,15 +1,22 @@
-"""Session files: one ``.npz`` holding the objects, prompts and masks of an image set.
+"""Session files: one ``.npz`` holding the objects, prompts and masks of an image set or a clip.
 
-Layout (read with ``np.load(path, allow_pickle=False)``, so loading never unpickles):
+Both kinds share a layout (read with ``np.load(path, allow_pickle=False)``, so loading never
+unpickles):
 
-* ``meta``: UTF-8 JSON as a uint8 array: format and version, the model, the images
-  (a file path, or the name of an array in this file), the objects, the selection,
-  and per image its prompts and where its masks lie in ``runs``;
-* ``runs``: every mask's row-major run lengths (``sam2_backend.video.results.encode_mask``),
-  concatenated: compact, and exact;
-* ``image_<i>``: the in-memory images (images from files are referenced by path).
+* ``meta``: UTF-8 JSON as a uint8 array. Its ``format`` marker says which kind the file is
+  (:data:`IMAGE_FORMAT` or :data:`VIDEO_FORMAT`), with a ``version``, the model, the objects and
+  the selection;
+* ``runs``: every mask's row-major run lengths (``sam2_backend.rle.encode_mask``),
+  concatenated (compact, and exact); ``meta`` says where each mask lies in it.
 
-Only the current state is stored, not the undo history.
+An image set's ``meta`` also names its images (a file path, or the name of an array
+``image_<i>`` in this file for an in-memory image) and holds per image its prompts, seed masks
+and masks. A clip's ``meta`` (:meth:`VideoSession.to_meta`) names the clip's path (None for an
+in-memory clip, which must be passed again), the shown frame, the prompts and mask prompts per
+frame and every tracked mask.
+
+Only the current state is stored, not the undo history. :func:`read_session_file` reads either
+kind, and a file from any earlier version of this module.
 """
 
 from __future__ import annotations
@@ -18,31 +25,28 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .session import (
-    ImageState,
-    MaskEntry,
-    ObjectInfo,
-    Session,
-    SessionState,
-    prompt_from_dict,
-)
+from .objects import ObjectInfo, ObjectList
+from .prompts import prompt_from_dict
+from .session import ImageState, MaskEntry, Session, SessionState
+from .video_session import VideoSession
+
+IMAGE_FORMAT = "sam2_widget.session"
+VIDEO_FORMAT = "sam2_widget.video_session"
+VERSIONS = {IMAGE_FORMAT: 1, VIDEO_FORMAT: 1}  # the newest each reads and writes
 
 T = TypeVar("T")
-
-FORMAT = "sam2_widget.session"
-VERSION = 1
 
 
 @dataclass
 class SavedSession:
-    """What :func:`read_session` gives back; ``source`` is what the widget reopens."""
+    """An image set's session as :func:`read_session_file` gives it back; ``source`` is what the
+    widget reopens."""
 
     model: str
     source: list[Any]  # Path or numpy array per image
@@ -50,6 +54,17 @@ class SavedSession:
     next_id: int
     state: SessionState
     image_index: int
+
+
+@dataclass
+class SavedVideoSession:
+    """A clip's session as :func:`read_session_file` gives it back, for ``VideoSession.restore``."""
+
+    model: str
+    source: str | None  # the clip's path, None for an in-memory clip
+    frame: int
+    meta: dict
+    runs: np.ndarray
 
 
 def write_session(path: str | os.PathLike, session: Session, model: str, image_index: int) -> Path:
@@ -75,23 +90,46 @@ def write_session(path: str | os.PathLike, session: Session, model: str, image_i
         else:
             images.append({"name": session.images.name(i), "path": str(source)})
         prompted = dict.fromkeys(p.obj_id for p in img.prompts)
-        per_image.append({
-            "prompts": [p.to_dict() for p in img.prompts],
-            "seeds": [{"obj_id": o, **place(e)} for o, e in img.seeds.items()],
-            # Masks of unprompted objects follow from the seeds; a stale mask (its
-            # prediction failed) is kept as shown and predicted again after loading.
-            "masks": [{"obj_id": o, **place(img.masks[o]), "fresh": img.masks[o].key == img.key(o)}
-                      for o in prompted if o in img.masks],
-        })
+        per_image.append(
+            {
+                "prompts": [p.to_dict() for p in img.prompts],
+                "seeds": [{"obj_id": o, **place(e)} for o, e in img.seeds.items()],
+                # Masks of unprompted objects follow from the seeds; a stale mask (its
+                # prediction failed) is kept as shown and predicted again after loading.
+                "masks": [
+                    {"obj_id": o, **place(img.masks[o]), "fresh": img.masks[o].key == img.key(o)}
+                    for o in prompted
+                    if o in img.masks
+                ],
+            }
+        )
     meta = {
-        "format": FORMAT, "version": VERSION, "model": model, "images": images,
-        "objects": [o.to_dict() for o in objects], "object_ids": list(state.object_ids),
-        "selected_id": state.selected_id, "next_id": next_id, "image_index": image_index,
+        "format": IMAGE_FORMAT,
+        "version": VERSIONS[IMAGE_FORMAT],
+        "model": model,
+        "images": images,
+        "objects": [o.to_dict() for o in objects],
+        "object_ids": list(state.object_ids),
+        "selected_id": state.selected_id,
+        "next_id": next_id,
+        "image_index": image_index,
         "per_image": per_image,
     }
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays["meta"] = _json_array(meta)
     arrays["runs"] = np.concatenate(runs) if runs else np.zeros(0, dtype=np.uint32)
     return write_npz_atomic(path, arrays)
+
+
+def write_video_session(
+    path: str | os.PathLike, session: VideoSession, model: str, source: str | None, frame: int
+) -> Path:
+    """Write a clip's ``session`` to ``path``; ``source`` is the clip's path (None: in memory),
+    ``frame`` the shown one."""
+    meta, runs = session.to_meta()
+    meta.update(
+        {"format": VIDEO_FORMAT, "version": VERSIONS[VIDEO_FORMAT], "model": model, "source": source, "frame": frame}
+    )
+    return write_npz_atomic(path, {"meta": _json_array(meta), "runs": runs})
 
 
 def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
@@ -113,40 +151,42 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
     return path
 
 
-def read_session(path: str | os.PathLike) -> SavedSession:
-    """Read a file written by :func:`write_session`; ValueError if it is not one."""
-
-    def parse(meta: dict, data) -> SavedSession:
-        runs = data["runs"]
-        source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
-        images = tuple(_image_state(d, runs) for d in meta["per_image"])
-        objects = [ObjectInfo(**o) for o in meta["objects"]]
-        state = SessionState(tuple(meta["object_ids"]), int(meta["selected_id"]), images)
-        return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state,
-                            int(meta["image_index"]))
-
-    return read_session_npz(path, FORMAT, VERSION, parse, "sam2_widget session")
-
-
-def read_session_npz(path: str | os.PathLike, fmt: str, version: int,
-                     parse: Callable[[dict, Any], T], what: str) -> T:
-    """Open a session ``.npz``, check its format marker and version, and ``parse(meta, arrays)``.
-
-    Any missing key, wrong type or unreadable file becomes one ValueError naming ``what``.
-    """
+def read_session_file(path: str | os.PathLike) -> SavedSession | SavedVideoSession:
+    """Read a file written by :func:`write_session` or :func:`write_video_session`; which one it is
+    comes from its format marker. ``FileNotFoundError`` if there is no file, ``ValueError`` (naming
+    the file and what is wrong) if it is not a session file this version reads."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Session file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            if meta.get("format") != fmt:
-                raise ValueError(f"no {fmt} format marker")
-            if meta["version"] > version:
-                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({version})")
-            return parse(meta, data)
+            fmt = meta.get("format")
+            if fmt not in VERSIONS:
+                raise ValueError(f"its format marker is {fmt!r}, not one of {', '.join(VERSIONS)}")
+            if meta["version"] > VERSIONS[fmt]:
+                raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSIONS[fmt]})")
+            return _image_session(meta, data) if fmt == IMAGE_FORMAT else _video_session(meta, data)
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a readable {what} file ({e}).") from e
+        raise ValueError(f"{path} is not a readable sam2_widget session file ({e}).") from e
+
+
+def read_session(path: str | os.PathLike) -> SavedSession:
+    """:func:`read_session_file` for a file that must hold an image set's session."""
+    return _expect(path, SavedSession, "an image set's")
+
+
+def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
+    """:func:`read_session_file` for a file that must hold a clip's session."""
+    return _expect(path, SavedVideoSession, "a clip's")
+
+
+def is_video_session(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a readable session file of a clip."""
+    try:
+        return isinstance(read_session_file(path), SavedVideoSession)
+    except (ValueError, FileNotFoundError):
+        return False
 
 
 def model_reference(model: Any) -> str:
@@ -154,9 +194,36 @@ def model_reference(model: Any) -> str:
     return getattr(model, "checkpoint_path", None) or model.config.name
 
 
+def _image_session(meta: dict, data: Any) -> SavedSession:
+    runs = data["runs"]
+    source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
+    images = tuple(_image_state(d, runs) for d in meta["per_image"])
+    objects = [ObjectInfo(**o) for o in meta["objects"]]
+    state = SessionState(ObjectList(tuple(meta["object_ids"]), int(meta["selected_id"])), images)
+    return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state, int(meta["image_index"]))
+
+
+def _video_session(meta: dict, data: Any) -> SavedVideoSession:
+    return SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"])
+
+
+def _expect(path: str | os.PathLike, kind: type[T], what: str) -> T:
+    saved = read_session_file(path)
+    if not isinstance(saved, kind):
+        raise ValueError(
+            f"{path} holds {'a clip' if isinstance(saved, SavedVideoSession) else 'an image set'}'s "
+            f"session, not {what}; Sam2Widget.load_session opens either kind."
+        )
+    return saved
+
+
+def _json_array(meta: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+
+
 def _image_state(d: dict, runs: np.ndarray) -> ImageState:
     def entry(e: dict, key: tuple | None) -> MaskEntry:
-        part = runs[e["offset"]:e["offset"] + e["length"]]
+        part = runs[e["offset"] : e["offset"] + e["length"]]
         part.flags.writeable = False
         return MaskEntry(part, float(e["score"]), key)
 
@@ -165,7 +232,6 @@ def _image_state(d: dict, runs: np.ndarray) -> ImageState:
     img = ImageState(prompts, seeds)
     masks = {e["obj_id"]: entry(e, img.key(e["obj_id"]) if e["fresh"] else None) for e in d["masks"]}
     return ImageState(prompts, seeds, masks)
-
 
 
 def _umask() -> int:

@@ -35,29 +35,32 @@ Undo and redo (choices where the SAM 2 demo, which has none, and CVAT leave room
 
 from __future__ import annotations
 
-import json
-import operator
-import os
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from sam2_backend import SAM2Model, VideoTracker
-from sam2_backend.inputs import check_boxes, check_points
-from sam2_backend.video.results import decode_mask, encode_mask
+from sam2_backend.rle import decode_mask, encode_mask
 
-from .colors import color_for
+from .checks import check_index, check_int
+from .history import History
 from .mask_versions import to_ranges
-from .session import MAX_UNDO, Box, ObjectInfo, Point, Prompt, prompt_from_dict
-from .session_file import read_session_npz, write_npz_atomic
-
-FORMAT = "sam2_widget.video_session"
-VERSION = 1
+from .objects import ObjectInfo, ObjectList, ObjectRegistry
+from .prompts import (
+    Box,
+    Point,
+    Prompt,
+    check_box,
+    check_clicks,
+    check_mask,
+    of_object,
+    prompt_from_dict,
+    with_box,
+)
 
 
 class VideoSession:
@@ -72,25 +75,23 @@ class VideoSession:
     """
 
     def __init__(self, model: SAM2Model, source: Any, **tracker_options: Any) -> None:
-        opts = {"add_all_frames_to_correct_as_cond": True, "clear_non_cond_mem_around_input": True,
-                **tracker_options}
+        opts = {"add_all_frames_to_correct_as_cond": True, "clear_non_cond_mem_around_input": True, **tracker_options}
         self.tracker = VideoTracker(model, source, **opts)
         if self.tracker.num_frames is None:
             self.tracker.close()
-            raise ValueError("The widget needs a clip of known length: pass a video file, a folder, "
-                             "an array or a list of frames (not an iterator without len()).")
+            raise ValueError(
+                "The widget needs a clip of known length: pass a video file, a folder, "
+                "an array or a list of frames (not an iterator without len())."
+            )
         self.lock = threading.RLock()
-        self._info: dict[int, ObjectInfo] = {}
-        self._order: list[int] = []
-        self._next_id = 1
-        self.selected_id = 0
+        self._objects = ObjectList()
+        self._registry = ObjectRegistry()
         self._prompts: dict[int, tuple[Prompt, ...]] = {}  # frame -> points and boxes, in order
         self._mask_prompts: dict[tuple[int, int], np.ndarray] = {}  # (frame, obj) -> runs
         self._dirty: list[tuple[int, int]] = []  # (frame, obj) whose prompts changed, to apply
         self._deleted: list[int] = []  # objects to remove from the tracker
         self._rebuilt: list[tuple[int, frozenset[int]]] = []  # (object, frames whose masks to drop) to rebuild
-        self._undo: list[_Snapshot] = []
-        self._redo: list[_Snapshot] = []
+        self._history: History[_Snapshot] = History()
         self._depth = 0  # nesting of _step (clear_image clears each object in one step)
         # Tracked masks of removed objects, {obj: {frame: (runs, score)}}, for an undo that brings
         # one back. Worker thread only. Ids are never reused, so one entry per object is enough.
@@ -108,11 +109,16 @@ class VideoSession:
 
     @property
     def next_id(self) -> int:
-        return self._next_id
+        return self._registry.next_id
+
+    @property
+    def selected_id(self) -> int:
+        """The object new prompts go to (0: none, the next click makes one)."""
+        return self._objects.selected_id
 
     def objects(self) -> list[ObjectInfo]:
         with self.lock:
-            return [self._info[o] for o in self._order]
+            return self._registry.listed(self._objects)
 
     def prompts(self, frame: int) -> tuple[Prompt, ...]:
         """Points and boxes on ``frame`` (what the front end draws), in the order added."""
@@ -129,7 +135,7 @@ class VideoSession:
         """``{obj_id: (H, W) bool}`` on ``frame`` from the tracker's results, in display order."""
         results = self.tracker.results
         with self.lock:
-            ids = [o for o in self._order if not visible_only or self._info[o].visible]
+            ids = [o.id for o in self._registry.listed(self._objects) if not visible_only or o.visible]
         if frame not in results:
             return {}
         stored = results.frame_masks(frame)
@@ -139,7 +145,7 @@ class VideoSession:
         """``[{"obj_id", "ranges": [[a, b], ...]}]``: inclusive runs of frames where an object's mask is non-empty."""
         results = self.tracker.results
         with self.lock:
-            ids = list(self._order)
+            ids = list(self._objects.ids)
         frames: dict[int, list[int]] = {o: [] for o in ids}
         for frame in results.frames:
             try:
@@ -153,11 +159,11 @@ class VideoSession:
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     def take_work(self) -> tuple[list[tuple[int, int]], list[int], list[tuple[int, frozenset[int]]]]:
         """Tracker work since the last call, to do in this order: the objects to remove, the objects
@@ -176,76 +182,59 @@ class VideoSession:
     def add_object(self, name: str | None = None) -> int:
         """A new object, selected; returns its id (undoable)."""
         with self._step():
-            obj_id = self._new_object(name)
-            self.selected_id = obj_id
+            self._objects, obj_id = self._registry.add(self._objects, name)
             return obj_id
 
     def select_object(self, obj_id: int) -> None:
         """Send the next clicks to ``obj_id`` (0: to a new object)."""
         with self.lock:
-            self.selected_id = 0 if _check_int(obj_id, "object id") == 0 else self._check_object(obj_id)
+            self._objects = self._objects.selecting(obj_id)
 
     def rename_object(self, obj_id: int, name: str) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"an object name must be a non-empty string, got {name!r}.")
         with self.lock:
-            info = self._info[self._check_object(obj_id)]
-            self._info[obj_id] = ObjectInfo(info.id, name.strip(), info.color, info.visible)
+            self._registry.rename(self._objects, obj_id, name)
 
     def set_visible(self, obj_id: int, visible: bool) -> None:
-        if not isinstance(visible, bool):
-            raise TypeError(f"visible must be True or False, got {visible!r}.")
         with self.lock:
-            info = self._info[self._check_object(obj_id)]
-            self._info[obj_id] = ObjectInfo(info.id, info.name, info.color, visible)
+            self._registry.set_visible(self._objects, obj_id, visible)
 
     def delete_object(self, obj_id: int) -> None:
         """Forget an object: its prompts on every frame and (in the worker) its tracked masks (undoable)."""
         with self._step():
-            obj_id = self._check_object(obj_id)
-            self._order.remove(obj_id)
+            obj_id = self._objects.check(obj_id)
+            self._objects = self._objects.removed([obj_id])
             for frame in list(self._prompts):
                 self._prompts[frame] = tuple(p for p in self._prompts[frame] if p.obj_id != obj_id)
             for key in [k for k in self._mask_prompts if k[1] == obj_id]:
                 del self._mask_prompts[key]
             self._dirty = [d for d in self._dirty if d[1] != obj_id]
             self._deleted.append(obj_id)
-            if self.selected_id == obj_id:
-                self.selected_id = 0
 
     def undo(self) -> bool:
         """Go back one step (see the module docstring); False when there is nothing to undo."""
         with self.lock:
-            if not self._undo:
-                return False
-            self._redo.append(self._snapshot())
-            self._go_to(self._undo.pop())
-            return True
+            return self._go_to(self._history.undo(self._snapshot()))
 
     def redo(self) -> bool:
         """Redo the last undone step; False when there is nothing to redo."""
         with self.lock:
-            if not self._redo:
-                return False
-            self._undo.append(self._snapshot())
-            self._go_to(self._redo.pop())
-            return True
+            return self._go_to(self._history.redo(self._snapshot()))
 
     def merge_objects(self, ids: Any) -> int:
-        raise ValueError("merging objects is not supported for clips yet (the tracker keeps one memory "
-                         "per object); merge the masks after tracking, from results. Nothing was changed.")
+        raise ValueError(
+            "merging objects is not supported for clips yet (the tracker keeps one memory "
+            "per object); merge the masks after tracking, from results. Nothing was changed."
+        )
 
     # -- prompts ------------------------------------------------------------------
 
     def add_points(self, frame: int, points: Any, labels: Any, obj_id: int | None = None) -> int:
         """Record clicks (N, 2) (x, y) with labels (N,) for ``obj_id`` (default: selected or new)."""
         frame = self.check_index(frame)
-        pts, lab = check_points(points, labels, self.hw)
-        if pts.shape[0] != 1:
-            raise ValueError("add_points takes the clicks of one object: points of shape (N, 2).")
+        clicks = check_clicks(points, labels, self.hw)
         with self._step():
             obj_id = self._target(obj_id)
-            new = tuple(Point(obj_id, float(x), float(y), int(label)) for (x, y), label in zip(pts[0], lab[0]))
+            new = tuple(Point(obj_id, *click) for click in clicks)
             self._mask_prompts.pop((frame, obj_id), None)
             self._set(frame, obj_id, self._prompts.get(frame, ()) + new)
             return obj_id
@@ -253,24 +242,17 @@ class VideoSession:
     def add_box(self, frame: int, box: Any, obj_id: int | None = None) -> int:
         """Record a box (x0, y0, x1, y1), replacing the object's box on ``frame``."""
         frame = self.check_index(frame)
-        b = check_boxes(box, self.hw)
-        if b.shape[0] != 1:
-            raise ValueError("add_box takes one box (x0, y0, x1, y1).")
-        x0, y0, x1, y1 = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+        xyxy = check_box(box, self.hw)
         with self._step():
             obj_id = self._target(obj_id)
-            new = Box(obj_id, x0, y0, x1, y1)
-            old = self._prompts.get(frame, ())
-            k = next((i for i, p in enumerate(old) if isinstance(p, Box) and p.obj_id == obj_id), None)
-            prompts = old + (new,) if k is None else old[:k] + (new,) + old[k + 1:]
             self._mask_prompts.pop((frame, obj_id), None)
-            self._set(frame, obj_id, prompts)
+            self._set(frame, obj_id, with_box(self._prompts.get(frame, ()), Box(obj_id, *xyxy)))
             return obj_id
 
     def add_mask(self, frame: int, mask: Any, obj_id: int | None = None) -> int:
         """Record a full (H, W) mask for the object on ``frame`` (replacing its points and box there)."""
         frame = self.check_index(frame)
-        runs = encode_mask(self._check_mask(mask))
+        runs = encode_mask(check_mask(mask, self.hw))
         with self._step():
             obj_id = self._target(obj_id)
             self._mask_prompts[(frame, obj_id)] = runs
@@ -282,16 +264,14 @@ class VideoSession:
         """New objects on ``frame``, one per (H, W) bool mask, each with that mask as its prompt there
         (as :meth:`add_mask` for a new object), ready to track; one undo step. Returns their ids."""
         frame = self.check_index(frame)
-        runs = [encode_mask(self._check_mask(m)) for m in masks]
+        runs = [encode_mask(check_mask(m, self.hw)) for m in masks]
         with self._step():
             ids = []
             for r in runs:
-                obj_id = self._new_object(None)
+                self._objects, obj_id = self._registry.add(self._objects)
                 self._mask_prompts[(frame, obj_id)] = r
                 self._dirty.append((frame, obj_id))
                 ids.append(obj_id)
-            if ids:
-                self.selected_id = ids[-1]
             return ids
 
     def remove_prompt(self, frame: int, prompt_index: int) -> None:
@@ -299,16 +279,16 @@ class VideoSession:
         frame = self.check_index(frame)
         with self._step():
             prompts = self._prompts.get(frame, ())
-            k = _check_int(prompt_index, "prompt index")
+            k = check_int(prompt_index, "prompt index")
             if not 0 <= k < len(prompts):
                 raise ValueError(f"prompt index {k} is out of range: frame {frame} has {len(prompts)} prompts.")
-            self._set(frame, prompts[k].obj_id, prompts[:k] + prompts[k + 1:])
+            self._set(frame, prompts[k].obj_id, prompts[:k] + prompts[k + 1 :])
 
     def clear_object(self, frame: int, obj_id: int | None = None) -> bool:
         """Delete the prompts of ``obj_id`` (default: selected) on ``frame``; returns whether there were any."""
         frame = self.check_index(frame)
         with self._step():
-            obj_id = self.selected_id if obj_id is None else self._check_object(obj_id)
+            obj_id = self.selected_id if obj_id is None else self._objects.check(obj_id)
             had_mask = self._mask_prompts.pop((frame, obj_id), None) is not None
             prompts = self._prompts.get(frame, ())
             kept = tuple(p for p in prompts if p.obj_id != obj_id)
@@ -332,12 +312,10 @@ class VideoSession:
         """Give the tracker the current prompts of ``obj_id`` on ``frame``; returns whether it had any work."""
         t = self.tracker
         with self.lock:
-            if obj_id not in self._order:
+            if obj_id not in self._objects.ids:
                 return False  # deleted meanwhile
-            prompts = tuple(p for p in self._prompts.get(frame, ()) if p.obj_id == obj_id)
+            points, box = of_object(self._prompts.get(frame, ()), obj_id)
             runs = self._mask_prompts.get((frame, obj_id))
-        points = [p for p in prompts if isinstance(p, Point)]
-        box = next((p for p in prompts if isinstance(p, Box)), None)
         xy = [[p.x, p.y] for p in points] or None
         labels = [p.label for p in points] or None
         if runs is not None:
@@ -360,10 +338,12 @@ class VideoSession:
         """Worker thread: after an undo or redo changed an object's prompts, make its tracker state
         what those prompts alone give (see the module docstring). Returns False for a deleted object."""
         with self.lock:
-            if obj_id not in self._order:
+            if obj_id not in self._objects.ids:
                 return False
-            frames = sorted({f for f, ps in self._prompts.items() if any(p.obj_id == obj_id for p in ps)}
-                            | {f for f, o in self._mask_prompts if o == obj_id})
+            frames = sorted(
+                {f for f, ps in self._prompts.items() if any(p.obj_id == obj_id for p in ps)}
+                | {f for f, o in self._mask_prompts if o == obj_id}
+            )
         masks = self._stash.pop(obj_id) if obj_id in self._stash else self._take_masks(obj_id)
         for frame, (runs, score) in masks.items():
             if frame not in dropped:
@@ -389,38 +369,11 @@ class VideoSession:
     # -- checks -------------------------------------------------------------------
 
     def check_index(self, frame: Any) -> int:
-        frame = _check_int(frame, "frame index")
-        n = self.num_frames
-        if not 0 <= frame < n:
-            raise ValueError(f"frame index {frame} is out of range: the clip has {n} frames (0 to {n - 1}).")
-        return frame
-
-    def _check_mask(self, mask: Any) -> np.ndarray:
-        m = np.asarray(mask)
-        if m.shape != self.hw or m.dtype.kind not in "biuf":
-            raise ValueError(f"mask must be a boolean array of the clip's size (H, W) = {self.hw}; "
-                             f"got shape {m.shape} dtype {m.dtype}.")
-        return m.astype(bool)
-
-    def _check_object(self, obj_id: Any) -> int:
-        obj_id = _check_int(obj_id, "object id")
-        if obj_id not in self._order:
-            known = ", ".join(map(str, self._order)) or "none yet"
-            raise KeyError(f"unknown object id {obj_id} (objects: {known}); add one with add_object().")
-        return obj_id
+        return check_index(frame, self.num_frames, "frame", "clip")
 
     def _target(self, obj_id: int | None) -> int:
-        if obj_id is not None:
-            return self._check_object(obj_id)
-        if self.selected_id:
-            return self.selected_id
-        return self.add_object()
-
-    def _new_object(self, name: str | None, obj_id: int | None = None) -> int:
-        obj_id = self._next_id if obj_id is None else obj_id
-        self._next_id = max(self._next_id, obj_id + 1)
-        self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
-        self._order.append(obj_id)
+        """The object a prompt goes to (call inside a step: it may make a new one)."""
+        self._objects, obj_id = self._registry.target(self._objects, obj_id)
         return obj_id
 
     @contextmanager
@@ -434,27 +387,28 @@ class VideoSession:
             finally:
                 self._depth -= 1
             if before is not None and not before.same(self._snapshot()):
-                self._undo.append(before)
-                del self._undo[:-MAX_UNDO]
-                self._redo.clear()
+                self._history.push(before)
 
-    def _snapshot(self) -> "_Snapshot":
-        return _Snapshot(tuple(self._order), self.selected_id, dict(self._prompts), dict(self._mask_prompts))
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(self._objects, dict(self._prompts), dict(self._mask_prompts))
 
-    def _go_to(self, target: "_Snapshot") -> None:
+    def _go_to(self, target: _Snapshot | None) -> bool:
         """Make ``target`` current and queue the tracker work: objects it lacks are removed, objects it
-        brings back or whose prompts it changes are rebuilt."""
+        brings back or whose prompts it changes are rebuilt. False when there is no ``target``."""
+        if target is None:
+            return False
         current = self._snapshot()
-        for o in current.order:
-            if o not in target.order:
+        now, then = current.objects.ids, target.objects.ids
+        for o in now:
+            if o not in then:
                 self._deleted.append(o)
             elif current.object_key(o) != target.object_key(o):
                 self._rebuilt.append((o, frozenset(current.frames_of(o) - target.frames_of(o))))
-        self._rebuilt += [(o, frozenset()) for o in target.order if o not in current.order]
-        self._order = list(target.order)
-        self.selected_id = target.selected_id
+        self._rebuilt += [(o, frozenset()) for o in then if o not in now]
+        self._objects = target.objects
         self._prompts = dict(target.prompts)
         self._mask_prompts = dict(target.mask_prompts)
+        return True
 
     def _set(self, frame: int, obj_id: int, prompts: tuple[Prompt, ...]) -> None:
         self._prompts[frame] = prompts
@@ -482,10 +436,15 @@ class VideoSession:
                 tracked.append({"frame": frame, "obj_id": o, "score": s, **place(results.rle(frame, o))})
         with self.lock:
             meta = {
-                "objects": [self._info[o].to_dict() for o in self._order],
-                "selected_id": self.selected_id, "next_id": self._next_id,
-                "prompts": [{"frame": f, "prompts": [p.to_dict() for p in ps]} for f, ps in sorted(self._prompts.items())],
-                "mask_prompts": [{"frame": f, "obj_id": o, **place(r)} for (f, o), r in sorted(self._mask_prompts.items())],
+                "objects": [o.to_dict() for o in self._registry.listed(self._objects)],
+                "selected_id": self.selected_id,
+                "next_id": self.next_id,
+                "prompts": [
+                    {"frame": f, "prompts": [p.to_dict() for p in ps]} for f, ps in sorted(self._prompts.items())
+                ],
+                "mask_prompts": [
+                    {"frame": f, "obj_id": o, **place(r)} for (f, o), r in sorted(self._mask_prompts.items())
+                ],
                 "tracked": tracked,
             }
         return meta, (np.concatenate(runs) if runs else np.zeros(0, np.uint32)).astype(np.uint32)
@@ -495,17 +454,14 @@ class VideoSession:
         (so re-tracking starts from them), then the saved masks exactly."""
         hw = self.hw
         with self.lock:
-            for o in meta["objects"]:
-                info = ObjectInfo(**o)
-                self._info[info.id] = info
-                self._order.append(info.id)
-            self._next_id = int(meta["next_id"])
-            self.selected_id = int(meta["selected_id"])
+            objects = [ObjectInfo(**o) for o in meta["objects"]]
+            self._registry.restore(objects, int(meta["next_id"]))
+            self._objects = ObjectList(tuple(o.id for o in objects), int(meta["selected_id"]))
             for entry in meta["prompts"]:
                 frame = self.check_index(entry["frame"])
                 self._prompts[frame] = tuple(prompt_from_dict(p) for p in entry["prompts"])
             for e in meta["mask_prompts"]:
-                r = runs[e["offset"]:e["offset"] + e["length"]].copy()
+                r = runs[e["offset"] : e["offset"] + e["length"]].copy()
                 decode_mask(r, *hw)  # checks the size
                 self._mask_prompts[(self.check_index(e["frame"]), int(e["obj_id"]))] = r
             pairs = sorted({(f, p.obj_id) for f, ps in self._prompts.items() for p in ps} | set(self._mask_prompts))
@@ -514,7 +470,7 @@ class VideoSession:
         results = self.tracker.results
         results.clear()
         for e in meta["tracked"]:
-            mask = decode_mask(runs[e["offset"]:e["offset"] + e["length"]], *hw)
+            mask = decode_mask(runs[e["offset"] : e["offset"] + e["length"]], *hw)
             results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]))
 
     def close(self) -> None:
@@ -523,67 +479,28 @@ class VideoSession:
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """One undo step: the objects (display order), the selection and the prompts of every frame."""
+    """One undo step: the objects (display order) with the selection, and the prompts of every frame."""
 
-    order: tuple[int, ...]
-    selected_id: int
+    objects: ObjectList
     prompts: Mapping[int, tuple[Prompt, ...]]
     mask_prompts: Mapping[tuple[int, int], np.ndarray]
 
-    def same(self, other: "_Snapshot") -> bool:
+    def same(self, other: _Snapshot) -> bool:
         """Same objects and prompts (the selection alone is not a step)."""
-        return (self.order == other.order and self.prompts == other.prompts
-                and self.mask_prompts.keys() == other.mask_prompts.keys()
-                and all(self.mask_prompts[k] is other.mask_prompts[k] for k in self.mask_prompts))
+        return (
+            self.objects.ids == other.objects.ids
+            and self.prompts == other.prompts
+            and self.mask_prompts.keys() == other.mask_prompts.keys()
+            and all(self.mask_prompts[k] is other.mask_prompts[k] for k in self.mask_prompts)
+        )
 
     def frames_of(self, obj_id: int) -> set[int]:
-        return ({f for f, ps in self.prompts.items() if any(p.obj_id == obj_id for p in ps)}
-                | {f for f, o in self.mask_prompts if o == obj_id})
+        return {f for f, ps in self.prompts.items() if any(p.obj_id == obj_id for p in ps)} | {
+            f for f, o in self.mask_prompts if o == obj_id
+        }
 
     def object_key(self, obj_id: int) -> tuple:
         """What the object's tracker state is made from: its prompts on every frame (masks by identity)."""
         points = tuple((f, p) for f, ps in sorted(self.prompts.items()) for p in ps if p.obj_id == obj_id)
         masks = tuple(sorted((f, id(r)) for (f, o), r in self.mask_prompts.items() if o == obj_id))
         return points, masks
-
-
-@dataclass
-class SavedVideoSession:
-    model: str
-    source: str | None  # the clip's path, None for an in-memory clip
-    frame: int
-    meta: dict
-    runs: np.ndarray
-
-
-def write_video_session(path: str | os.PathLike, session: VideoSession, model: str, source: str | None,
-                        frame: int) -> Path:
-    """One ``.npz``: ``meta`` (UTF-8 JSON) and ``runs`` (uint32 mask runs); never pickled."""
-    meta, runs = session.to_meta()
-    meta.update({"format": FORMAT, "version": VERSION, "model": model, "source": source, "frame": frame})
-    return write_npz_atomic(path, {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-                                   "runs": runs})
-
-
-def is_video_session(path: str | os.PathLike) -> bool:
-    try:
-        return read_video_session(path) is not None
-    except (ValueError, FileNotFoundError):
-        return False
-
-
-def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
-    return read_session_npz(
-        path, FORMAT, VERSION,
-        lambda meta, data: SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"]),
-        "sam2_widget video session",
-    )
-
-
-def _check_int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be an int, got {value!r}.")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}.") from None

@@ -47,9 +47,16 @@ def state(w: Sam2Widget) -> dict:
     w.wait_idle(60)
     results = w.results
     return {
-        "objects": list(w.objects), "selected": w.selected_id,
-        "images": [{"prompts": [p.to_dict() for p in w._session.prompts(i)],
-                    "masks": results.masks(i), "scores": results.scores(i)} for i in range(w.image_count)],
+        "objects": list(w.objects),
+        "selected": w.selected_id,
+        "images": [
+            {
+                "prompts": [p.to_dict() for p in w._session.prompts(i)],
+                "masks": results.masks(i),
+                "scores": results.scores(i),
+            }
+            for i in range(w.image_count)
+        ],
     }
 
 
@@ -169,13 +176,13 @@ def test_bad_merges_raise_and_change_nothing(model, images):
     w.add_points([[20, 20]], [1])
     w.add_object()
     w.add_points([[60, 40]], [1])
-    before, undo_depth = state(w), len(w._session._undo)
+    before, undo_depth = state(w), w._session._history.depth
     for ids, error, match in BAD_IDS:
         with pytest.raises(error, match=match):
             w.merge_objects(ids)
         assert match.split(":")[0] in w.error, ids
         assert_same(state(w), before)
-        assert len(w._session._undo) == undo_depth and not w.can_redo
+        assert w._session._history.depth == undo_depth and not w.can_redo
     w.close()
 
 
@@ -185,10 +192,15 @@ def test_bad_merge_messages_are_refused_and_change_nothing(model, images):
     w.add_object()
     w.add_points([[60, 40]], [1])
     before = state(w)
-    for fields, match in [({}, "missing the field 'ids'"), ({"ids": 2}, "list of integers"),
-                          ({"ids": [1, 2.5]}, "list of integers"), ({"ids": [1, True]}, "list of integers"),
-                          ({"ids": [1]}, "at least two"), ({"ids": [2, 2]}, "repeated"),
-                          ({"ids": [1, 7]}, "unknown object id 7")]:
+    for fields, match in [
+        ({}, "missing the field 'ids'"),
+        ({"ids": 2}, "list of integers"),
+        ({"ids": [1, 2.5]}, "list of integers"),
+        ({"ids": [1, True]}, "list of integers"),
+        ({"ids": [1]}, "at least two"),
+        ({"ids": [2, 2]}, "repeated"),
+        ({"ids": [1, 7]}, "unknown object id 7"),
+    ]:
         ack = fe.ack(fe.send("merge_objects", **fields))
         assert not ack["ok"] and match in ack["error"], (fields, ack)
         assert_same(state(w), before)

@@ -196,7 +196,7 @@ def test_add_mask_objects_makes_new_objects_ready_to_track_in_one_step(clip, mod
     assert session.undo() and [o.id for o in session.objects()] == [first]  # both in one step
     assert session.prompt_frames() == [] and session.take_work()[1] == [first + 1, first + 2]
     assert session.redo() and [o.id for o in session.objects()] == [first, first + 1, first + 2]
-    with pytest.raises(ValueError, match="clip's size"):
+    with pytest.raises(ValueError, match="the size of the image or frame"):
         session.add_mask_objects(2, [disk, disk[:10]])
     assert [o.id for o in session.objects()] == [first, first + 1, first + 2]  # nothing changed
     session.close()

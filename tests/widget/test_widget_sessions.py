@@ -27,13 +27,14 @@ def everything(widget: Sam2Widget) -> dict:
     results = widget.results
     per_image = []
     for i in range(widget.image_count):
-        per_image.append({
-            "prompts": [p.to_dict() for p in widget._session.prompts(i)],
-            "masks": results.masks(i),
-            "scores": results.scores(i),
-        })
-    return {"objects": widget.objects, "selected": widget.selected_id, "index": widget.image_index,
-            "images": per_image}
+        per_image.append(
+            {
+                "prompts": [p.to_dict() for p in widget._session.prompts(i)],
+                "masks": results.masks(i),
+                "scores": results.scores(i),
+            }
+        )
+    return {"objects": widget.objects, "selected": widget.selected_id, "index": widget.image_index, "images": per_image}
 
 
 def assert_same_everything(a: dict, b: dict) -> None:
@@ -53,7 +54,7 @@ def test_segment_everything_adds_mask_objects_that_clicks_refine(model):
     records = sb.AutomaticMaskGenerator(model, **AMG).generate(image)
     assert len(ids) == len(records) >= 1 and ids[0] == 2
     assert [o["id"] for o in w.objects] == [1, *ids]
-    for obj_id, record in zip(ids, records):
+    for obj_id, record in zip(ids, records, strict=True):
         np.testing.assert_array_equal(w.masks[obj_id], record["segmentation"])
         assert w.results.scores(0)[obj_id] == pytest.approx(record["predicted_iou"])
     assert w.prompts[0]["obj_id"] == 1 and len(w.prompts) == 1  # mask-only objects have no prompts
