@@ -2,8 +2,10 @@
 
 from .colors import PALETTE, color_for
 from .images import ImageReadError, ImageSet
+from .objects import ObjectInfo
+from .prompts import Box, Point
 from .results import ImageSetResults
-from .session import Box, ObjectInfo, Point, Session
+from .session import Session
 from .widget import Sam2ImageWidget, Sam2VideoWidget, Sam2Widget
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .colors import color_for, hex_to_rgb
-from .session import ObjectInfo
+from .objects import ObjectInfo
 
 
 def overlay(pixels: np.ndarray, masks: Mapping[int, np.ndarray], alpha: float = 0.5,

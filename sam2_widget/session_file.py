@@ -27,7 +27,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +39,6 @@ from .video_session import VideoSession
 IMAGE_FORMAT = "sam2_widget.session"
 VIDEO_FORMAT = "sam2_widget.video_session"
 VERSIONS = {IMAGE_FORMAT: 1, VIDEO_FORMAT: 1}  # the newest each reads and writes
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -171,24 +169,6 @@ def read_session_file(path: str | os.PathLike) -> SavedSession | SavedVideoSessi
         raise ValueError(f"{path} is not a readable sam2_widget session file ({e}).") from e
 
 
-def read_session(path: str | os.PathLike) -> SavedSession:
-    """:func:`read_session_file` for a file that must hold an image set's session."""
-    return _expect(path, SavedSession, "an image set's")
-
-
-def read_video_session(path: str | os.PathLike) -> SavedVideoSession:
-    """:func:`read_session_file` for a file that must hold a clip's session."""
-    return _expect(path, SavedVideoSession, "a clip's")
-
-
-def is_video_session(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a readable session file of a clip."""
-    try:
-        return isinstance(read_session_file(path), SavedVideoSession)
-    except (ValueError, FileNotFoundError):
-        return False
-
-
 def model_reference(model: Any) -> str:
     """How a saved session names its model: the checkpoint file if known, else the config name."""
     return getattr(model, "checkpoint_path", None) or model.config.name
@@ -205,16 +185,6 @@ def _image_session(meta: dict, data: Any) -> SavedSession:
 
 def _video_session(meta: dict, data: Any) -> SavedVideoSession:
     return SavedVideoSession(meta["model"], meta["source"], int(meta["frame"]), meta, data["runs"])
-
-
-def _expect(path: str | os.PathLike, kind: type[T], what: str) -> T:
-    saved = read_session_file(path)
-    if not isinstance(saved, kind):
-        raise ValueError(
-            f"{path} holds {'a clip' if isinstance(saved, SavedVideoSession) else 'an image set'}'s "
-            f"session, not {what}; Sam2Widget.load_session opens either kind."
-        )
-    return saved
 
 
 def _json_array(meta: dict) -> np.ndarray:

@@ -18,9 +18,7 @@ from sam2_widget.session import Session
 from sam2_widget.session_file import (
     SavedSession,
     SavedVideoSession,
-    read_session,
     read_session_file,
-    read_video_session,
     write_session,
     write_video_session,
 )
@@ -146,10 +144,12 @@ def test_one_reader_for_both_kinds_of_session_file(tmp_path, clip, model):
     assert restored.prompts(2) == (Box(1, 1.5, 2.5, 30.5, 40.5),) and restored.selected_id == 1
     restored.close()
 
-    with pytest.raises(ValueError, match="holds a clip's session, not an image set's"):
-        read_session(tmp_path / "clip.npz")
-    with pytest.raises(ValueError, match="holds an image set's session, not a clip's"):
-        read_video_session(tmp_path / "image.npz")
+    write_meta(tmp_path / "other.npz", {"format": "other", "version": 1}, [])
+    with pytest.raises(ValueError, match="not a readable sam2_widget session file.*format marker is 'other'"):
+        read_session_file(tmp_path / "other.npz")
+    write_meta(tmp_path / "newer.npz", {"format": "sam2_widget.video_session", "version": 2}, [])
+    with pytest.raises(ValueError, match=r"version 2 is newer than this sam2_widget reads \(1\)"):
+        read_session_file(tmp_path / "newer.npz")
     with pytest.raises(FileNotFoundError):
         read_session_file(tmp_path / "none.npz")
 
