@@ -33,9 +33,25 @@ class HieraConfig:
         return tuple(reversed(dims))
 
 
+# Flags of the official yaml files that every official checkpoint sets to the same value.
+# They stay visible fields, so a config reads like its yaml, but only this value is built;
+# another one is refused when the config is made: {name: (the value, what it means)}.
+_FIXED_FLAGS = {
+    "directly_add_no_mem_embed": (True, "a frame with no memories adds no_mem_embed to its features"),
+    "use_obj_ptrs_in_encoder": (True, "memory attention reads the object pointers of other frames"),
+    "use_mlp_for_obj_ptr_proj": (True, "object pointers are projected by a 3-layer MLP"),
+    "non_overlap_masks_for_mem_enc": (False, "objects are encoded one by one, so there is no overlap to remove"),
+}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """One SAM 2 / 2.1 checkpoint: architecture, tracking flags and where to get it."""
+    """One SAM 2 / 2.1 checkpoint: architecture, tracking flags and where to get it.
+
+    ``directly_add_no_mem_embed``, ``use_obj_ptrs_in_encoder``, ``use_mlp_for_obj_ptr_proj``
+    and ``non_overlap_masks_for_mem_enc`` accept only their default (the value of every
+    official checkpoint); ``binarize_mask_from_pts_for_mem_enc`` may be switched off.
+    """
 
     name: str
     hub_repo: str
@@ -80,11 +96,21 @@ class ModelConfig:
     max_cond_frames_in_attn: int = -1
     memory_temporal_stride_for_eval: int = 1
     non_overlap_masks_for_mem_enc: bool = False
-    # The official builders switch these on ("apply_postprocessing").
+    # The official builders switch these on ("apply_postprocessing"). Binarizing: a prompted
+    # frame's memory is encoded from its binary mask instead of the sigmoid of its logits.
     binarize_mask_from_pts_for_mem_enc: bool = True
     dynamic_multimask_via_stability: bool = True
     dynamic_multimask_stability_delta: float = 0.05
     dynamic_multimask_stability_thresh: float = 0.98
+
+    def __post_init__(self) -> None:
+        for name, (supported, why) in _FIXED_FLAGS.items():
+            value = getattr(self, name)
+            if value != supported:
+                raise ValueError(
+                    f"ModelConfig.{name}={value!r} is not supported: every official SAM 2 / 2.1 checkpoint "
+                    f"uses {supported!r} ({why}), the only value this backend implements. Keep the default."
+                )
 
     @property
     def version(self) -> str:

@@ -44,3 +44,42 @@ def boxes_to_model(boxes: torch.Tensor, orig_hw: tuple[int, int], image_size: in
 def upscale_logits(logits: torch.Tensor, orig_hw: tuple[int, int]) -> torch.Tensor:
     """Low-resolution mask logits (B, C, h, w) -> (B, C, H, W) at the original size."""
     return F.interpolate(logits.float(), size=orig_hw, mode="bilinear", align_corners=False)
+
+
+# --- masks given as prompts ---------------------------------------------------------
+# A mask prompt is resized with antialiasing, as the reference resizes mask inputs
+# (``add_new_mask`` and its mask-as-output path).
+
+#: Logit magnitude of a mask taken as given: sigmoid(10) ~ 0.99995, the reference's +-10.
+MASK_LOGIT = 10.0
+
+
+def _resize_mask(mask: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, H, W) float mask or logits -> (B, C, size, size), bilinear with antialiasing."""
+    return F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def mask_to_model(mask: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(B, 1, H, W) mask in {0, 1} (float) -> (B, 1, S, S) in {0, 1}: squashed like the image.
+
+    A mask already at the model's size is kept as given; any other is resized and
+    thresholded at 0.5, so it stays a mask.
+    """
+    if mask.shape[-2:] == (image_size, image_size):
+        return mask
+    return (_resize_mask(mask, image_size) >= 0.5).float()
+
+
+def mask_to_logits(mask: torch.Tensor) -> torch.Tensor:
+    """A mask in {0, 1} -> logits of +-``MASK_LOGIT`` (same shape, float)."""
+    return mask.float() * (2 * MASK_LOGIT) - MASK_LOGIT
+
+
+def mask_to_low_res_logits(mask: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(B, 1, H, W) mask in {0, 1} -> (B, 1, S/4, S/4) low-resolution logits of about +-``MASK_LOGIT``.
+
+    What the mask decoder takes as ``mask_input`` and gives as its low-resolution output
+    (S = ``image_size``); a mask of any size is squashed to the square like the image.
+    The logits are resized, not the mask: the reference's order.
+    """
+    return _resize_mask(mask_to_logits(mask), image_size // 4)

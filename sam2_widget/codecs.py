@@ -14,6 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from sam2_backend.label_maps import label_dtype
+
 DISPLAY_MAX_SIDE = 2048
 JPEG_QUALITY = 90
 
@@ -36,17 +38,13 @@ def encode_jpeg(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE, quality: i
     return out.getvalue()
 
 
-def label_dtype(max_id: int) -> type:
-    """The smallest unsigned dtype that holds object ids up to ``max_id``."""
-    return np.uint8 if max_id < 256 else np.uint16 if max_id < 65536 else np.uint32
-
-
 def masks_to_label_map(masks: Mapping[int, np.ndarray], hw: tuple[int, int],
                        order: Sequence[int] | None = None, dtype: type | None = None) -> np.ndarray:
     """``{obj_id: (H, W) bool}`` -> ``(H, W)`` label map (value = object id, 0 = background).
 
     Where masks overlap, the object listed first in ``order`` (default: the mapping's
-    order) wins, the rule of ``sam2_backend.video.TrackResults``.
+    order) wins, the rule of ``sam2_backend.video.TrackResults``. The dtype defaults to
+    ``sam2_backend.label_maps.label_dtype`` of the largest id.
     """
     order = list(masks) if order is None else list(order)
     if dtype is None:

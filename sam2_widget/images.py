@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -12,9 +11,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from sam2_backend.image_files import IMAGE_EXTENSIONS, list_image_files
 from sam2_backend.inputs import image_to_tensor
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 _DECODED_CACHE = 2  # decoded files kept in RAM: the shown image and the one being encoded
 
 
@@ -55,8 +54,7 @@ class ImageSet:
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
             if path.is_dir():
-                files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
-                                and not p.name.startswith(".")), key=_natural_key)
+                files = list_image_files(path)  # the files a clip folder lists, in the same order
                 if not files:
                     raise ValueError(f"No image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) in folder {path}.")
                 return cls([_file_item(p) for p in files])
@@ -127,11 +125,6 @@ class ImageSet:
         with self._lock:
             self._sizes[index] = hw
         return hw
-
-
-def _natural_key(path: Path) -> list:
-    """Sort ``img2`` before ``img10``."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
 def _file_item(path: Path) -> _Item:

@@ -9,11 +9,14 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from sam2_backend.video.results import rle_area_and_box
+from sam2_backend import coco
+from sam2_backend.label_maps import PNG_MAX_ID, label_dtype
+from sam2_backend.rle import rle_area_and_box
 
-from .codecs import label_dtype, masks_to_label_map
+from .codecs import masks_to_label_map
 from .images import ImageReadError, ImageSet
-from .session import MaskEntry, ObjectInfo
+from .objects import ObjectInfo
+from .session import MaskEntry
 
 
 class ImageSetResults:
@@ -73,13 +76,14 @@ class ImageSetResults:
         """``(H, W)`` label map of image ``index``: value = object id, 0 = background.
 
         The first object in display order wins overlaps. uint8 when every object id
-        is below 256, else uint16 (uint32 beyond 65535), the same for every image.
+        is below 256, else uint16 (uint32 beyond 65535), the same for every image
+        (``sam2_backend.label_maps.label_dtype``, the rule of video results too).
         """
         return masks_to_label_map(self.masks(index), self.images.size(index),
                                   dtype=label_dtype(self._max_id()))
 
     def to_coco(self, categories: Mapping[int, str] | None = None) -> dict:
-        """The results as a COCO dict ``{"images", "annotations", "categories"}``.
+        """The results as a COCO dict ``{"images", "annotations", "categories"}`` (``sam2_backend.coco``).
 
         * ``images``: one per image of the set, ``id = index + 1``, with ``file_name``,
           ``width`` and ``height`` (an image that cannot be read is left out, with a warning).
@@ -87,11 +91,9 @@ class ImageSetResults:
           (``counts`` a str), ``bbox`` XYWH and ``area`` as pycocotools computes them,
           ``obj_id``, ``score`` (predicted IoU), ``iscrowd`` 0.
         * ``categories``: by object name (or by ``categories``, ``{obj_id: name}``); objects
-          with the same name share a category.
+          with the same name share a category, numbered in the order of first annotation.
         """
-        from pycocotools import mask as mask_api
-
-        cat_ids: dict[str, int] = {}
+        table = coco.Categories()
         names = {o.id: o.name for o in self.objects}
         names.update(categories or {})
         images, annotations = [], []
@@ -101,24 +103,14 @@ class ImageSetResults:
             except ImageReadError as e:
                 warnings.warn(f"to_coco leaves out image {i + 1}: {e}", stacklevel=2)
                 continue
-            images.append({"id": i + 1, "file_name": self.file_name(i), "width": w, "height": h})
-            for obj_id, mask in self.masks(i).items():
-                if not mask.any():
-                    continue
-                rle = mask_api.encode(np.asfortranarray(mask.view(np.uint8)))
-                annotations.append({
-                    "id": len(annotations) + 1,
-                    "image_id": i + 1,
-                    "category_id": cat_ids.setdefault(str(names.get(obj_id, "object")), len(cat_ids) + 1),
-                    "obj_id": obj_id,
-                    "segmentation": {"size": [h, w], "counts": rle["counts"].decode("ascii")},
-                    "area": float(mask_api.area(rle)),
-                    "bbox": [float(v) for v in mask_api.toBbox(rle)],
-                    "iscrowd": 0,
-                    "score": self._entries[i][obj_id].score,
-                })
-        categories_out = [{"id": cid, "name": name} for name, cid in cat_ids.items()]
-        return {"images": images, "annotations": annotations, "categories": categories_out}
+            images.append(coco.image_entry(i + 1, h, w, {"file_name": self.file_name(i)}))
+            for obj_id, entry in self._entries[i].items():
+                if not entry.runs[1::2].any():
+                    continue  # an empty mask: no annotation, and no category of its own
+                ann = coco.annotation(len(annotations) + 1, i + 1, table.id_of(names.get(obj_id, "object")),
+                                      obj_id, entry.runs, h, w, entry.score)
+                annotations.append(ann)
+        return {"images": images, "annotations": annotations, "categories": table.to_list()}
 
     def file_name(self, index: int) -> str:
         """The image's file name, or ``image_00003.png`` (0-based) for an in-memory image."""
@@ -134,8 +126,8 @@ class ImageSetResults:
         """
         from PIL import Image
 
-        if self._max_id() > 65535:
-            raise ValueError(f"object ids up to {self._max_id()} do not fit a 16-bit PNG (max 65535).")
+        if self._max_id() > PNG_MAX_ID:
+            raise ValueError(f"object ids up to {self._max_id()} do not fit a 16-bit PNG (max {PNG_MAX_ID}).")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stems = [Path(self.file_name(i)).stem for i in range(len(self))]

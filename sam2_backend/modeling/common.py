@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .cpu_kernels import linear_act
@@ -50,12 +49,3 @@ class LayerNorm2d(nn.Module):
         var = (x - mean).pow(2).mean(1, keepdim=True)
         x = (x - mean) * torch.rsqrt(var + self.eps)
         return x * self.weight[:, None, None] + self.bias[:, None, None]
-
-
-def activation_fn(name: str):
-    """The functional activation named in a config ("relu" or "gelu")."""
-    if name == "relu":
-        return F.relu
-    if name == "gelu":
-        return F.gelu
-    raise ValueError(f"Unknown activation {name!r}; expected 'relu' or 'gelu'.")

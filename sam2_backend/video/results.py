@@ -14,26 +14,8 @@ Conventions
   object listed first in ``obj_ids`` (by default the smallest id) wins -- the rule of the
   official ``tools/vos_inference.py`` (``put_per_obj_mask`` paints ids in descending order).
 
-Codec (hand-written: no maintained library stores masks this way for us)
------------------------------------------------------------------------
-Each mask is stored as the run lengths of its *row-major* flattened pixels, alternating
-background/foreground and starting with a (possibly empty) background run, as a uint32
-array. Measured on this machine (1 CPU thread, two-blob masks):
-
-=================  ===========  ===========  ==========
-codec              720p enc/dec 1080p enc/dec bytes 720p
-=================  ===========  ===========  ==========
-row-major RLE      0.14/0.02 ms 0.53/0.05 ms 4.2 kB
-column-major RLE   0.68/0.56 ms 2.6/1.9 ms   4.2 kB
-COCO compressed    0.83/1.9 ms  1.9/5.5 ms   1.2 kB
-np.packbits        0.03/0.04 ms 0.07/0.09 ms 115 kB
-=================  ===========  ===========  ==========
-
-Row-major RLE is both fast (no transposed copy, decode is one ``np.repeat``) and small
-(~0.5% of the raw bool mask; an empty mask is a single 4-byte run). Bit-packing is fast but
-holds 1/8 of the raw size whatever the content, too much for long videos. Column-major
-(COCO) order is only needed for export, where we decode and let pycocotools encode.
-Boxes and areas are read from the runs without decoding.
+Masks are kept as row-major run lengths (``sam2_backend.rle``); boxes and areas are read
+from the runs without decoding. COCO export is ``sam2_backend.coco``, shared with image sets.
 """
 
 from __future__ import annotations
@@ -47,65 +29,11 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TrackResults", "encode_mask", "decode_mask", "rle_area_and_box"]
+from .. import coco
+from ..label_maps import PNG_MAX_ID, label_dtype
+from ..rle import RUN_DTYPE, decode_mask, encode_mask, rle_area_and_box
 
-_RUN_DTYPE = np.uint32
-
-
-# --- codec --------------------------------------------------------------------------
-
-
-def encode_mask(mask: np.ndarray) -> np.ndarray:
-    """Run lengths of a 2-D bool mask in row-major order: ``[bg, fg, bg, fg, ...]`` (uint32).
-
-    The first run counts background pixels and may be 0; the runs sum to ``H * W``.
-    An empty mask encodes to ``[H * W]``.
-    """
-    flat = np.ascontiguousarray(mask).reshape(-1)
-    n = flat.size
-    if n >= 2**32:
-        raise ValueError(f"mask of {n} pixels is too large for uint32 run lengths")
-    if not flat.any():
-        return np.array([n], dtype=_RUN_DTYPE)
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1  # first index of every new run
-    bounds = np.concatenate(([0], change, [n]))
-    runs = np.diff(bounds)
-    if flat[0]:  # start with an empty background run
-        runs = np.concatenate(([0], runs))
-    return runs.astype(_RUN_DTYPE)
-
-
-def decode_mask(runs: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Inverse of :func:`encode_mask`: a new C-contiguous ``(height, width)`` bool array."""
-    values = np.zeros(len(runs), dtype=bool)
-    values[1::2] = True
-    flat = np.repeat(values, runs)
-    if flat.size != height * width:
-        raise ValueError(f"runs cover {flat.size} pixels, expected {height}x{width}={height * width}")
-    return flat.reshape(height, width)
-
-
-def rle_area_and_box(runs: np.ndarray, width: int) -> tuple[int, tuple[int, int, int, int] | None]:
-    """Foreground pixel count and XYXY box (exclusive x1, y1) of a run-length mask, no decode.
-
-    The box is ``None`` for an empty mask. A foreground run that wraps from one row into the
-    next touches both the last column (``W - 1``) and the first (0).
-    """
-    fg = runs[1::2].astype(np.int64)
-    area = int(fg.sum())
-    if area == 0:
-        return 0, None
-    ends = np.cumsum(runs, dtype=np.int64)
-    first = ends[0::2][: len(fg)]  # first pixel of each foreground run
-    last = ends[1::2] - 1  # last pixel of each foreground run
-    keep = fg > 0
-    first, last = first[keep], last[keep]
-    y_first, x_first = np.divmod(first, width)
-    y_last, x_last = np.divmod(last, width)
-    wraps = y_last > y_first
-    x0 = int(np.where(wraps, 0, x_first).min())
-    x1 = int(np.where(wraps, width - 1, x_last).max()) + 1
-    return area, (x0, int(y_first.min()), x1, int(y_last.max()) + 1)
+__all__ = ["TrackResults"]
 
 
 def _sigmoid(x: float) -> float:
@@ -179,7 +107,7 @@ class TrackResults:
         if runs.ndim != 1 or runs.dtype.kind != "u" or int(runs.sum()) != self.height * self.width:
             raise ValueError(f"runs must be 1-D unsigned run lengths summing to {self.height}x{self.width} "
                              f"pixels, got shape {runs.shape} dtype {runs.dtype}")
-        self._store(frame, obj_id, runs.astype(_RUN_DTYPE), float(score))
+        self._store(frame, obj_id, runs.astype(RUN_DTYPE), float(score))
 
     def _store(self, frame: int, obj_id: int, runs: np.ndarray, score: float) -> None:
         with self._lock:
@@ -324,7 +252,8 @@ class TrackResults:
 
         Ranges and defaults as in :meth:`masks`; untracked frames are all 0. Where objects
         overlap, the one listed first in ``obj_ids`` (default: the smallest id) wins. The dtype
-        is uint8 if every id in the store is below 256, uint16 below 65536, else int32.
+        is uint8 if every id in the store is below 256, uint16 below 65536, else uint32
+        (``sam2_backend.label_maps.label_dtype``, the rule of image sets too).
         """
         start, stop = self._range(start, stop)
         obj_ids = self._check_obj_ids(obj_ids)
@@ -358,8 +287,8 @@ class TrackResults:
         start, stop = self._range(start, stop)
         obj_ids = self._check_obj_ids(obj_ids)
         dtype = self._label_dtype()
-        if dtype == np.int32:
-            raise ValueError(f"object ids up to {max(self._obj_counts)} do not fit a 16-bit PNG (max 65535)")
+        if dtype == np.uint32:
+            raise ValueError(f"object ids up to {max(self._obj_counts)} do not fit a 16-bit PNG (max {PNG_MAX_ID})")
         if palette is not None and dtype != np.uint8:
             raise ValueError("a palette needs every object id below 256")
         folder = Path(folder)
@@ -397,26 +326,12 @@ class TrackResults:
             objects = self._snapshot(frame)
             for oid in sorted(objects):
                 runs, score = objects[oid]
-                area, box = rle_area_and_box(runs, self.width)
-                if box is None and not include_empty:
-                    continue
-                x0, y0, x1, y1 = box if box is not None else (0, 0, 0, 0)
-                yield {
-                    "id": ann_id,
-                    "image_id": first_image_id + frame,
-                    "video_id": video_id,
-                    "frame_index": frame,
-                    "category_id": cat_ids[oid],
-                    "track_id": oid,
-                    "obj_id": oid,
-                    "segmentation": self._coco_rle(runs),
-                    "area": float(area),
-                    "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                    "iscrowd": 0,
-                    "score": _sigmoid(score),
-                    "object_score_logit": score,
-                }
-                ann_id += 1
+                extra = {"video_id": video_id, "frame_index": frame, "track_id": oid, "object_score_logit": score}
+                ann = coco.annotation(ann_id, first_image_id + frame, cat_ids[oid], oid, runs, self.height,
+                                      self.width, _sigmoid(score), include_empty=include_empty, extra=extra)
+                if ann is not None:
+                    yield ann
+                    ann_id += 1
 
     def to_coco(
         self,
@@ -429,7 +344,7 @@ class TrackResults:
         first_image_id: int = 1,
         first_annotation_id: int = 1,
     ) -> dict:
-        """The results as a COCO dict ``{"images", "annotations", "categories"}``.
+        """The results as a COCO dict ``{"images", "annotations", "categories"}`` (``sam2_backend.coco``).
 
         * ``images``: one per frame of ``start .. stop-1`` (defaults as in :meth:`masks`), with
           ``id = first_image_id + frame``, ``frame_index``, ``video_id``, ``width``, ``height``
@@ -447,16 +362,10 @@ class TrackResults:
         start, stop = self._range(start, stop)
         images = []
         for frame in range(start, stop):
-            image = {
-                "id": first_image_id + frame,
-                "video_id": video_id,
-                "frame_index": frame,
-                "width": self.width,
-                "height": self.height,
-            }
+            extra: dict[str, Any] = {"video_id": video_id, "frame_index": frame}
             if file_name is not None:
-                image["file_name"] = file_name.format(frame)
-            images.append(image)
+                extra["file_name"] = file_name.format(frame)
+            images.append(coco.image_entry(first_image_id + frame, self.height, self.width, extra))
         annotations = list(
             self.iter_coco_annotations(
                 video_id, categories, start, stop, include_empty, first_image_id, first_annotation_id
@@ -467,21 +376,12 @@ class TrackResults:
     def _category_table(self, categories: Mapping[int, str] | None) -> tuple[dict[int, int], list[dict]]:
         """``({obj_id: category_id}, [COCO category dicts])`` for the objects in the store."""
         categories = categories or {}
-        names: dict[str, int] = {}
-        cat_of: dict[int, int] = {}
-        for oid in sorted(set(self.object_ids) | set(categories)):
-            name = str(categories.get(oid, "object"))
-            cat_of[oid] = names.setdefault(name, len(names) + 1)
-        if not names:
-            names["object"] = 1
-        return cat_of, [{"id": cid, "name": name} for name, cid in names.items()]
-
-    def _coco_rle(self, runs: np.ndarray) -> dict:
-        from pycocotools import mask as mask_api
-
-        mask = decode_mask(runs, self.height, self.width)
-        rle = mask_api.encode(np.asfortranarray(mask.view(np.uint8)))
-        return {"size": [self.height, self.width], "counts": rle["counts"].decode("ascii")}
+        table = coco.Categories()
+        cat_of = {oid: table.id_of(categories.get(oid, "object"))
+                  for oid in sorted(set(self.object_ids) | set(categories))}
+        if not cat_of:
+            table.id_of("object")
+        return cat_of, table.to_list()
 
     # --- internals --------------------------------------------------------------------
 
@@ -545,8 +445,8 @@ class TrackResults:
         return objects[obj_id]
 
     def _label_dtype(self) -> type:
-        top = max(self._obj_counts, default=0)
-        return np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int32
+        with self._lock:
+            return label_dtype(max(self._obj_counts, default=0))
 
     def _paint(self, label: np.ndarray, objects: dict, obj_ids: Sequence[int]) -> None:
         """Paint ``obj_ids`` in reverse order so that the first listed wins overlaps."""

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..modeling.position_encoding import get_1d_sine_pe
 from ..modeling.sam2 import SAM2Model
+from ..transforms import mask_to_logits, mask_to_low_res_logits
 from .memory_bank import FrameState, ObjectMemory, select_cond_frames
 
 # Logit given to every pixel of an object the model says is absent.
@@ -120,9 +121,8 @@ def mask_as_output(model: SAM2Model, pix_feat: torch.Tensor, high_res: list[torc
 
     The decoder still runs on the downsampled mask, only to produce an object pointer.
     """
-    high = mask.float() * 20.0 - 10.0  # +-10 logits: sigmoid is ~0 or ~1
-    low = F.interpolate(high, size=(high.shape[-2] // 4, high.shape[-1] // 4), mode="bilinear",
-                        align_corners=False, antialias=True)
+    high = mask_to_logits(mask)  # +-10 logits: sigmoid is ~0 or ~1
+    low = mask_to_low_res_logits(mask, model.image_size)
     ptr = run_heads(model, pix_feat, high_res, None, model.mask_downsample(mask.float()), False).obj_ptr
     visible = torch.any(mask.flatten(1).float() > 0.0, dim=1)[:, None]
     score = visible.float() * 20.0 - 10.0
@@ -231,11 +231,16 @@ def encode_memory(
     feats: FrameFeatures,
     high_res_logits: torch.Tensor,
     object_score: torch.Tensor,
-    binarize: bool,
+    prompted: bool,
 ) -> torch.Tensor:
-    """Memory of one frame: (1, mem_dim, h, w) in bfloat16, as the official tracker stores it."""
+    """Memory of one frame: (1, mem_dim, h, w) in bfloat16, as the official tracker stores it.
+
+    ``prompted``: the frame's mask answers the person's prompts (not tracking). With the
+    config's ``binarize_mask_from_pts_for_mem_enc`` such a frame remembers the binary mask,
+    else the sigmoid of its logits, as tracked frames always do.
+    """
     cfg = model.config
-    if binarize:  # clicked frames remember exactly the mask the person saw
+    if prompted and cfg.binarize_mask_from_pts_for_mem_enc:  # remember exactly the mask the person saw
         mask = (high_res_logits > 0).float()
     else:
         mask = torch.sigmoid(high_res_logits)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .. import postprocess
 from ..inputs import check_boxes, check_points, image_to_tensor
 from ..modeling.sam2 import SAM2Model
-from ..transforms import coords_to_model, preprocess
+from ..transforms import coords_to_model, mask_to_model, preprocess
 from .memory_bank import FrameState, MemoryStore, ObjectMemory
 from .results import TrackResults
 from .sources import FrameSource, Prefetcher, open_source
@@ -220,10 +220,7 @@ class VideoTracker:
         with self._lock, self._autocast():
             obj = self._object(obj_id, create=True)
             t = torch.from_numpy(m.astype(bool)).to(self.model.device)[None, None].float()
-            size = self.model.image_size
-            if t.shape[-2:] != (size, size):
-                t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-                t = (t >= 0.5).float()
+            t = mask_to_model(t, self.model.image_size)
             obj.masks[frame] = t
             obj.points.pop(frame, None)
             return self._run_prompt(frame, obj, points=None, mask=t)
@@ -292,7 +289,7 @@ class VideoTracker:
                     feats = self._frame_features(frame)
                     high = F.interpolate(state.low_res.to(self.model.device), size=(self.model.image_size,) * 2,
                                          mode="bilinear", align_corners=False)
-                    state.maskmem = encode_memory(self.model, feats, high, state.object_score, binarize=True)
+                    state.maskmem = encode_memory(self.model, feats, high, state.object_score, prompted=True)
                 if obj.pending_is_cond[frame]:
                     obj.cond[frame] = state
                 else:
@@ -401,7 +398,7 @@ class VideoTracker:
                 feats = self._frame_features(frame)
                 out = track_step(self.model, frame, feats, obj, is_init_cond=False, points=None, mask=None,
                                  num_frames=self.num_frames, reverse=reverse)
-                maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, binarize=False)
+                maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, prompted=False)
                 state = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, maskmem)
                 obj.non_cond[frame] = state
             obj.tracked[frame] = reverse

@@ -65,12 +65,12 @@ def build_reference(name: str, *, image_size: int = 1024, seed: int = 0, video: 
     return model.eval()
 
 
-def ours_like(reference: torch.nn.Module, name: str, *, image_size: int = 1024):
-    """Our model for ``name`` with the reference's weights loaded strictly."""
+def ours_like(reference: torch.nn.Module, name: str, *, image_size: int = 1024, **config_changes):
+    """Our model for ``name`` (with ``config_changes`` to its config) with the reference's weights loaded strictly."""
     from sam2_backend import build_model
     from sam2_backend.configs import get_config
 
-    config = get_config(name).replace(image_size=image_size)
+    config = get_config(name).replace(image_size=image_size, **config_changes)
     model = build_model(config, device="cpu")
     model.load_state_dict(reference.state_dict(), strict=True)
     return model.eval()

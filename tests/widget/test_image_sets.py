@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sam2_widget import ImageReadError, Sam2Widget
+from sam2_backend.video.sources import FolderSource
+from sam2_widget import ImageReadError, ImageSet, Sam2Widget
 from tests.conftest import synthetic_image
 from tests.widget.harness import EncodingGate, make_widget, reference_mask, small_model
 
@@ -96,6 +97,22 @@ def test_a_set_whose_first_image_is_unreadable_opens_with_an_error(model, folder
     w.goto(1)
     assert w.error == "" and w.image_width == W
     w.close()
+
+
+def test_a_folder_lists_the_same_files_as_an_image_set_and_as_a_clip(tmp_path):
+    names = ["f10.png", "F2.JPG", "f1.gif", "f01.bmp", "f3.webp", "f4.tif", "f5.tiff", "f6.jpeg"]
+    for seed, name in enumerate(names):
+        Image.fromarray(synthetic_image(H, W, seed=seed)).save(tmp_path / name)
+    (tmp_path / ".f0.png").write_bytes(b"hidden")  # e.g. a macOS resource fork
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub.png").mkdir()  # a folder, whatever its name
+    images = ImageSet.from_source(tmp_path)
+    listed = [images.name(i) for i in range(len(images))]
+    assert listed == ["f01.bmp", "f1.gif", "F2.JPG", "f3.webp", "f4.tif", "f5.tiff", "f6.jpeg", "f10.png"]
+    with FolderSource(tmp_path) as clip:
+        assert [p.name for p in clip.files] == listed
+        for i in range(len(images)):  # and reads the same pixels
+            np.testing.assert_array_equal(clip.get(i), images.pixels(i))
 
 
 def test_lists_and_stacks_of_arrays(model):

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
+from sam2_backend.video import TrackResults
 from sam2_widget import ImageSet, ImageSetResults, ObjectInfo, codecs, color_for
 from sam2_widget.colors import PALETTE
 from sam2_widget.session import make_entry
@@ -117,6 +118,34 @@ def test_coco_export_decodes_to_the_masks(results):
         assert ann["area"] == mask.sum()
         x0, y0, x1, y1 = res.boxes(ann["image_id"] - 1)[ann["obj_id"]]
         assert ann["bbox"] == [x0, y0, x1 - x0, y1 - y0]
+
+
+def test_image_sets_and_clips_give_the_same_label_maps():
+    rng = np.random.default_rng(2)
+    arrays = [rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)]
+    for ids, dtype in (([5, 255], np.uint8), ([5, 300], np.uint16), ([5, 70000], np.uint32)):
+        masks = random_masks(rng, (30, 40), ids)
+        objects = [ObjectInfo(o, f"o{o}", color_for(o)) for o in ids]
+        image_set = ImageSetResults(ImageSet.from_source(arrays), objects,
+                                    [{o: make_entry(m, 0.9, None) for o, m in masks.items()}])
+        clip = TrackResults(30, 40)
+        for o, m in masks.items():
+            clip.set(0, o, m, 1.0)
+        label = image_set.label_map(0)
+        assert label.dtype == clip.labels().dtype == codecs.masks_to_label_map(masks, (30, 40)).dtype == dtype
+        np.testing.assert_array_equal(label, clip.label_map(0))
+
+
+def test_image_sets_and_clips_export_the_same_coco_annotations(results):
+    res, masks = results
+    clip = TrackResults(30, 40)
+    for i, per_image in enumerate(masks):
+        for o, m in per_image.items():
+            clip.set(i, o, m, 0.0)
+    shared = ("image_id", "obj_id", "segmentation", "area", "bbox", "iscrowd")
+    from_set = [{k: a[k] for k in shared} for a in res.to_coco()["annotations"]]
+    from_clip = [{k: a[k] for k in shared} for a in clip.to_coco()["annotations"]]
+    assert from_set == from_clip and len(from_set) == 3
 
 
 def test_save_writes_one_png_label_map_per_image(results, tmp_path):

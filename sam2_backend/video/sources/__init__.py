@@ -32,8 +32,8 @@ written here because PyAV only offers the low-level pieces.
 """
 
 
+from ...image_files import IMAGE_EXTENSIONS
 from .base import (
-    IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     FrameNotAvailableError,
     FrameReadError,

@@ -6,7 +6,6 @@ import abc
 import itertools
 import operator
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -17,8 +16,6 @@ import numpy as np
 
 from ...inputs import image_to_tensor
 
-#: File name endings read as single frames (with Pillow) in folders and lists.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 #: The video formats we name in error messages; anything FFmpeg reads works.
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi")
 
@@ -46,17 +43,6 @@ class FrameNotAvailableError(LookupError):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _natural_key(name: str) -> tuple:
-    """Sort key for file names: ``frame2.png`` before ``frame10.png``, case-insensitive.
-
-    Digit runs compare as numbers, other runs as lower-case text; the full name
-    breaks ties (``a01`` vs ``a1``) so the order is deterministic.
-    """
-    parts = re.split(r"(\d+)", name)
-    key = tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p)
-    return key, name
 
 
 def _is_pil(obj: Any) -> bool:

@@ -9,28 +9,28 @@ from typing import Any
 
 import numpy as np
 
+from ...image_files import IMAGE_EXTENSIONS, list_image_files
 from .base import (
     _LRU,
-    IMAGE_EXTENSIONS,
     FrameReadError,
     FrameSource,
     _image_file_hw,
     _is_tensor,
     _item_hw,
-    _natural_key,
     _read_image_file,
     to_rgb_uint8,
 )
 
 
 class FolderSource(FrameSource):
-    """A folder of image frames (.jpg .jpeg .png .bmp .webp .tif .tiff), in natural order.
+    """A folder of image frames (.jpg .jpeg .png .bmp .webp .tif .tiff .gif), in natural order.
 
-    Files are sorted by name with digit runs compared as numbers (``frame_2.png``
-    before ``frame_10.png``; any names work, not only integers). Other files,
-    sub-folders and hidden files (``.name``) are ignored. On opening, every
-    file's header is read (not its pixels) to check that all frames have the
-    same size; ``check_sizes=False`` skips this for huge folders (a frame of
+    The files are those an image set lists from the same folder
+    (``sam2_backend.image_files.list_image_files``): sorted by name with digit runs
+    compared as numbers (``frame_2.png`` before ``frame_10.png``; any names work, not
+    only integers); other files, sub-folders and hidden files (``.name``) are ignored.
+    On opening, every file's header is read (not its pixels) to check that all frames
+    have the same size; ``check_sizes=False`` skips this for huge folders (a frame of
     another size then raises :class:`FrameReadError` when read).
 
     Attributes:
@@ -49,20 +49,15 @@ class FolderSource(FrameSource):
             )
         self._folder = folder
         try:
-            entries = list(folder.iterdir())
+            self.files: list[Path] = list_image_files(folder)
+            others = 0 if self.files else len(list(folder.iterdir()))
         except OSError as e:
             raise ValueError(f"Could not list the frame folder {folder}: {e}") from e
-        files = [
-            p for p in entries
-            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-        ]
-        if not files:
-            others = len(entries)
+        if not self.files:
             raise ValueError(
                 f"No image frames in {folder}: expected files ending in "
                 f"{', '.join(sorted(IMAGE_EXTENSIONS))} ({others} other entries found)."
             )
-        self.files: list[Path] = sorted(files, key=lambda p: _natural_key(p.name))
         self._height, self._width = _image_file_hw(self.files[0], 0)
         if check_sizes:
             for i, f in enumerate(self.files[1:], start=1):

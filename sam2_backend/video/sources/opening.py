@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameSource, _is_pil, _is_tensor
+from ...image_files import IMAGE_EXTENSIONS
+from .base import VIDEO_EXTENSIONS, FrameSource, _is_pil, _is_tensor
 from .images import ArraySource, FolderSource, ListSource
 from .iterator import IteratorSource
 from .video_file import VideoFileSource
@@ -21,8 +22,8 @@ def open_source(source: Any) -> FrameSource:
 
     * a :class:`FrameSource`: returned as is;
     * ``str`` / ``Path``: a folder -> :class:`FolderSource`; an image file
-      (.jpg, .png, ...) -> a one-frame :class:`ListSource`; any other file ->
-      :class:`VideoFileSource`;
+      (.jpg, .png, ...) -> a one-frame :class:`ListSource`; any other file, and a
+      lone .gif (often an animation, whose frames FFmpeg reads) -> :class:`VideoFileSource`;
     * ``bytes`` or a binary file object: the contents of a video file;
     * a numpy array / torch tensor of frames -> :class:`ArraySource`;
     * a PIL image -> a one-frame clip; a list or tuple -> :class:`ListSource`;
@@ -37,7 +38,7 @@ def open_source(source: Any) -> FrameSource:
             return FolderSource(p)
         if not p.exists():
             raise FileNotFoundError(f"No such video file or frame folder: {p}")
-        if p.suffix.lower() in IMAGE_EXTENSIONS:
+        if p.suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
             return ListSource([p])
         return VideoFileSource(p)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import _LRU, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, FrameReadError, FrameSource
+from ...image_files import IMAGE_EXTENSIONS
+from .base import _LRU, VIDEO_EXTENSIONS, FrameReadError, FrameSource
 
 
 def _av():

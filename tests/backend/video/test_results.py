@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_api
 
-from sam2_backend.video.results import TrackResults, decode_mask, encode_mask, rle_area_and_box
+from sam2_backend.label_maps import label_dtype
+from sam2_backend.rle import decode_mask, encode_mask, rle_area_and_box
+from sam2_backend.video.results import TrackResults
 
 
 def blob(h, w, rng, scale=1.0):
@@ -266,9 +268,22 @@ def test_save_label_maps_uint16_for_large_ids(tmp_path):
     assert set(np.unique(back)) <= {0, 2, 300, 65535}
 
     res.set(0, 70000, truth[2], 1.0)
-    assert res.labels().dtype == np.int32
+    assert res.labels().dtype == np.uint32
+    assert res.labels()[0][truth[2]].tolist() == [2] * int(truth[2].sum())  # 2 wins its overlap with 70000
     with pytest.raises(ValueError, match="16-bit"):
         res.save_label_maps(tmp_path)
+
+
+def test_label_dtype_is_the_smallest_unsigned_type_for_the_largest_id():
+    assert [label_dtype(i) for i in (0, 255, 256, 65535, 65536, 2**32 - 1)] == [
+        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32]
+    for bad in (-1, 2**32):
+        with pytest.raises(ValueError, match="object ids"):
+            label_dtype(bad)
+    res = TrackResults(2, 2)
+    for top, dtype in ((255, np.uint8), (256, np.uint16), (65536, np.uint32)):
+        res.set(0, top, np.ones((2, 2), bool), 1.0)
+        assert res.labels().dtype == dtype and res.label_map(0).dtype == dtype
 
 
 # --- memory -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from PIL import Image
 
 av = pytest.importorskip("av")
 
+from sam2_backend.image_files import natural_sort_key  # noqa: E402
 from sam2_backend.video.sources import (  # noqa: E402
     ArraySource,
     FolderSource,
@@ -25,7 +26,6 @@ from sam2_backend.video.sources import (  # noqa: E402
     VideoFileSource,
     open_source,
 )
-from sam2_backend.video.sources.base import _natural_key  # noqa: E402
 from tests.backend.video.media import has_encoder, write_video  # noqa: E402
 
 T, H, W = 24, 96, 128
@@ -281,7 +281,7 @@ def write_png_folder(folder, frames, prefix="frame_", start=1, seed=0):
 def test_natural_sort():
     names = ["frame10.png", "Frame2.png", "frame1.png", "a_b_3.jpg", "a_b_03.jpg", "img-2-10.png",
              "img-2-9.png", "z.png"]
-    assert sorted(names, key=_natural_key) == [
+    assert sorted(names, key=natural_sort_key) == [
         "a_b_03.jpg", "a_b_3.jpg", "frame1.png", "Frame2.png", "frame10.png", "img-2-9.png",
         "img-2-10.png", "z.png",
     ]
@@ -312,6 +312,18 @@ def test_folder_jpeg_and_other_extensions(tmp_path):
         assert len(src) == 6
         for i in range(6):
             assert_is_frame(src.get(i), i)
+
+
+def test_a_gif_is_one_frame_in_a_folder_and_a_video_alone(tmp_path):
+    frames = [Image.fromarray(np.full((32, 48, 3), 60 * i, np.uint8)) for i in range(4)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    frames[3].save(tmp_path / "still.png")
+    with FolderSource(tmp_path) as src:  # Pillow reads the first frame, as an image set does
+        assert [f.name for f in src.files] == ["anim.gif", "still.png"]
+        assert src.get(0)[0, 0].tolist() == [0, 0, 0] and src.get(1)[0, 0].tolist() == [180, 180, 180]
+    with open_source(tmp_path / "anim.gif") as src:  # alone, FFmpeg reads the animation
+        assert isinstance(src, VideoFileSource) and len(src) == 4
+        assert src.get(2)[0, 0].tolist() == [120, 120, 120]
 
 
 def test_folder_errors(tmp_path):

@@ -423,6 +423,24 @@ def test_clear_non_cond_mem_around_input(model):
     assert diff > 1e-3
 
 
+def test_binarize_flag_decides_what_a_prompted_frame_remembers(model):
+    # binarize_mask_from_pts_for_mem_enc (on in every official build): a prompted frame's
+    # memory is encoded from its binary mask; off, from the sigmoid of its logits, as
+    # tracked frames always are. Parity with the reference either way: test_tracker_parity.
+    soft_model = build_model(model.config.replace(binarize_mask_from_pts_for_mem_enc=False), device="cpu")
+    soft_model.load_state_dict(model.state_dict())
+    memory, tracked = {}, {}
+    for m in (model, soft_model):
+        with tracker(m) as trk:
+            list(trk.propagate(max_frames=3))
+            flag = m.config.binarize_mask_from_pts_for_mem_enc
+            memory[flag] = trk._objects[1].cond[0].maskmem
+            tracked[flag] = logits(trk, range(4))
+    np.testing.assert_array_equal(tracked[True][0], tracked[False][0])  # the click's own answer: the same
+    assert not torch.equal(memory[True], memory[False])  # what it remembers: not
+    assert max(np.abs(tracked[True][f] - tracked[False][f]).max() for f in (1, 2, 3)) > 1e-3
+
+
 # --------------------------------------------------------------------------- 7. corrections as conditioning
 
 
