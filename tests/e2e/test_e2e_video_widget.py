@@ -1,7 +1,8 @@
 """Video in a real browser: JupyterLab and Notebook 7 show a Sam2Widget of a short mp4, Chromium clicks an
 object on frame 0, presses "Track ▶" in the timeline, watches the progress bar to the end,
 scrubs to a later frame and checks that the canvas is tinted exactly where Python's tracked
-mask of that frame is. A second test presses Cancel while tracking runs.
+mask of that frame is. A second test presses Cancel while tracking runs; a third presses
+"Everything" on frame 0, checks its masks on the canvas, then tracks them through the clip.
 
 The model has random weights, so the masks' shapes are arbitrary (with seed 0 they cover
 most of the frame): the tests check that the display agrees with Python, not where the
@@ -21,6 +22,10 @@ pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip ins
 pytest.importorskip("playwright.sync_api", reason="browser e2e tests need playwright: pip install -e '.[test]'")
 av = pytest.importorskip("av", reason="video e2e tests need PyAV")
 
+from scipy import ndimage
+
+from sam2_widget import codecs
+from tests.backend.video.clip import H, W, disk, make_clip, square
 from tests.e2e.helpers import (
     DUMP_CODE,
     SCREENSHOTS,
@@ -36,14 +41,15 @@ from tests.e2e.helpers import (
     wait_overlay,
     write_notebook,
 )
-from tests.backend.video.clip import H, W, disk, make_clip, square
 
 FRAMES = 12  # the clip of the tracking test
 LONG_FRAMES = 48  # the clip of the cancel test: tracking all of it takes 10-20 s on 2 cores
 CLICK = (20.0, 40.0)  # image pixels: the centre of the disk on frame 0 (tests/backend/video/clip.py)
 LATER = 7  # the frame scrubbed to after tracking
 
-SETUP_CELL = DUMP_CODE + """\
+SETUP_CELL = (
+    DUMP_CODE
+    + """\
 import torch
 import sam2_backend as sb
 from sam2_widget import Sam2Widget
@@ -51,8 +57,9 @@ from sam2_widget import Sam2Widget
 torch.manual_seed(0)
 # Random weights at image_size 128: nothing is downloaded, and a frame tracks in ~0.2 s on a CPU.
 model = sb.build_model(sb.get_config("tiny").replace(image_size=128), device="cpu")
-w = Sam2Widget("{clip}", model=model)
+w = Sam2Widget("{clip}", model=model{options})
 w"""
+)
 
 # Run after tracking: the kernel's view of the widget, for the test to read from disk.
 STATE_CELL = """\
@@ -96,10 +103,14 @@ def write_clip(path: Path, num_frames: int) -> None:
             c.mux(p)
 
 
-def write_video_notebook(folder: Path, name: str, num_frames: int, extra_cells: tuple[str, ...] = ()) -> str:
+def write_video_notebook(
+    folder: Path, name: str, num_frames: int, extra_cells: tuple[str, ...] = (), options: str = ""
+) -> str:
+    """The notebook of a clip: the widget (``options``: more keywords, e.g. ``", opacity=0.3"``), the
+    state cell, then ``extra_cells``."""
     write_clip(folder / f"{name}.mp4", num_frames)
-    return write_notebook(folder / f"{name}.ipynb",
-                          [SETUP_CELL.format(clip=f"{name}.mp4"), STATE_CELL.format(name=name), *extra_cells])
+    setup = SETUP_CELL.format(clip=f"{name}.mp4", options=options)
+    return write_notebook(folder / f"{name}.ipynb", [setup, STATE_CELL.format(name=name), *extra_cells])
 
 
 def centre(mask: np.ndarray) -> tuple[int, int]:
@@ -224,8 +235,15 @@ def test_track_and_scrub_show_the_python_masks(page, jupyter):
     # The canvas at frame LATER: tinted with the object's colour where Python's mask of that
     # frame is (away from its opaque outline), untouched elsewhere. Frame LATER has no prompt,
     # so no marker covers anything.
-    wait_overlay(canvas, later_before, mask * obj["id"], {obj["id"]: obj["color"]},
-                 canvas_alpha(state["opacity"]), np.zeros_like(mask), f"frame {LATER}'s mask in {obj['color']}")
+    wait_overlay(
+        canvas,
+        later_before,
+        mask * obj["id"],
+        {obj["id"]: obj["color"]},
+        canvas_alpha(state["opacity"]),
+        np.zeros_like(mask),
+        f"frame {LATER}'s mask in {obj['color']}",
+    )
     if SCREENSHOTS and jupyter.frontend == "lab":
         run_cell(page, 2)
         doc = cell(page, 2).locator(".sam2w-root")
@@ -254,8 +272,9 @@ def test_cancel_stops_tracking_and_keeps_the_frames_done(page, jupyter):
     assert 1 <= done < LONG_FRAMES, p
     assert abs(float(p["width"].rstrip("%")) - 100 * done / LONG_FRAMES) < 0.01, p  # the bar stopped there
     assert p["cancelDisabled"] and not p["trackDisabled"], p
-    root.locator('.sam2w-status[data-status="idle"] .sam2w-status-text',
-                 has_text=f"cancelled after {done} frames").wait_for(timeout=30_000)
+    root.locator(
+        '.sam2w-status[data-status="idle"] .sam2w-status-text', has_text=f"cancelled after {done} frames"
+    ).wait_for(timeout=30_000)
 
     state, arrays = read_state(page, jupyter, 1, "long")
     assert state["error"] == "" and state["status"] == "idle", state
@@ -268,3 +287,72 @@ def test_cancel_stops_tracking_and_keeps_the_frames_done(page, jupyter):
     assert all(tracked[t].any() for t in range(done)) and not tracked[done:].any()
     [obj] = state["objects"]
     assert state["tracked"] == [{"obj_id": obj["id"], "ranges": [[0, done - 1]]}], state["tracked"]
+
+
+# "Everything" with no filter and no NMS keeps one mask per grid point: 4 objects whatever the
+# random weights are (with its filters on, random weights may give none).
+EVERYTHING_AMG = dict(
+    points_per_side=2, multimask_output=False, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0
+)
+
+
+def goto_frame(root, t: int) -> None:
+    """Jump to frame ``t`` with the frame box, and wait until the kernel shows it."""
+    jump = root.locator("input.sam2w-frame-input")
+    jump.fill(str(t + 1))
+    jump.press("Enter")
+    root.locator(".sam2w-image-name").filter(has_text=f"frame {t + 1}/{FRAMES}").wait_for(timeout=30_000)
+
+
+def drawn_objects(label: np.ndarray, objects: list[dict]) -> dict[int, str]:
+    """``{id: colour}`` of the objects that own enough of ``label`` to check their tint (the
+    masks of random weights overlap: an object under an earlier one is not drawn)."""
+    return {o["id"]: o["color"] for o in objects if ndimage.binary_erosion(label == o["id"], iterations=2).sum() >= 20}
+
+
+def test_everything_on_a_clip_shows_masks_that_tracking_carries(page, jupyter):
+    notebook = write_video_notebook(jupyter.folder, "everything", FRAMES, options=f", amg_options={EVERYTHING_AMG!r}")
+    root, canvas, frame0 = open_widget(page, jupyter, notebook)
+    goto_frame(root, LATER)  # frame LATER before anything is tracked: the reference for its pixels
+    later_before = wait_for(lambda: shows_frame(canvas, LATER), 30, f"frame {LATER} to be drawn")
+    goto_frame(root, 0)
+    wait_for(lambda: shows_frame(canvas, 0), 30, "frame 0 to be drawn again")
+
+    everything = root.locator('button[data-action="segment_everything"]')
+    assert everything.is_visible() and everything.is_enabled()
+    everything.click()
+    rows = root.locator(".sam2w-object")
+    wait_for(lambda: rows.count() == 4 or None, 60, "4 objects from Everything in the list")
+    root.locator('.sam2w-status[data-status="idle"]').wait_for(timeout=60_000)
+
+    state, arrays = read_state(page, jupyter, 1, "everything")
+    assert state["error"] == "" and state["status"] == "idle", state
+    ids = [o["id"] for o in state["objects"]]
+    assert ids == [1, 2, 3, 4] and state["object_ids"] == ids, state
+    assert state["prompt_frames"] == [0] and state["frames"] == [0], state  # mask prompts on frame 0
+    shown = {o: arrays[f"shown_{o}"] for o in ids}
+    assert all(m.shape == (H, W) and m.any() for m in shown.values())
+    label = codecs.masks_to_label_map(shown, (H, W))  # the first listed object wins, as drawn
+    colours = drawn_objects(label, state["objects"])
+    assert colours, "no object owns enough of frame 0 to check"
+    alpha = canvas_alpha(state["opacity"])
+    wait_overlay(canvas, frame0, label, colours, alpha, np.zeros((H, W), bool), "Everything's masks on frame 0")
+
+    # Track forward: every object is carried through the clip.
+    root.locator('button[data-action="track_forward"]').click()
+    root.locator(".sam2w-progress-text", has_text=f"done {FRAMES}/{FRAMES}").wait_for(timeout=120_000)
+    root.locator('.sam2w-status[data-status="idle"]').wait_for(timeout=30_000)
+    state, arrays = read_state(page, jupyter, 1, "everything")
+    assert state["error"] == "" and state["frames"] == list(range(FRAMES)) and state["object_ids"] == ids, state
+    tracked = arrays["tracked"]
+    assert tracked.shape == (FRAMES, 4, H, W)
+    assert all(tracked[t, k].any() for t in range(FRAMES) for k in range(4)), "an empty tracked mask"
+    assert state["tracked"] == [{"obj_id": o, "ranges": [[0, FRAMES - 1]]} for o in ids], state["tracked"]
+    assert root.locator(".sam2w-lanes .sam2w-span").count() == 4
+
+    # Frame LATER shows the tracked masks.
+    goto_frame(root, LATER)
+    label = codecs.masks_to_label_map({o: tracked[LATER, k] for k, o in enumerate(ids)}, (H, W))
+    colours = drawn_objects(label, state["objects"])
+    assert colours, f"no object owns enough of frame {LATER} to check"
+    wait_overlay(canvas, later_before, label, colours, alpha, np.zeros((H, W), bool), f"frame {LATER}'s tracked masks")

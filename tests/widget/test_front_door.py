@@ -21,8 +21,9 @@ from tests.widget.harness import (
 
 # The mask generator with no filter and no NMS keeps one mask per grid point: 4 masks whatever
 # the random weights are (with its filters on it may find none).
-AMG = dict(points_per_side=2, multimask_output=False, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-           box_nms_thresh=1.0)
+AMG = dict(
+    points_per_side=2, multimask_output=False, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0
+)
 SHOWN = 2  # the frame "Everything" runs on
 
 
