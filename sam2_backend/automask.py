@@ -36,7 +36,7 @@ class AutomaticMaskGenerator:
 
     Args:
         model_or_predictor: a :class:`SAM2Model`, or an :class:`ImagePredictor` whose
-            model (and autocast setting) is used; the generator keeps its own predictor,
+            model (and so its precision) is used; the generator keeps its own predictor,
             so the given one's image is left alone.
         points_per_side: grid points per image side (layer 0); exclusive with ``point_grids``.
         points_per_batch: point prompts run through the decoder at once.
@@ -99,12 +99,9 @@ class AutomaticMaskGenerator:
         self.point_grids = _point_grids(points_per_side, point_grids, crop_n_layers,
                                         crop_n_points_downscale_factor)
 
-        if isinstance(model_or_predictor, ImagePredictor):
-            model, autocast = model_or_predictor.model, model_or_predictor.autocast
-        else:
-            model, autocast = model_or_predictor, None
+        model = model_or_predictor.model if isinstance(model_or_predictor, ImagePredictor) else model_or_predictor
         self.predictor = ImagePredictor(model, max_hole_area=min_mask_region_area,
-                                        max_sprinkle_area=min_mask_region_area, autocast=autocast)
+                                        max_sprinkle_area=min_mask_region_area)
         self.points_per_batch = points_per_batch
         self.pred_iou_thresh = pred_iou_thresh
         self.stability_score_thresh = stability_score_thresh

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from . import postprocess
+from .devices import reject_autocast
 from .inputs import ImageLike, check_boxes, check_mask_input, check_points, image_to_tensor
 from .modeling.sam2 import ImageFeatures, SAM2Model
 from .transforms import boxes_to_model, coords_to_model, preprocess, upscale_logits
@@ -38,14 +40,13 @@ class ImagePredictor:
             inside masks (0 = off).
         max_sprinkle_area: remove foreground specks of at most this many low-res
             pixels (0 = off).
-        autocast: ``None`` follows the model (``load_model(dtype=...)``; by default bf16 on CUDA as the official
-            code, exact fp32 elsewhere); ``"bf16"`` opts into bf16 autocast on CPU
-            too; ``False`` turns autocast off (a model loaded with ``dtype="bf16"`` on a
-            CPU still runs its image encoder in bf16: its weights are bf16).
         compile: ``torch.compile`` the image encoder and the mask decoder (see
             ``SAM2Model.compile_parts``; the first set_image and predict take tens of
-            seconds). The fast CPU path is a model loaded with ``dtype="bf16"``, and
+            seconds). The fast CPU path is a model loaded with ``precision="bf16"``, and
             with ``compile=True`` for faster clicks (benchmarks/README.md).
+
+    The predictor computes in the model's precision (``model.precision``, chosen by
+    ``load_model(precision=...)``).
     """
 
     def __init__(
@@ -55,20 +56,18 @@ class ImagePredictor:
         mask_threshold: float = 0.0,
         max_hole_area: float = 0.0,
         max_sprinkle_area: float = 0.0,
-        autocast: str | bool | None = None,
         compile: bool = False,
+        autocast: None = None,
     ) -> None:
         if not isinstance(model, SAM2Model):
             raise TypeError(
                 f"ImagePredictor needs a SAM2Model (from sam2_backend.load_model), got {type(model).__name__}."
             )
-        if autocast not in (None, False, "bf16"):
-            raise ValueError(f"autocast must be None, False or 'bf16'; got {autocast!r}.")
+        reject_autocast(autocast)
         self.model = model.eval()
         self.mask_threshold = mask_threshold
         self.max_hole_area = max_hole_area
         self.max_sprinkle_area = max_sprinkle_area
-        self.autocast = autocast
         if compile:
             model.compile_parts()
         self._features: list[ImageFeatures] = []
@@ -90,9 +89,6 @@ class ImagePredictor:
         self._require_image()
         return self._orig_hws[0]
 
-    def _autocast(self):
-        return self.model.autocast(self.autocast)
-
     def reset(self) -> None:
         """Forget the current image(s) and their embeddings."""
         self._features = []
@@ -112,7 +108,7 @@ class ImagePredictor:
         self.reset()
         for t in tensors:
             x = preprocess(t[None].to(self.device), self.model.image_size)
-            with self._autocast():
+            with self.model.autocast():
                 feats = self.model.image_features(x)
             self._features.append(feats)
             self._orig_hws.append((t.shape[1], t.shape[2]))
@@ -162,8 +158,12 @@ class ImagePredictor:
         """:meth:`predict` for every image of :meth:`set_image_batch`; one entry per image."""
         self._require_image()
         n = len(self._features)
-        for name, seq in (("points_batch", points_batch), ("labels_batch", labels_batch),
-                          ("box_batch", box_batch), ("mask_input_batch", mask_input_batch)):
+        for name, seq in (
+            ("points_batch", points_batch),
+            ("labels_batch", labels_batch),
+            ("box_batch", box_batch),
+            ("mask_input_batch", mask_input_batch),
+        ):
             if seq is not None and len(seq) != n:
                 raise ValueError(f"{name} has {len(seq)} entries for {n} images.")
 
@@ -171,8 +171,15 @@ class ImagePredictor:
             return None if seq is None else seq[i]
 
         return [
-            self._predict_numpy(i, pick(points_batch, i), pick(labels_batch, i), pick(box_batch, i),
-                                pick(mask_input_batch, i), multimask, return_logits)
+            self._predict_numpy(
+                i,
+                pick(points_batch, i),
+                pick(labels_batch, i),
+                pick(box_batch, i),
+                pick(mask_input_batch, i),
+                multimask,
+                return_logits,
+            )
             for i in range(n)
         ]
 
@@ -185,9 +192,9 @@ class ImagePredictor:
         size = self.model.image_size
         pts = lab = boxes = mask = None
         if points is not None:
-            p, l = check_points(points, labels, hw)
-            pts = coords_to_model(torch.from_numpy(p).to(self.device), hw, size)
-            lab = torch.from_numpy(l).to(self.device)
+            point_xy, point_labels = check_points(points, labels, hw)
+            pts = coords_to_model(torch.from_numpy(point_xy).to(self.device), hw, size)
+            lab = torch.from_numpy(point_labels).to(self.device)
         if box is not None:
             b = check_boxes(box, hw)
             boxes = boxes_to_model(torch.from_numpy(b).to(self.device), hw, size).flatten(1)
@@ -199,8 +206,9 @@ class ImagePredictor:
         masks, scores, logits = self.predict_torch(
             pts, lab, boxes, mask, multimask=multimask, return_logits=return_logits, image_index=index
         )
-        batched = max(sizes) > 1 or (points is not None and np.ndim(points) == 3) or (
-            box is not None and np.ndim(box) == 2)
+        batched = (
+            max(sizes) > 1 or (points is not None and np.ndim(points) == 3) or (box is not None and np.ndim(box) == 2)
+        )
         out = (masks, scores, logits)
         out = [t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy() for t in out]
         if not batched:
@@ -243,7 +251,7 @@ class ImagePredictor:
                 points = (corners, corner_labels)
             else:
                 points = (torch.cat([corners, points[0]], 1), torch.cat([corner_labels, points[1]], 1))
-        with self._autocast():
+        with self.model.autocast():
             sparse, dense = self.model.sam_prompt_encoder(points=points, boxes=None, masks=mask_input)
             many = points is not None and points[0].shape[0] > 1
             out = self.model.sam_mask_decoder(

@@ -1,8 +1,7 @@
 """Multi-head attention with separate q/k/v projections, plain and with axial RoPE.
 
 Key names (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``) match the official
-checkpoints. Attention itself is ``cpu_kernels.attention`` (``F.scaled_dot_product_attention``
-but on the bf16 CPU path).
+checkpoints.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cpu_kernels import attention
 from .position_encoding import apply_rope, axial_rope_angles
 
 
@@ -53,19 +51,19 @@ class Attention(nn.Module):
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)  # (B, heads, N, C/heads)
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        if self.training and self.dropout_p:
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout_p)
-        else:
-            out = attention(q, k, v)
-        return self.out_proj(out.transpose(1, 2).flatten(2))  # (B, N, C)
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Softmax attention per head: q (B, heads, Nq, c), k and v (B, heads, Nk, c) -> (B, heads, Nq, c)."""
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout_p if self.training else 0.0)
+
+    def _output(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.attend(q, k, v).transpose(1, 2).flatten(2))  # (B, Nq, C)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """q (B, Nq, C), k and v (B, Nk, C_kv) -> (B, Nq, C)."""
         q = self._heads(self.q_proj(q))
         k = self._heads(self.k_proj(k))
         v = self._heads(self.v_proj(v))
-        return self._attend(q, k, v)
+        return self._output(q, k, v)
 
 
 class RoPEAttention(Attention):
@@ -89,7 +87,10 @@ class RoPEAttention(Attention):
         kv_in_dim: int | None = None,
     ) -> None:
         super().__init__(
-            embedding_dim, num_heads, downsample_rate=downsample_rate, dropout=dropout,
+            embedding_dim,
+            num_heads,
+            downsample_rate=downsample_rate,
+            dropout=dropout,
             kv_in_dim=kv_in_dim,
         )
         self.rope_theta = rope_theta
@@ -103,15 +104,11 @@ class RoPEAttention(Attention):
             side = int(math.isqrt(num_tokens))
             if side * side != num_tokens:
                 raise ValueError(f"RoPE needs a square token grid, got {num_tokens} tokens")
-            angles = axial_rope_angles(
-                self.internal_dim // self.num_heads, side, side, self.rope_theta
-            ).to(device)
+            angles = axial_rope_angles(self.internal_dim // self.num_heads, side, side, self.rope_theta).to(device)
             self._rope_cache[key] = (angles.cos(), angles.sin())
         return self._rope_cache[key]
 
-    def forward(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
-    ) -> torch.Tensor:
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
         q = self._heads(self.q_proj(q))
         k = self._heads(self.k_proj(k))
         v = self._heads(self.v_proj(v))
@@ -124,4 +121,4 @@ class RoPEAttention(Attention):
                 raise ValueError("keys and queries differ in length but rope_k_repeat is off")
             k_rope = apply_rope(k[:, :, :num_k_rope], cos.repeat(repeats, 1), sin.repeat(repeats, 1))
             k = torch.cat([k_rope, k[:, :, num_k_rope:]], dim=2)
-        return self._attend(q, k, v)
+        return self._output(q, k, v)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cpu_kernels import linear_act
-
 
 class MLP(nn.Module):
     """``num_layers`` linear layers with ReLU between them (keys ``layers.0 .. layers.N-1``)."""
@@ -30,7 +28,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:
-            x = linear_act(x, layer, self.act)
+            x = self.act(layer(x))
         x = self.layers[-1](x)
         return torch.sigmoid(x) if self.sigmoid_output else x
 

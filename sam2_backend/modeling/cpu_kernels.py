@@ -1,9 +1,9 @@
 """Faster kernels for bf16 inference on CPUs: attention and linear + activation.
 
-They serve the fast CPU path (``load_model(dtype="bf16")`` stores the image
-encoder in bf16) and CPU bf16 autocast. Everywhere else, fp32, CUDA, training and
-``torch.compile`` included, the same functions fall back to the plain PyTorch ops,
-so the exact path stays equal to the reference.
+They serve the fast CPU path (``load_model(precision="bf16")`` on a CPU, installed by
+``fast_cpu.py``): its image encoder holds bf16 weights, the rest runs under CPU bf16
+autocast. Anywhere else, fp32, CUDA, training and ``torch.compile`` included, the
+same functions fall back to the plain PyTorch ops.
 
 Why: PyTorch's CPU flash-attention kernel runs no faster in bf16 than in fp32
 (~150 ms per 4096-token global block of the tiny trunk on a 2-core AVX-512

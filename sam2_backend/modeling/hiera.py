@@ -18,10 +18,6 @@ from torch import nn
 
 from ..configs import HieraConfig
 from .common import MLP
-from .cpu_kernels import attention, fast_bf16_cpu
-
-# Tokens per strip when a windowed block runs in strips (MultiScaleBlock._strip_rows).
-_STRIP_TOKENS = 8192
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -69,11 +65,7 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=7, stride=4, padding=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.proj(x).permute(0, 2, 3, 1)
-        # On the fast path, one copy to a truly channels-last layout spares every later
-        # op of the first stage (norms, residual adds, window cuts) a strided pass. The
-        # exact path keeps the reference's layout, and with it the reference's sums.
-        return x.contiguous() if fast_bf16_cpu(x) else x
+        return self.proj(x).permute(0, 2, 3, 1)  # a channels-last view, as the reference's
 
 
 class MultiScaleAttention(nn.Module):
@@ -99,9 +91,13 @@ class MultiScaleAttention(nn.Module):
             q = _max_pool_hwc(q.reshape(b, h, w, -1), self.q_stride)  # (B, h', w', nH * c)
             h, w = q.shape[1:3]
             q = q.reshape(b, h * w, self.num_heads, -1)
-        out = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, nH, h'w', c)
+        out = self.attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, nH, h'w', c)
         out = out.transpose(1, 2).reshape(b, h, w, -1)  # (B, h', w', dim_out)
         return self.proj(out)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Softmax attention per head: q (B, nH, Nq, c), k and v (B, nH, Nk, c) -> (B, nH, Nq, c)."""
+        return F.scaled_dot_product_attention(q, k, v)
 
 
 class MultiScaleBlock(nn.Module):
@@ -136,26 +132,6 @@ class MultiScaleBlock(nn.Module):
         self.proj = nn.Linear(dim, dim_out) if dim != dim_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = self._strip_rows(x)
-        if rows >= x.shape[1]:
-            return self._forward(x)
-        return torch.cat([self._forward(x[:, r : r + rows]) for r in range(0, x.shape[1], rows)], 1)
-
-    def _strip_rows(self, x: torch.Tensor) -> int:
-        """Rows of tokens per strip, on the fast CPU path, for a windowed block.
-
-        A windowed block treats each row of windows on its own (the MLP and the norms
-        are per token), so it can run strip by strip with the same result. On the
-        first stages' large maps that keeps every intermediate tensor in cache and
-        off fresh pages of memory: ~7 % of a bf16 CPU forward at 1024.
-        """
-        b, h, w, _ = x.shape
-        if not self.window_size or not fast_bf16_cpu(x):
-            return h
-        windows_per_strip = max(1, _STRIP_TOKENS // (b * w * self.window_size))
-        return windows_per_strip * self.window_size
-
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x  # (B, H, W, dim)
         x = self.norm1(x)
         if self.proj is not None:
@@ -250,7 +226,7 @@ class Hiera(nn.Module):
         self.channel_list = dims[::-1]  # lowest resolution first, as the neck expects
 
     @classmethod
-    def from_config(cls, cfg: HieraConfig) -> "Hiera":
+    def from_config(cls, cfg: HieraConfig) -> Hiera:
         return cls(
             embed_dim=cfg.embed_dim,
             num_heads=cfg.num_heads,

@@ -98,17 +98,16 @@ class MaskDecoder(nn.Module):
             self.conv_s0 = nn.Conv2d(dim, dim // 8, kernel_size=1)
             self.conv_s1 = nn.Conv2d(dim, dim // 4, kernel_size=1)
 
-        self.output_hypernetworks_mlps = nn.ModuleList(
-            MLP(dim, dim, dim // 8, 3) for _ in range(self.num_mask_tokens)
-        )
+        self.output_hypernetworks_mlps = nn.ModuleList(MLP(dim, dim, dim // 8, 3) for _ in range(self.num_mask_tokens))
         self.iou_prediction_head = MLP(
-            dim, iou_head_hidden_dim, self.num_mask_tokens, iou_head_depth,
+            dim,
+            iou_head_hidden_dim,
+            self.num_mask_tokens,
+            iou_head_depth,
             sigmoid_output=iou_prediction_use_sigmoid,
         )
         if pred_obj_scores:
-            self.pred_obj_score_head = (
-                MLP(dim, dim, 1, 3) if pred_obj_scores_mlp else nn.Linear(dim, 1)
-            )
+            self.pred_obj_score_head = MLP(dim, dim, 1, 3) if pred_obj_scores_mlp else nn.Linear(dim, 1)
 
         self.dynamic_multimask_via_stability = dynamic_multimask_via_stability
         self.dynamic_multimask_stability_delta = dynamic_multimask_stability_delta
@@ -140,8 +139,12 @@ class MaskDecoder(nn.Module):
                 ``use_high_res_features``.
         """
         masks, iou_pred, mask_tokens_out, object_score_logits = self._predict(
-            image_embeddings, image_pe, sparse_prompt_embeddings, dense_prompt_embeddings,
-            repeat_image, high_res_features,
+            image_embeddings,
+            image_pe,
+            sparse_prompt_embeddings,
+            dense_prompt_embeddings,
+            repeat_image,
+            high_res_features,
         )
 
         if multimask_output:
@@ -230,17 +233,13 @@ class MaskDecoder(nn.Module):
         outer = (logits > -delta).sum(-1).float()
         return torch.where(outer > 0, inner / outer, 1.0)
 
-    def _stable_single_mask(
-        self, masks: torch.Tensor, iou_pred: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _stable_single_mask(self, masks: torch.Tensor, iou_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Single-mask output, replaced per item by the multimask output with the
         highest predicted IoU when the single mask is unstable.
         (B, 1+K, H, W), (B, 1+K) -> (B, 1, H, W), (B, 1)."""
         multi_iou = iou_pred[:, 1:]
         best = multi_iou.argmax(dim=-1, keepdim=True)  # (B, 1)
-        best_masks = masks[:, 1:].gather(
-            1, best[:, :, None, None].expand(-1, -1, *masks.shape[-2:])
-        )  # (B, 1, H, W)
+        best_masks = masks[:, 1:].gather(1, best[:, :, None, None].expand(-1, -1, *masks.shape[-2:]))  # (B, 1, H, W)
         best_iou = multi_iou.gather(1, best)  # (B, 1)
 
         single_masks, single_iou = masks[:, :1], iou_pred[:, :1]

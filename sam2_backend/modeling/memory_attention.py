@@ -69,9 +69,7 @@ class MemoryAttentionLayer(nn.Module):
         h = self.norm1(x)
         x = x + self.self_attn(h, h, h)
         h = self.norm2(x)
-        x = x + self.cross_attn_image(
-            h, memory_keys, memory, num_k_exclude_rope=num_k_exclude_rope
-        )
+        x = x + self.cross_attn_image(h, memory_keys, memory, num_k_exclude_rope=num_k_exclude_rope)
         h = self.norm3(x)
         return x + self.linear2(F.relu(self.linear1(h)))
 
@@ -101,8 +99,11 @@ class MemoryAttention(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(
             MemoryAttentionLayer(
-                d_model=d_model, dim_feedforward=dim_feedforward, kv_in_dim=kv_in_dim,
-                num_heads=num_heads, rope_theta=rope_theta,
+                d_model=d_model,
+                dim_feedforward=dim_feedforward,
+                kv_in_dim=kv_in_dim,
+                num_heads=num_heads,
+                rope_theta=rope_theta,
             )
             for _ in range(num_layers)
         )
@@ -124,9 +125,7 @@ class MemoryAttention(nn.Module):
         Returns (HW, B, C), sequence-first.
         """
         if curr.shape[1] != memory.shape[1]:
-            raise ValueError(
-                f"batch size differs: curr has {curr.shape[1]}, memory has {memory.shape[1]}"
-            )
+            raise ValueError(f"batch size differs: curr has {curr.shape[1]}, memory has {memory.shape[1]}")
         # The image position encoding enters once, scaled down, at the input only.
         x = (curr + 0.1 * curr_pos).transpose(0, 1)  # (B, HW, C)
         # Keys and values are the same for every layer, so build them once.

@@ -94,9 +94,7 @@ class CXBlock(nn.Module):
 class Fuser(nn.Module):
     """``num_layers`` :class:`CXBlock` applied in sequence (keys ``layers.N.*``)."""
 
-    def __init__(
-        self, *, dim: int = 256, num_layers: int = 2, kernel_size: int = 7, padding: int = 3
-    ) -> None:
+    def __init__(self, *, dim: int = 256, num_layers: int = 2, kernel_size: int = 7, padding: int = 3) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
             CXBlock(dim=dim, kernel_size=kernel_size, padding=padding) for _ in range(num_layers)
@@ -148,5 +146,5 @@ class MemoryEncoder(nn.Module):
             masks = torch.sigmoid(masks)
         x = self.pix_feat_proj(pix_feat) + self.mask_downsampler(masks)
         x = self.out_proj(self.fuser(x))  # (B, out_dim, h, w)
-        pos = self.position_encoding(x)
+        pos = self.position_encoding(x).to(x.dtype)
         return MemoryEncoderOutput(x, pos)

@@ -58,47 +58,24 @@ class FpnNeck(nn.Module):
             for dim in self.backbone_channel_list
         )
 
-    def forward(
-        self, xs: list[torch.Tensor], heads: dict[int, nn.Conv2d] | None = None
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Trunk maps (highest resolution first) -> (features, position encodings), same order.
-
-        ``heads`` maps output levels to 1x1 convs applied to them (the decoder's
-        ``conv_s0``/``conv_s1``). In low precision, on a level without top-down input,
-        head and lateral conv are folded into one: the wide lateral map is never made.
-        """
+    def forward(self, xs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Trunk maps (highest resolution first) -> (features, position encodings), same order."""
         if len(xs) != len(self.convs):
             raise ValueError(f"expected {len(self.convs)} trunk levels, got {len(xs)}")
-        heads = heads or {}
         n = len(xs)
         features: list[torch.Tensor] = [None] * n  # type: ignore[list-item]
         pos: list[torch.Tensor] = [None] * n  # type: ignore[list-item]
         coarser = None
         for level in reversed(range(n)):  # coarsest first, so the top-down path is ready
-            conv, head = self.convs[n - 1 - level].conv, heads.get(level)
-            top_down = coarser is not None and level in self.fpn_top_down_levels
-            if head is not None and not top_down and conv.weight.dtype != torch.float32:
-                features[level] = F.conv2d(xs[level], *_fold_1x1(head, conv))
-                pos[level] = self.position_encoding(features[level])
-                continue
-            lateral = conv(xs[level])  # (B, d_model, H_l, W_l)
-            if top_down:
+            lateral = self.convs[n - 1 - level].conv(xs[level])  # (B, d_model, H_l, W_l)
+            if coarser is not None and level in self.fpn_top_down_levels:
                 # Upsample in fp32 so half-precision runs keep the same sums.
-                up = F.interpolate(coarser.float(), scale_factor=2.0, mode="nearest")
-                coarser = lateral + up
+                coarser = lateral + F.interpolate(coarser.float(), scale_factor=2.0, mode="nearest")
             else:
                 coarser = lateral
-            features[level] = coarser if head is None else head(coarser)
-            pos[level] = self.position_encoding(coarser)
+            features[level] = coarser
+            pos[level] = self.position_encoding(coarser).to(coarser.dtype)
         return features, pos
-
-
-def _fold_1x1(outer: nn.Conv2d, inner: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of the 1x1 conv equal to ``outer(inner(x))``, composed in fp32."""
-    w_out, w_in = outer.weight.float()[:, :, 0, 0], inner.weight.float()[:, :, 0, 0]
-    weight = (w_out @ w_in)[:, :, None, None]
-    bias = w_out @ inner.bias.float() + outer.bias.float()
-    return weight.to(inner.weight.dtype), bias.to(inner.weight.dtype)
 
 
 class ImageEncoder(nn.Module):
@@ -114,16 +91,14 @@ class ImageEncoder(nn.Module):
         super().__init__()
         if list(trunk.channel_list) != list(neck.backbone_channel_list):
             raise ValueError(
-                f"trunk channels {trunk.channel_list} do not match neck channels "
-                f"{neck.backbone_channel_list}"
+                f"trunk channels {trunk.channel_list} do not match neck channels {neck.backbone_channel_list}"
             )
         self.trunk = trunk
         self.neck = neck
         self.scalp = scalp
 
-    def forward(self, image: torch.Tensor, heads: dict[int, nn.Conv2d] | None = None) -> BackboneOutput:
-        """``heads``: 1x1 convs for some output levels, see :meth:`FpnNeck.forward`."""
-        features, pos = self.neck(self.trunk(image), heads)
+    def forward(self, image: torch.Tensor) -> BackboneOutput:
+        features, pos = self.neck(self.trunk(image))
         if self.scalp > 0:
             features, pos = features[: -self.scalp], pos[: -self.scalp]
         return BackboneOutput(vision_features=features[-1], vision_pos_enc=pos, backbone_fpn=features)

@@ -43,11 +43,10 @@ class PositionEmbeddingSine(nn.Module):
         self._cache: dict[tuple, torch.Tensor] = {}
 
     @torch.no_grad()
-    def _grid(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        key = (h, w, device, dtype)
-        if key not in self._cache and dtype != torch.float32:
-            # Low precisions are roundings of the fp32 encoding.
-            self._cache[key] = self._grid(h, w, device, torch.float32).to(dtype)
+    def _grid(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+        """The (C, H, W) encoding of an (h, w) grid, in fp32; it depends on nothing else,
+        so it is computed once per grid and device."""
+        key = (h, w, device)
         if key not in self._cache:
             y = torch.arange(1, h + 1, dtype=torch.float32, device=device)
             x = torch.arange(1, w + 1, dtype=torch.float32, device=device)
@@ -66,10 +65,10 @@ class PositionEmbeddingSine(nn.Module):
             self._cache[key] = pe.permute(2, 0, 1).contiguous()  # (C, H, W)
         return self._cache[key]
 
-    def forward(self, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """Encoding for feature map ``x`` (B, C, H, W): (B, num_pos_feats, H, W) in
-        ``dtype`` (default: ``x``'s, as the official neck casts it)."""
-        pe = self._grid(x.shape[-2], x.shape[-1], x.device, dtype or x.dtype)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoding for feature map ``x`` (B, C, H, W): (B, num_pos_feats, H, W) in fp32,
+        whatever ``x``'s dtype (the neck casts it, as the official one does)."""
+        pe = self._grid(x.shape[-2], x.shape[-1], x.device)
         return pe[None].expand(x.shape[0], -1, -1, -1)
 
 
@@ -84,9 +83,7 @@ class PositionEmbeddingRandom(nn.Module):
     def __init__(self, num_pos_feats: int = 64, scale: float | None = None) -> None:
         super().__init__()
         scale = 1.0 if scale is None or scale <= 0.0 else scale
-        self.register_buffer(
-            "positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats))
-        )
+        self.register_buffer("positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats)))
 
     def _encode(self, coords: torch.Tensor) -> torch.Tensor:
         """Coordinates in [0, 1], shape (..., 2) -> (..., 2 * num_pos_feats)."""
@@ -100,14 +97,10 @@ class PositionEmbeddingRandom(nn.Module):
         device = self.positional_encoding_gaussian_matrix.device
         ys = (torch.arange(h, dtype=torch.float32, device=device) + 0.5) / h
         xs = (torch.arange(w, dtype=torch.float32, device=device) + 0.5) / w
-        grid = torch.stack(
-            (xs[None, :].expand(h, w), ys[:, None].expand(h, w)), dim=-1
-        )  # (H, W, 2) as (x, y)
+        grid = torch.stack((xs[None, :].expand(h, w), ys[:, None].expand(h, w)), dim=-1)  # (H, W, 2) as (x, y)
         return self._encode(grid).permute(2, 0, 1)
 
-    def forward_with_coords(
-        self, coords: torch.Tensor, image_size: tuple[int, int]
-    ) -> torch.Tensor:
+    def forward_with_coords(self, coords: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """Encode pixel coordinates (B, N, 2) as (x, y) in an image of (H, W)."""
         h, w = image_size
         scale = coords.new_tensor([1.0 / w, 1.0 / h])

@@ -88,8 +88,7 @@ class PromptEncoder(nn.Module):
         corners = (boxes + 0.5).reshape(-1, 2, 2)  # pixel centres, (B, 2, 2)
         emb = self.pe_layer.forward_with_coords(corners, self.input_image_size)
         corner_embeds = torch.cat(
-            [self.point_embeddings[LABEL_BOX_TOP_LEFT].weight,
-             self.point_embeddings[LABEL_BOX_BOTTOM_RIGHT].weight]
+            [self.point_embeddings[LABEL_BOX_TOP_LEFT].weight, self.point_embeddings[LABEL_BOX_BOTTOM_RIGHT].weight]
         )  # (2, C)
         return emb + corner_embeds
 

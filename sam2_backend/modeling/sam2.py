@@ -9,7 +9,7 @@ and only calls into the parts here.
 from __future__ import annotations
 
 import contextlib
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -20,10 +20,14 @@ from .hiera import Hiera
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
 from .memory_encoder import MemoryEncoder
-from .neck import FpnNeck, ImageEncoder
+from .neck import BackboneOutput, FpnNeck, ImageEncoder
 from .position_encoding import PositionEmbeddingSine
 from .prompt_encoder import PromptEncoder
 from .two_way_transformer import TwoWayTransformer
+
+# What the predictors and the tracker compute in: exact fp32, or autocast to bf16 / fp16.
+Precision = Literal["fp32", "bf16", "fp16"]
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ImageFeatures(NamedTuple):
@@ -41,7 +45,11 @@ class SAM2Model(nn.Module):
     """All SAM 2 / 2.1 weights, under the official state-dict names.
 
     Built by :func:`build_sam2` from a :class:`ModelConfig`; the config stays
-    available as ``model.config``.
+    available as ``model.config``, the precision it computes in as ``model.precision``.
+
+    Args:
+        precision: ``"fp32"`` (exact), or ``"bf16"`` / ``"fp16"``: the predictors and
+            the tracker run the model under autocast to that dtype (weights stay fp32).
     """
 
     def __init__(
@@ -53,11 +61,14 @@ class SAM2Model(nn.Module):
         memory_encoder: MemoryEncoder,
         prompt_encoder: PromptEncoder,
         mask_decoder: MaskDecoder,
+        precision: Precision = "fp32",
     ) -> None:
         super().__init__()
+        if precision != "fp32" and precision not in AUTOCAST_DTYPES:
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16'; got {precision!r}.")
         self.config = config
-        # Precision the predictors compute in (None: bf16 autocast on CUDA, else fp32).
-        self.compute_dtype: torch.dtype | None = None
+        self._precision = precision
+        self._checkpoint_path: str | None = None
         hidden, mem = config.d_model, config.mem_dim
         self.image_encoder = image_encoder
         self.memory_attention = memory_attention
@@ -90,47 +101,42 @@ class SAM2Model(nn.Module):
     def device(self) -> torch.device:
         return self.no_mem_embed.device
 
-    def autocast(self, precision: str | bool | None = None):
-        """The autocast context predictors run in.
+    @property
+    def precision(self) -> Precision:
+        """What the model computes in, chosen when it is built or loaded (``load_model(precision=...)``)."""
+        return self._precision
 
-        ``precision`` overrides the model's ``compute_dtype``: ``"bf16"`` forces bf16
-        autocast, ``False`` exact fp32; ``None`` follows the model (automatic: bf16 on
-        CUDA, as the official code, exact fp32 elsewhere).
-        """
-        device = self.device.type
-        if precision == "bf16":
-            return torch.autocast(device, dtype=torch.bfloat16)
-        if precision is False:
-            return contextlib.nullcontext()
-        if precision is not None:
-            raise ValueError(f"precision must be None, False or 'bf16'; got {precision!r}.")
-        dtype = self.compute_dtype
-        if dtype is None and device == "cuda":
-            dtype = torch.bfloat16
-        if dtype is None or dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(device, dtype=dtype)
+    @property
+    def checkpoint_path(self) -> str | None:
+        """The file the weights came from (see :meth:`load_checkpoint_state`); ``None`` for random weights."""
+        return self._checkpoint_path
 
-    def forward_image(self, images: torch.Tensor):
+    def load_checkpoint_state(self, state_dict: dict[str, torch.Tensor], path: str) -> None:
+        """Load a checkpoint's tensors strictly and remember the file they came from."""
+        self.load_state_dict(state_dict, strict=True)
+        self._checkpoint_path = path
+
+    def autocast(self):
+        """The context the predictors and the tracker run the model in: nothing for
+        ``"fp32"``, else autocast to the model's precision on its device."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES[self.precision])
+
+    def forward_image(self, images: torch.Tensor) -> BackboneOutput:
         """Run the image encoder on normalised images (B, 3, S, S).
 
-        Returns the encoder's ``BackboneOutput`` with the two high-resolution
-        levels already projected by the decoder's ``conv_s0``/``conv_s1``, so
-        repeated clicks do not recompute them. An encoder stored in a low precision
-        (the fast CPU path of ``load_model(dtype="bf16")``) runs outside autocast in
-        its own dtype, as do the two projections; the outputs come back as fp32 like
-        the others, and the position encodings are the exact fp32 ones.
+        Returns the encoder's ``BackboneOutput`` with the two high-resolution levels
+        projected by the decoder's ``conv_s0``/``conv_s1``, as the official model does,
+        so repeated clicks do not recompute them.
         """
-        heads = {0: self.sam_mask_decoder.conv_s0, 1: self.sam_mask_decoder.conv_s1}
-        encoder_dtype = next(self.image_encoder.parameters()).dtype
-        if encoder_dtype == torch.float32:
-            return self.image_encoder(images, heads)
-        with torch.autocast(images.device.type, enabled=False):
-            out = self.image_encoder(images.to(encoder_dtype), heads)
-        fpn = [f.float() for f in out.backbone_fpn]
-        encode = self.image_encoder.neck.position_encoding
-        pos = [encode(p, torch.float32) for p in out.vision_pos_enc]
-        return type(out)(vision_features=fpn[-1], vision_pos_enc=pos, backbone_fpn=fpn)
+        out = self.image_encoder(images)
+        if not self.sam_mask_decoder.use_high_res_features:
+            return out
+        fpn = list(out.backbone_fpn)
+        fpn[0] = self.sam_mask_decoder.conv_s0(fpn[0])
+        fpn[1] = self.sam_mask_decoder.conv_s1(fpn[1])
+        return out._replace(backbone_fpn=fpn)
 
     def compile_parts(self, *, video: bool = False) -> None:
         """``torch.compile`` the image encoder and the mask decoder (and with ``video``
@@ -139,19 +145,19 @@ class SAM2Model(nn.Module):
 
         On CPU, weights are frozen into the compiled graphs (inductor ``freezing``),
         which lets oneDNN pre-pack them: load weights before compiling, not after.
-        A bf16 image encoder on a CPU stays eager: its own kernels
-        (``cpu_kernels.py``) are faster than what inductor makes of it.
         """
-        cpu = self.device.type == "cpu"
-        options = {"freezing": True} if cpu else None
-        if not (cpu and next(self.image_encoder.parameters()).dtype == torch.bfloat16):
-            self.image_encoder.compile(dynamic=False, options=options)
+        options = {"freezing": True} if self.device.type == "cpu" else None
+        for part, dynamic in self._compiled_parts(video):
+            part.compile(dynamic=dynamic, options=options)
+
+    def _compiled_parts(self, video: bool) -> list[tuple[nn.Module, bool]]:
+        """(part, dynamic shapes) for :meth:`compile_parts`."""
         # The number of prompt tokens changes from click to click.
-        self.sam_mask_decoder.compile(dynamic=True, options=options)
+        parts = [(self.image_encoder, False), (self.sam_mask_decoder, True)]
         if video:
-            self.memory_encoder.compile(dynamic=False, options=options)
             # The number of memories varies from frame to frame.
-            self.memory_attention.compile(dynamic=True, options=options)
+            parts += [(self.memory_encoder, False), (self.memory_attention, True)]
+        return parts
 
     def image_features(self, images: torch.Tensor) -> ImageFeatures:
         """Features for prompting single images (no memory): see :class:`ImageFeatures`."""
@@ -166,16 +172,20 @@ def _trunc_normal(*shape: int) -> torch.Tensor:
     return nn.init.trunc_normal_(torch.empty(shape), std=0.02)
 
 
-def build_sam2(config: ModelConfig) -> SAM2Model:
-    """Compose a SAM 2 model with random weights for ``config`` (on CPU, fp32)."""
-    d = config.d_model
-    trunk = Hiera.from_config(config.trunk)
+def build_image_encoder(config: ModelConfig) -> ImageEncoder:
+    """The Hiera trunk and FPN neck of ``config``, random weights (keys ``trunk.*``, ``neck.*``)."""
     neck = FpnNeck(
-        position_encoding=PositionEmbeddingSine(d),
-        d_model=d,
+        position_encoding=PositionEmbeddingSine(config.d_model),
+        d_model=config.d_model,
         backbone_channel_list=list(config.trunk.channel_list),
         fpn_top_down_levels=list(config.fpn_top_down_levels),
     )
+    return ImageEncoder(trunk=Hiera.from_config(config.trunk), neck=neck, scalp=config.scalp)
+
+
+def build_sam_heads(config: ModelConfig) -> tuple[PromptEncoder, MaskDecoder]:
+    """The prompt encoder and mask decoder of ``config``, random weights."""
+    d = config.d_model
     embed_size = config.image_size // config.backbone_stride
     prompt_encoder = PromptEncoder(
         embed_dim=d,
@@ -198,19 +208,25 @@ def build_sam2(config: ModelConfig) -> SAM2Model:
         dynamic_multimask_stability_delta=config.dynamic_multimask_stability_delta,
         dynamic_multimask_stability_thresh=config.dynamic_multimask_stability_thresh,
     )
+    return prompt_encoder, mask_decoder
+
+
+def build_sam2(config: ModelConfig, *, precision: Precision = "fp32") -> SAM2Model:
+    """Compose a SAM 2 model with random weights for ``config`` (on CPU, fp32 weights)."""
+    prompt_encoder, mask_decoder = build_sam_heads(config)
     memory_attention = MemoryAttention(
-        d_model=d,
+        d_model=config.d_model,
         num_layers=config.memory_attention_layers,
         dim_feedforward=config.memory_attention_ffn_dim,
         kv_in_dim=config.mem_dim,
         rope_theta=config.rope_theta,
     )
-    memory_encoder = MemoryEncoder(in_dim=d, out_dim=config.mem_dim)
     return SAM2Model(
         config=config,
-        image_encoder=ImageEncoder(trunk=trunk, neck=neck, scalp=config.scalp),
+        image_encoder=build_image_encoder(config),
         memory_attention=memory_attention,
-        memory_encoder=memory_encoder,
+        memory_encoder=MemoryEncoder(in_dim=config.d_model, out_dim=config.mem_dim),
         prompt_encoder=prompt_encoder,
         mask_decoder=mask_decoder,
+        precision=precision,
     )

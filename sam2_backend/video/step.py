@@ -223,7 +223,7 @@ def memory_pos_encoding(model: SAM2Model, feats: FrameFeatures) -> torch.Tensor:
     """(h*w, 1, mem_dim) position encoding of a spatial memory: the same for every frame."""
     h, w = feats.vision_feat.shape[-2:]
     probe = feats.vision_feat.new_zeros(1, model.config.mem_dim, h, w)
-    return model.memory_encoder.position_encoding(probe, torch.float32).flatten(2).permute(2, 0, 1)
+    return model.memory_encoder.position_encoding(probe).flatten(2).permute(2, 0, 1)
 
 
 def encode_memory(

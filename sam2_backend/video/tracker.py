@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import postprocess
+from ..devices import reject_autocast
 from ..inputs import check_boxes, check_points, image_to_tensor
 from ..modeling.sam2 import SAM2Model
 from ..transforms import coords_to_model, mask_to_model, preprocess
@@ -49,11 +50,11 @@ class VideoTracker:
             rest are spilled to a private temporary folder (inside ``spill_dir`` when
             given), removed on :meth:`close`.
             ``None`` keeps everything in RAM, as the official predictor.
-        autocast: ``None`` = bf16 autocast on CUDA (as the official code), exact
-            fp32 elsewhere; ``"bf16"`` forces bf16 autocast; ``False`` disables it (a
-            model loaded with ``dtype="bf16"`` on a CPU keeps its bf16 image encoder).
         compile: ``torch.compile`` the per-frame parts (image encoder, memory
             attention, memory encoder, decoder). Slow first frame, faster after.
+
+    Tracking computes in the model's precision (``model.precision``, chosen by
+    ``load_model(precision=...)``).
     """
 
     def __init__(
@@ -68,13 +69,12 @@ class VideoTracker:
         feature_cache: int = 2,
         memory_frames_in_ram: int | None = 32,
         spill_dir: str | None = None,
-        autocast: str | bool | None = None,
         compile: bool = False,
+        autocast: None = None,
     ) -> None:
         if not isinstance(model, SAM2Model):
             raise TypeError(f"VideoTracker needs a SAM2Model, got {type(model).__name__}.")
-        if autocast not in (None, False, "bf16"):
-            raise ValueError(f"autocast must be None, False or 'bf16'; got {autocast!r}.")
+        reject_autocast(autocast)
         if memory_frames_in_ram is not None and memory_frames_in_ram < 2 * model.config.max_obj_ptrs_in_encoder:
             raise ValueError(
                 f"memory_frames_in_ram must be at least {2 * model.config.max_obj_ptrs_in_encoder} "
@@ -88,7 +88,6 @@ class VideoTracker:
         self.non_overlap_masks = non_overlap_masks
         self.clear_non_cond_mem_around_input = clear_non_cond_mem_around_input
         self.add_all_frames_to_correct_as_cond = add_all_frames_to_correct_as_cond
-        self.autocast = autocast
         self._feature_cache_size = max(1, feature_cache)
         self._features: OrderedDict[int, FrameFeatures] = OrderedDict()
         self._store = MemoryStore(model.device, memory_frames_in_ram, spill_dir)
@@ -126,9 +125,6 @@ class VideoTracker:
         if frame < 0 or (n is not None and frame >= n):
             raise IndexError(f"Frame {frame} is out of range: the video has {n} frames (0..{n - 1 if n else 0}).")
         return frame
-
-    def _autocast(self):
-        return self.model.autocast(self.autocast)
 
     def _to_input(self, frame: np.ndarray) -> torch.Tensor:
         """A decoded frame -> normalised model input (1, 3, S, S), on the CPU."""
@@ -195,7 +191,7 @@ class VideoTracker:
         return self._add_points(frame, obj_id, pts, lab, clear_old=True)
 
     def _add_points(self, frame, obj_id, pts, lab, clear_old) -> Masks:
-        with self._lock, self._autocast():
+        with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
             coords = coords_to_model(torch.from_numpy(pts).to(self.model.device),
                                      (self.height, self.width), self.model.image_size)
@@ -217,7 +213,7 @@ class VideoTracker:
                 f"mask must be a boolean array of the video's size (H, W) = ({self.height}, {self.width}); "
                 f"got shape {m.shape} dtype {m.dtype}."
             )
-        with self._lock, self._autocast():
+        with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
             t = torch.from_numpy(m.astype(bool)).to(self.model.device)[None, None].float()
             t = mask_to_model(t, self.model.image_size)
@@ -364,7 +360,7 @@ class VideoTracker:
                     if self._cancel.is_set() or not self._frame_exists(frame):
                         break
                     self._frames.prefetch(frame - 1 if reverse else frame + 1)
-                    with torch.inference_mode(), self._lock, self._autocast():
+                    with torch.inference_mode(), self._lock, self.model.autocast():
                         masks = self._track_frame(frame, reverse)
                     if bar is not None:
                         bar.update(1)

@@ -66,7 +66,7 @@ class FakeHub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         hub = self
 
         class Handler(_Handler):
@@ -85,7 +85,7 @@ class FakeHub:
             self._server.server_close()
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeHub":
+    def __enter__(self) -> FakeHub:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -118,8 +118,11 @@ class FakeHub:
             return 404, {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id"}, None
         key = (repo_id, filename)
         if key not in self.files:
-            return 404, {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found",
-                         "X-Repo-Commit": commit}, None
+            return (
+                404,
+                {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found", "X-Repo-Commit": commit},
+                None,
+            )
         file = self.files[key]
         headers = {
             "X-Repo-Commit": commit,
@@ -173,7 +176,9 @@ def _child(args: dict) -> dict:
     """Body of the child process: one ``load_model`` call, reported as a dict."""
     import time
 
-    from sam2_backend.checkpoint import CheckpointDownloadError, CheckpointError, load_model
+    from sam2_backend import load_model
+    from sam2_backend.checkpoint import CheckpointError
+    from sam2_backend.hub import CheckpointDownloadError
 
     sleeps: list[float] = []
     if args.pop("no_sleep", False):
@@ -186,10 +191,20 @@ def _child(args: dict) -> dict:
         model = load_model(name, device="cpu", **args)
     except (CheckpointDownloadError, CheckpointError, FileNotFoundError, ValueError) as e:
         cause = e.__cause__
-        return {"ok": False, "type": type(e).__name__, "message": str(e),
-                "cause": None if cause is None else type(cause).__name__, "sleeps": sleeps}
-    return {"ok": True, "path": model.checkpoint_path, "config": model.config.name,
-            "digest": state_digest(model), "sleeps": sleeps}
+        return {
+            "ok": False,
+            "type": type(e).__name__,
+            "message": str(e),
+            "cause": None if cause is None else type(cause).__name__,
+            "sleeps": sleeps,
+        }
+    return {
+        "ok": True,
+        "path": model.checkpoint_path,
+        "config": model.config.name,
+        "digest": state_digest(model),
+        "sleeps": sleeps,
+    }
 
 
 if __name__ == "__main__":

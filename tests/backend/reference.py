@@ -31,18 +31,18 @@ def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return module
 
 
-def build_reference(name: str, *, image_size: int = 1024, seed: int = 0, video: bool = False,
-                    overrides: list[str] | None = None) -> torch.nn.Module:
+def build_reference(
+    name: str, *, image_size: int = 1024, seed: int = 0, video: bool = False, overrides: list[str] | None = None
+) -> torch.nn.Module:
     """The official model for ``name`` with random weights, in eval mode on CPU.
 
     ``video=True`` builds ``SAM2VideoPredictor`` (with the official builder's
     post-processing overrides except hole filling, which the reference cannot do on CPU).
     """
+    import sam2  # noqa: F401  (initialises the reference's hydra config module)
     from hydra import compose
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
-
-    import sam2  # noqa: F401  (initialises the reference's hydra config module)
 
     extra = [
         f"++model.image_size={image_size}",
@@ -85,7 +85,12 @@ def memory_in_fp32(ref) -> None:
     forward = ref.memory_attention.forward
 
     def fp32_forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
-        return forward(curr=curr, memory=memory.float(), curr_pos=curr_pos,
-                       memory_pos=memory_pos.float(), num_obj_ptr_tokens=num_obj_ptr_tokens)
+        return forward(
+            curr=curr,
+            memory=memory.float(),
+            curr_pos=curr_pos,
+            memory_pos=memory_pos.float(),
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
 
     ref.memory_attention.forward = fp32_forward

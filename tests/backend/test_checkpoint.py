@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sam2_backend.checkpoint import (
-    CheckpointDownloadError,
-    CheckpointError,
-    build_model,
-    infer_config,
-    load_model,
-    resolve_device,
-    resolve_dtype,
-    verify_sha256,
-)
+from sam2_backend import build_model, load_model
+from sam2_backend.checkpoint import CheckpointError, infer_config, verify_sha256
 from sam2_backend.configs import CONFIGS, get_config
+from sam2_backend.devices import resolve_device, resolve_precision
+from sam2_backend.modeling import cpu_kernels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_hub import COMMIT_MAIN, COMMIT_V1, FakeHub, file_sha256, state_digest  # noqa: E402
@@ -114,15 +108,17 @@ def test_resolve_device_auto_prefers_cuda_then_mps(monkeypatch):
     assert resolve_device("auto") == torch.device("cuda")
 
 
-def test_resolve_dtype():
-    assert resolve_dtype(None) is torch.float32
-    assert resolve_dtype("bf16") is torch.bfloat16
-    assert resolve_dtype("fp16") is torch.float16
-    assert resolve_dtype("torch.float32") is torch.float32
-    assert resolve_dtype(torch.bfloat16) is torch.bfloat16
+def test_resolve_precision():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision("auto", cpu) == resolve_precision(None, cpu) == "fp32"
+    assert resolve_precision("auto", cuda) == "bf16"  # as the official code
+    assert resolve_precision("bf16", cpu) == resolve_precision("bfloat16", cuda) == "bf16"
+    assert resolve_precision("fp16", cpu) == resolve_precision("half", cpu) == "fp16"
+    assert resolve_precision("torch.float32", cuda) == "fp32"
+    assert resolve_precision(torch.bfloat16, cpu) == "bf16"
     for bad in ("int8", torch.int64, 3):
-        with pytest.raises(ValueError, match="Unsupported dtype"):
-            resolve_dtype(bad)
+        with pytest.raises(ValueError, match="Unsupported precision"):
+            resolve_precision(bad, cpu)
 
 
 def test_build_model(tiny_model):
@@ -130,28 +126,44 @@ def test_build_model(tiny_model):
     assert tiny_model.config == get_config(TINY)
     assert {t.dtype for t in tiny_model.state_dict().values()} == {torch.float32}
     assert {t.device.type for t in tiny_model.state_dict().values()} == {"cpu"}
-    half = build_model("tiny", device="cpu", dtype="bf16")
-    assert half.compute_dtype == torch.bfloat16  # autocast precision; weights stay fp32 ...
+    assert tiny_model.precision == "fp32" and tiny_model.checkpoint_path is None  # "auto" off CUDA; random weights
+    half = build_model("tiny", device="cpu", precision="bf16")
+    assert half.precision == "bf16"  # autocast precision; weights stay fp32 ...
     # ... but the CPU encoder's, and the projections of its high-resolution maps, are bf16.
     encoder_side = ("image_encoder.", "sam_mask_decoder.conv_s0.", "sam_mask_decoder.conv_s1.")
     dtypes = {n: t.dtype for n, t in half.named_parameters()}
     assert {d for n, d in dtypes.items() if n.startswith(encoder_side)} == {torch.bfloat16}
     assert {d for n, d in dtypes.items() if not n.startswith(encoder_side)} == {torch.float32}
-    assert tiny_model.compute_dtype is None
+    # The fast path keeps the state dict's keys: official checkpoints load strictly into it.
+    assert list(half.state_dict()) == list(tiny_model.state_dict())
+    half.load_state_dict(tiny_model.state_dict(), strict=True)
+    with pytest.raises(AttributeError):
+        half.precision = "fp32"  # chosen once, when the model is built or loaded
     with pytest.raises(ValueError, match="Valid names: .*sam2-hiera-large"):
         build_model("huge", device="cpu")
+    with pytest.raises(ValueError, match="Unsupported precision 'int8'"):
+        build_model("tiny", device="cpu", precision="int8")
+
+
+def test_dtype_is_the_former_name_of_precision():
+    cfg = get_config(TINY).replace(image_size=128)
+    with pytest.warns(DeprecationWarning, match="dtype= is now called precision="):
+        assert build_model(cfg, device="cpu", dtype="bf16").precision == "bf16"
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="Unsupported precision"):
+        build_model(cfg, device="cpu", dtype="int8")
+    with pytest.raises(ValueError, match="Pass the precision once"):
+        build_model(cfg, device="cpu", precision="fp32", dtype="bf16")
 
 
 def test_bf16_on_a_cpu_without_bf16_arithmetic_warns(monkeypatch):
-    import sam2_backend.checkpoint as checkpoint
-
     cfg = get_config(TINY).replace(image_size=128)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        build_model(cfg, device="cpu", dtype="bf16")  # this machine has it: silent
-    monkeypatch.setattr(checkpoint, "onednn_bf16", lambda: False)
-    with pytest.warns(RuntimeWarning, match="no native bf16.*leave dtype unset"):
-        model = build_model(cfg, device="cpu", dtype="bf16")
+        build_model(cfg, device="cpu", precision="bf16")  # this machine has it: silent
+    monkeypatch.setattr(cpu_kernels, "onednn_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no native bf16.*precision='fp32'") as record:
+        model = build_model(cfg, device="cpu", precision="bf16")
+    assert record[0].filename == __file__  # it names the caller's line
     assert next(model.image_encoder.parameters()).dtype == torch.bfloat16  # still as asked
 
 
@@ -170,9 +182,9 @@ def test_renamed_file_is_inferred_from_weights(tmp_path, skel21, skel20):
     model = load_model(_save(tmp_path / "my weights.pt", {"model": skel21}), device="cpu")
     assert model.config.name == TINY
     assert _equal_state(model, skel21)
-    model = load_model(_save(tmp_path / "older.pth", {"model": skel20}), device="cpu", dtype="bf16")
+    model = load_model(_save(tmp_path / "older.pth", {"model": skel20}), device="cpu", precision="bf16")
     assert model.config.name == "sam2-hiera-tiny"  # 2.0: no no_obj_embed_spatial
-    assert model.compute_dtype == torch.bfloat16
+    assert model.precision == "bf16"
 
 
 def test_bare_state_dict_and_config_override(tmp_path, skel21):
@@ -345,19 +357,30 @@ def test_verify_sha256(tmp_path):
 
 def _child(args: dict, env: dict[str, str]) -> dict:
     """Run load_model in a fresh interpreter (huggingface_hub reads HF_* at import)."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.upper().startswith(("HF_", "HUGGINGFACE")) and k.upper() != "TRANSFORMERS_OFFLINE"}
-    base.update({
-        "PYTHONPATH": str(ROOT),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-    })
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("HF_", "HUGGINGFACE")) and k.upper() != "TRANSFORMERS_OFFLINE"
+    }
+    base.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        }
+    )
     base.update(env)
-    proc = subprocess.run([sys.executable, str(FAKE_HUB_SCRIPT), json.dumps(args)], env=base, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, str(FAKE_HUB_SCRIPT), json.dumps(args)],
+        env=base,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("FAKE_HUB_RESULT ")]
     assert proc.returncode == 0 and lines, f"child failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return json.loads(lines[-1].split(" ", 1)[1])

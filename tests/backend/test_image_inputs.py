@@ -94,8 +94,7 @@ def test_corrupt_image_file(tmp_path):
         (dict(box=[10, 10, 20]), ValueError, "shape"),
         (dict(box=[10, 10, 200, 40]), ValueError, "outside the image"),
         (dict(mask_input=np.zeros((1, 32, 32))), ValueError, "mask_input must be"),
-        (dict(points=[[[10, 10]], [[20, 20]]], labels=[[1], [1]], box=[[1, 1, 5, 5]] * 3),
-         ValueError, "batch size"),
+        (dict(points=[[[10, 10]], [[20, 20]]], labels=[[1], [1]], box=[[1, 1, 5, 5]] * 3), ValueError, "batch size"),
         ({}, ValueError, "at least one prompt"),
     ],
 )
@@ -120,8 +119,7 @@ def test_predictor_needs_a_model():
 
 def test_repeated_predicts_reuse_the_embedding(predictor, monkeypatch):
     calls = []
-    monkeypatch.setattr(predictor.model, "image_features",
-                        lambda *a: calls.append(a) or pytest.fail("re-encoded"))
+    monkeypatch.setattr(predictor.model, "image_features", lambda *a: calls.append(a) or pytest.fail("re-encoded"))
     first = predictor.predict(points=[[30, 20]], labels=[1])
     second = predictor.predict(points=[[30, 20]], labels=[1])
     np.testing.assert_array_equal(first.logits, second.logits)

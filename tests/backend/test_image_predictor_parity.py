@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from sam2_backend import ImagePredictor
-from tests.conftest import synthetic_image
 from tests.backend.reference import build_reference, ours_like
+from tests.conftest import synthetic_image
 
 SIZES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
 LOGIT_TOL = 1e-4
@@ -35,8 +35,10 @@ class Pair:
 
     def compare(self, **prompt):
         ref_kwargs = dict(
-            point_coords=prompt.get("points"), point_labels=prompt.get("labels"),
-            box=prompt.get("box"), mask_input=prompt.get("mask_input"),
+            point_coords=prompt.get("points"),
+            point_labels=prompt.get("labels"),
+            box=prompt.get("box"),
+            mask_input=prompt.get("mask_input"),
             multimask_output=prompt.get("multimask", True),
         )
         with torch.inference_mode():
@@ -66,8 +68,9 @@ def pair(request):
     return Pair(request.param, 256, IMAGE)
 
 
-@pytest.mark.parametrize("prompt", [POINT, POINTS, BOX, BOX_POINTS, BOXES],
-                         ids=["point", "points", "box", "box+points", "boxes"])
+@pytest.mark.parametrize(
+    "prompt", [POINT, POINTS, BOX, BOX_POINTS, BOXES], ids=["point", "points", "box", "box+points", "boxes"]
+)
 @pytest.mark.parametrize("multimask", [True, False])
 def test_predict_matches_reference(pair, prompt, multimask):
     out = pair.compare(**prompt, multimask=multimask)

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from sam2_backend.configs import get_config
-from sam2_backend.modeling.hiera import Hiera
-from sam2_backend.modeling.neck import FpnNeck, ImageEncoder
-from sam2_backend.modeling.position_encoding import PositionEmbeddingSine
+from sam2_backend.modeling.neck import ImageEncoder
+from sam2_backend.modeling.sam2 import build_image_encoder as build_ours
 from tests.backend.reference import build_reference
 
 NAMES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
@@ -17,19 +16,11 @@ TOL = 1e-4
 
 
 def build_image_encoder(name: str) -> ImageEncoder:
-    cfg = get_config(name)
-    trunk = Hiera.from_config(cfg.trunk)
-    neck = FpnNeck(
-        position_encoding=PositionEmbeddingSine(cfg.d_model, temperature=10000, normalize=True),
-        d_model=cfg.d_model,
-        backbone_channel_list=list(cfg.trunk.channel_list),
-        fpn_top_down_levels=cfg.fpn_top_down_levels,
-    )
-    return ImageEncoder(trunk=trunk, neck=neck, scalp=cfg.scalp).eval()
+    return build_ours(get_config(name)).eval()
 
 
 def encoder_state(reference: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k[len(PREFIX):]: v for k, v in reference.state_dict().items() if k.startswith(PREFIX)}
+    return {k[len(PREFIX) :]: v for k, v in reference.state_dict().items() if k.startswith(PREFIX)}
 
 
 def max_diffs(reference: torch.nn.Module, ours: ImageEncoder, image: torch.Tensor) -> dict[str, float]:

@@ -21,7 +21,7 @@ TOL = 1e-4
 
 
 def _sub_state_dict(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
 
 
 @functools.cache
@@ -65,7 +65,10 @@ def test_memory_attention(image_size, batch, frames, num_ptr):
     memory_pos = torch.randn(mem, batch, 64, generator=gen)
     with torch.no_grad():
         expected = ref.memory_attention(
-            curr=curr, memory=memory, curr_pos=curr_pos, memory_pos=memory_pos,
+            curr=curr,
+            memory=memory,
+            curr_pos=curr_pos,
+            memory_pos=memory_pos,
             num_obj_ptr_tokens=num_ptr,
         )
         got = attn(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens=num_ptr)
@@ -93,7 +96,6 @@ def test_memory_encoder(image_size, skip_mask_sigmoid):
     assert got.vision_features.shape == (batch, 64, side, side)
     feat_diff = (got.vision_features - expected["vision_features"]).abs().max().item()
     pos_diff = (got.vision_pos_enc - expected["vision_pos_enc"][0]).abs().max().item()
-    print(f"memory encoder img{image_size} skip={skip_mask_sigmoid}: {feat_diff:.3g}, "
-          f"pos {pos_diff:.3g}")
+    print(f"memory encoder img{image_size} skip={skip_mask_sigmoid}: {feat_diff:.3g}, pos {pos_diff:.3g}")
     assert feat_diff <= TOL
     assert pos_diff <= TOL

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sam2_backend.configs import get_config
 from sam2_backend.modeling.mask_decoder import DecoderOutput, MaskDecoder
 from sam2_backend.modeling.prompt_encoder import PromptEncoder
+from sam2_backend.modeling.sam2 import build_sam_heads
 from sam2_backend.modeling.two_way_transformer import TwoWayTransformer
 from tests.backend.reference import build_reference, randomize_
 
@@ -21,35 +23,12 @@ NAMES = ["sam2.1-hiera-tiny", "sam2-hiera-tiny"]
 
 
 def _sub_state_dict(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
 
 
-def _ours_like(ref) -> tuple[PromptEncoder, MaskDecoder]:
-    """Our heads with the numbers ``SAM2Base._build_sam_heads`` uses and the reference weights."""
-    dim = ref.hidden_dim
-    side = ref.image_size // ref.backbone_stride
-    ref_dec = ref.sam_mask_decoder
-    prompt_encoder = PromptEncoder(
-        embed_dim=dim,
-        image_embedding_size=(side, side),
-        input_image_size=(ref.image_size, ref.image_size),
-        mask_in_chans=16,
-    )
-    decoder = MaskDecoder(
-        transformer_dim=dim,
-        transformer=TwoWayTransformer(depth=2, embedding_dim=dim, num_heads=8, mlp_dim=2048),
-        num_multimask_outputs=3,
-        iou_head_depth=3,
-        iou_head_hidden_dim=256,
-        use_high_res_features=ref.use_high_res_features_in_sam,
-        iou_prediction_use_sigmoid=ref.iou_prediction_use_sigmoid,
-        pred_obj_scores=ref.pred_obj_scores,
-        pred_obj_scores_mlp=ref.pred_obj_scores_mlp,
-        use_multimask_token_for_obj_ptr=ref.use_multimask_token_for_obj_ptr,
-        dynamic_multimask_via_stability=ref_dec.dynamic_multimask_via_stability,
-        dynamic_multimask_stability_delta=ref_dec.dynamic_multimask_stability_delta,
-        dynamic_multimask_stability_thresh=ref_dec.dynamic_multimask_stability_thresh,
-    )
+def _ours_like(ref, name: str) -> tuple[PromptEncoder, MaskDecoder]:
+    """Our heads for ``name`` (as ``build_sam2`` makes them) with the reference weights."""
+    prompt_encoder, decoder = build_sam_heads(get_config(name).replace(image_size=ref.image_size))
     prompt_encoder.load_state_dict(_sub_state_dict(ref, "sam_prompt_encoder."), strict=True)
     decoder.load_state_dict(_sub_state_dict(ref, "sam_mask_decoder."), strict=True)
     return prompt_encoder.eval(), decoder.eval()
@@ -60,15 +39,14 @@ def heads(request):
     """(reference prompt encoder, reference decoder, ours, ours) for one config."""
     ref = build_reference(request.param, image_size=1024)
     assert ref.sam_mask_decoder.dynamic_multimask_via_stability
-    pe, dec = _ours_like(ref)
+    pe, dec = _ours_like(ref, request.param)
     return ref.sam_prompt_encoder, ref.sam_mask_decoder, pe, dec
 
 
 def _features(batch: int, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     image = torch.randn(batch, 256, 64, 64, generator=gen)
-    high_res = [torch.randn(batch, 32, 256, 256, generator=gen),
-                torch.randn(batch, 64, 128, 128, generator=gen)]
+    high_res = [torch.randn(batch, 32, 256, 256, generator=gen), torch.randn(batch, 64, 128, 128, generator=gen)]
     return image, high_res
 
 
@@ -109,8 +87,17 @@ def _prompts(case: str, batch: int):
     raise ValueError(case)
 
 
-CASES = ["one_point", "pos_neg_points", "box_as_points", "box_and_points_as_points", "box_arg",
-         "box_arg_and_points", "points_and_mask", "mask_only", "no_prompt"]
+CASES = [
+    "one_point",
+    "pos_neg_points",
+    "box_as_points",
+    "box_and_points_as_points",
+    "box_arg",
+    "box_arg_and_points",
+    "points_and_mask",
+    "mask_only",
+    "no_prompt",
+]
 
 
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -118,8 +105,7 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item() if a.numel() else 0.0
 
 
-def _run_both(ref_pe, ref_dec, pe, dec, points, boxes, masks, *, image, high_res,
-              multimask: bool, repeat_image: bool):
+def _run_both(ref_pe, ref_dec, pe, dec, points, boxes, masks, *, image, high_res, multimask: bool, repeat_image: bool):
     with torch.no_grad():
         ref_sparse, ref_dense = ref_pe(points=points, boxes=boxes, masks=masks)
         sparse, dense = pe(points, boxes, masks)
@@ -127,14 +113,22 @@ def _run_both(ref_pe, ref_dec, pe, dec, points, boxes, masks, *, image, high_res
         assert _max_diff(dense, ref_dense) <= TOL
         assert _max_diff(pe.get_dense_pe(), ref_pe.get_dense_pe()) <= TOL
         ref_out = ref_dec(
-            image_embeddings=image, image_pe=ref_pe.get_dense_pe(),
-            sparse_prompt_embeddings=ref_sparse, dense_prompt_embeddings=ref_dense,
-            multimask_output=multimask, repeat_image=repeat_image, high_res_features=high_res,
+            image_embeddings=image,
+            image_pe=ref_pe.get_dense_pe(),
+            sparse_prompt_embeddings=ref_sparse,
+            dense_prompt_embeddings=ref_dense,
+            multimask_output=multimask,
+            repeat_image=repeat_image,
+            high_res_features=high_res,
         )
         out = dec(
-            image_embeddings=image, image_pe=pe.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-            multimask_output=multimask, repeat_image=repeat_image, high_res_features=high_res,
+            image_embeddings=image,
+            image_pe=pe.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask,
+            repeat_image=repeat_image,
+            high_res_features=high_res,
         )
     assert isinstance(out, DecoderOutput)
     diffs = {f: _max_diff(o, r) for f, o, r in zip(DecoderOutput._fields, out, ref_out)}
@@ -157,8 +151,9 @@ def test_prompt_combinations(heads, case, multimask):
     batch = 1 if case == "no_prompt" else 2
     image, high_res = _features(batch)
     points, boxes, masks = _prompts(case, batch)
-    out = _run_both(*heads, points, boxes, masks, image=image, high_res=high_res,
-                    multimask=multimask, repeat_image=False)
+    out = _run_both(
+        *heads, points, boxes, masks, image=image, high_res=high_res, multimask=multimask, repeat_image=False
+    )
     assert out.masks.shape == (batch, 3 if multimask else 1, 256, 256)
     assert out.sam_tokens.shape == (batch, 3 if multimask else 1, 256)
 
@@ -168,8 +163,7 @@ def test_several_prompts_one_image(heads, multimask):
     image, high_res = _features(1, seed=1)
     gen = torch.Generator().manual_seed(3)
     points = _points(4, 3, [1, 0, 1], gen)
-    out = _run_both(*heads, points, None, None, image=image, high_res=high_res,
-                    multimask=multimask, repeat_image=True)
+    out = _run_both(*heads, points, None, None, image=image, high_res=high_res, multimask=multimask, repeat_image=True)
     assert out.masks.shape[0] == 4
 
 
@@ -206,8 +200,7 @@ def test_dynamic_multimask_both_branches(heads):
     original = dec.dynamic_multimask_stability_thresh
     try:
         dec.dynamic_multimask_stability_thresh = ref_dec.dynamic_multimask_stability_thresh = thresh
-        out = _run_both(*heads, points, None, None, image=image, high_res=high_res,
-                        multimask=False, repeat_image=True)
+        out = _run_both(*heads, points, None, None, image=image, high_res=high_res, multimask=False, repeat_image=True)
     finally:
         dec.dynamic_multimask_stability_thresh = ref_dec.dynamic_multimask_stability_thresh = original
 
@@ -226,16 +219,14 @@ def test_dynamic_multimask_default_threshold_and_off(heads):
     image, high_res = _features(1, seed=2)
     points = _points(6, 1, [1], torch.Generator().manual_seed(5))
     scores, all_masks, all_iou = _single_mask_stability(dec, pe, points, image, high_res)
-    out = _run_both(*heads, points, None, None, image=image, high_res=high_res,
-                    multimask=False, repeat_image=True)
+    out = _run_both(*heads, points, None, None, image=image, high_res=high_res, multimask=False, repeat_image=True)
     stable = scores >= dec.dynamic_multimask_stability_thresh
     assert not stable.any()
     assert torch.equal(out.masks, _expected_single_masks(stable, all_masks, all_iou))
 
     try:
         dec.dynamic_multimask_via_stability = ref_dec.dynamic_multimask_via_stability = False
-        out = _run_both(*heads, points, None, None, image=image, high_res=high_res,
-                        multimask=False, repeat_image=True)
+        out = _run_both(*heads, points, None, None, image=image, high_res=high_res, multimask=False, repeat_image=True)
     finally:
         dec.dynamic_multimask_via_stability = ref_dec.dynamic_multimask_via_stability = True
     assert torch.equal(out.masks, all_masks[:, :1])
@@ -244,10 +235,20 @@ def test_dynamic_multimask_default_threshold_and_off(heads):
 @pytest.mark.parametrize(
     "flags",
     [
-        dict(use_high_res_features=False, iou_prediction_use_sigmoid=False, pred_obj_scores=False,
-             pred_obj_scores_mlp=False, use_multimask_token_for_obj_ptr=False),
-        dict(use_high_res_features=False, iou_prediction_use_sigmoid=True, pred_obj_scores=True,
-             pred_obj_scores_mlp=False, use_multimask_token_for_obj_ptr=False),
+        dict(
+            use_high_res_features=False,
+            iou_prediction_use_sigmoid=False,
+            pred_obj_scores=False,
+            pred_obj_scores_mlp=False,
+            use_multimask_token_for_obj_ptr=False,
+        ),
+        dict(
+            use_high_res_features=False,
+            iou_prediction_use_sigmoid=True,
+            pred_obj_scores=True,
+            pred_obj_scores_mlp=False,
+            use_multimask_token_for_obj_ptr=False,
+        ),
     ],
     ids=["plain_sam", "linear_obj_head"],
 )
@@ -257,18 +258,23 @@ def test_decoder_flag_variants(flags, multimask):
     from sam2.modeling.sam.mask_decoder import MaskDecoder as RefMaskDecoder
     from sam2.modeling.sam.transformer import TwoWayTransformer as RefTwoWayTransformer
 
-    extra = dict(dynamic_multimask_via_stability=False, dynamic_multimask_stability_delta=0.05,
-                 dynamic_multimask_stability_thresh=0.98)
+    extra = dict(
+        dynamic_multimask_via_stability=False,
+        dynamic_multimask_stability_delta=0.05,
+        dynamic_multimask_stability_thresh=0.98,
+    )
     ref = RefMaskDecoder(
         transformer_dim=256,
         transformer=RefTwoWayTransformer(depth=2, embedding_dim=256, num_heads=8, mlp_dim=2048),
-        **flags, **extra,
+        **flags,
+        **extra,
     )
     randomize_(ref, seed=7).eval()
     ours = MaskDecoder(
         transformer_dim=256,
         transformer=TwoWayTransformer(depth=2, embedding_dim=256, num_heads=8, mlp_dim=2048),
-        **flags, **extra,
+        **flags,
+        **extra,
     )
     ours.load_state_dict(ref.state_dict(), strict=True)
     ours.eval()
@@ -289,4 +295,3 @@ def test_decoder_flag_variants(flags, multimask):
     for field, o, r in zip(DecoderOutput._fields, out, ref_out):
         d = _max_diff(o, r)
         assert d <= TOL, (field, d)
-

@@ -4,9 +4,9 @@ import numpy as np
 
 import sam2_backend as sb
 from sam2_backend.configs import get_config
-from tests.conftest import synthetic_image
 from tests.backend.reference import randomize_
 from tests.backend.video.clip import make_clip
+from tests.conftest import synthetic_image
 
 
 def _twins():
