@@ -9,7 +9,8 @@ What differs between image sets and clips (ids, scores, video fields) is the cal
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

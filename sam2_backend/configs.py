@@ -116,27 +116,40 @@ class ModelConfig:
     def version(self) -> str:
         return "2.1" if self.name.startswith("sam2.1") else "2.0"
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         """A copy with some fields changed (e.g. a smaller ``image_size`` for tests)."""
         return dataclasses.replace(self, **changes)
 
 
 _TRUNKS = {
     "tiny": HieraConfig(
-        embed_dim=96, num_heads=1, stages=(1, 2, 7, 2), global_att_blocks=(5, 7, 9),
+        embed_dim=96,
+        num_heads=1,
+        stages=(1, 2, 7, 2),
+        global_att_blocks=(5, 7, 9),
         window_pos_embed_bkg_spatial_size=(7, 7),
     ),
     "small": HieraConfig(
-        embed_dim=96, num_heads=1, stages=(1, 2, 11, 2), global_att_blocks=(7, 10, 13),
+        embed_dim=96,
+        num_heads=1,
+        stages=(1, 2, 11, 2),
+        global_att_blocks=(7, 10, 13),
         window_pos_embed_bkg_spatial_size=(7, 7),
     ),
     "base-plus": HieraConfig(
-        embed_dim=112, num_heads=2, stages=(2, 3, 16, 3), global_att_blocks=(12, 16, 20),
+        embed_dim=112,
+        num_heads=2,
+        stages=(2, 3, 16, 3),
+        global_att_blocks=(12, 16, 20),
         window_pos_embed_bkg_spatial_size=(14, 14),
     ),
     "large": HieraConfig(
-        embed_dim=144, num_heads=2, stages=(2, 6, 36, 4), global_att_blocks=(23, 33, 43),
-        window_pos_embed_bkg_spatial_size=(7, 7), window_spec=(8, 4, 16, 8),
+        embed_dim=144,
+        num_heads=2,
+        stages=(2, 6, 36, 4),
+        global_att_blocks=(23, 33, 43),
+        window_pos_embed_bkg_spatial_size=(7, 7),
+        window_spec=(8, 4, 16, 8),
     ),
 }
 
@@ -172,17 +185,19 @@ def _make(version: str, size: str) -> ModelConfig:
 
 SIZES = ("tiny", "small", "base-plus", "large")
 
-CONFIGS: dict[str, ModelConfig] = {
-    cfg.name: cfg for cfg in (_make(v, s) for v in ("2.1", "2.0") for s in SIZES)
-}
+CONFIGS: dict[str, ModelConfig] = {cfg.name: cfg for cfg in (_make(v, s) for v in ("2.1", "2.0") for s in SIZES)}
 
 # Short names people type; SAM 2.1 is the default generation.
 _ALIASES = {
-    "tiny": "sam2.1-hiera-tiny", "t": "sam2.1-hiera-tiny",
-    "small": "sam2.1-hiera-small", "s": "sam2.1-hiera-small",
-    "base-plus": "sam2.1-hiera-base-plus", "base_plus": "sam2.1-hiera-base-plus",
+    "tiny": "sam2.1-hiera-tiny",
+    "t": "sam2.1-hiera-tiny",
+    "small": "sam2.1-hiera-small",
+    "s": "sam2.1-hiera-small",
+    "base-plus": "sam2.1-hiera-base-plus",
+    "base_plus": "sam2.1-hiera-base-plus",
     "b+": "sam2.1-hiera-base-plus",
-    "large": "sam2.1-hiera-large", "l": "sam2.1-hiera-large",
+    "large": "sam2.1-hiera-large",
+    "l": "sam2.1-hiera-large",
 }
 
 

@@ -35,7 +35,8 @@ def list_image_files(folder: str | os.PathLike) -> list[Path]:
     files are left out. Raises ``OSError`` if the folder cannot be listed.
     """
     files = [
-        p for p in Path(folder).iterdir()
+        p
+        for p in Path(folder).iterdir()
         if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
     ]
     return sorted(files, key=lambda p: natural_sort_key(p.name))

@@ -11,8 +11,9 @@ empty) -- the layout pycocotools expects.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from itertools import product
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ class MaskRecords:
             else:
                 self._columns[name] = [column[i] for i in rows_list]
 
-    def extend(self, other: "MaskRecords") -> None:
+    def extend(self, other: MaskRecords) -> None:
         """Append ``other``'s rows; columns missing here are taken over as they are."""
         for name, column in other._columns.items():
             mine = self._columns.get(name)
@@ -93,8 +94,7 @@ def layer_point_grids(n_per_side: int, n_layers: int, downscale: int) -> list[np
     return [point_grid(int(n_per_side / downscale**i)) for i in range(n_layers + 1)]
 
 
-def crop_boxes(image_hw: tuple[int, int], n_layers: int,
-               overlap_ratio: float) -> tuple[list[list[int]], list[int]]:
+def crop_boxes(image_hw: tuple[int, int], n_layers: int, overlap_ratio: float) -> tuple[list[list[int]], list[int]]:
     """Crop boxes (XYXY, exclusive ends) of every layer and the layer of each box.
 
     Layer 0 is the whole image; layer i >= 1 tiles it with (2**i)^2 overlapping crops
@@ -138,8 +138,9 @@ def uncrop_masks(masks: torch.Tensor, crop_box: Sequence[int], image_hw: tuple[i
     return torch.nn.functional.pad(masks, (x0, w - x1, y0, h - y1), value=0)
 
 
-def is_box_near_crop_edge(boxes: torch.Tensor, crop_box: Sequence[int], image_box: Sequence[int],
-                          atol: float = 20.0) -> torch.Tensor:
+def is_box_near_crop_edge(
+    boxes: torch.Tensor, crop_box: Sequence[int], image_box: Sequence[int], atol: float = 20.0
+) -> torch.Tensor:
     """``(N,)`` bool: box (in crop pixels) lies within ``atol`` of a crop edge that is not an image edge."""
     boxes = uncrop_boxes(boxes, crop_box).float()
     crop = torch.as_tensor(crop_box, dtype=torch.float, device=boxes.device)
@@ -200,7 +201,7 @@ def masks_to_rle(masks: torch.Tensor) -> list[dict[str, Any]]:
     splits = np.searchsorted(batch_idx, np.arange(b + 1))
     rles = []
     for i in range(b):
-        bounds = np.concatenate([[0], pos[splits[i]:splits[i + 1]], [h * w]])
+        bounds = np.concatenate([[0], pos[splits[i] : splits[i + 1]], [h * w]])
         counts = np.diff(bounds).tolist()
         if starts_with_one[i]:
             counts = [0] + counts
@@ -241,4 +242,4 @@ def batch_iterator(batch_size: int, *columns: Sequence) -> Iterator[list]:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     for start in range(0, n, batch_size):
-        yield [c[start:start + batch_size] for c in columns]
+        yield [c[start : start + batch_size] for c in columns]

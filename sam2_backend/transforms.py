@@ -21,7 +21,10 @@ def preprocess(images: torch.Tensor, image_size: int) -> torch.Tensor:
     official image predictor uses.
     """
     x = F.interpolate(
-        images, size=(image_size, image_size), mode="bilinear", align_corners=False,
+        images,
+        size=(image_size, image_size),
+        mode="bilinear",
+        align_corners=False,
         antialias=True,
     )
     mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

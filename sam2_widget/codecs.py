@@ -10,7 +10,7 @@ bytes (PNG would need a decoder and a canvas round trip on the other side).
 from __future__ import annotations
 
 import io
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -38,8 +38,9 @@ def encode_jpeg(pixels: np.ndarray, max_side: int = DISPLAY_MAX_SIDE, quality: i
     return out.getvalue()
 
 
-def masks_to_label_map(masks: Mapping[int, np.ndarray], hw: tuple[int, int],
-                       order: Sequence[int] | None = None, dtype: type | None = None) -> np.ndarray:
+def masks_to_label_map(
+    masks: Mapping[int, np.ndarray], hw: tuple[int, int], order: Sequence[int] | None = None, dtype: type | None = None
+) -> np.ndarray:
     """``{obj_id: (H, W) bool}`` -> ``(H, W)`` label map (value = object id, 0 = background).
 
     Where masks overlap, the object listed first in ``order`` (default: the mapping's

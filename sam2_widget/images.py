@@ -45,7 +45,7 @@ class ImageSet:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_source(cls, source: Any) -> "ImageSet":
+    def from_source(cls, source: Any) -> ImageSet:
         """An image (path, array, PIL image, tensor), a list of them, a folder, or an (N, H, W, C) stack.
 
         Raises FileNotFoundError for a missing path, ValueError for an empty folder or

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,9 @@ class ImageSetResults:
         entries: per image, ``{obj_id: MaskEntry}``.
     """
 
-    def __init__(self, images: ImageSet, objects: Sequence[ObjectInfo],
-                 entries: Sequence[Mapping[int, MaskEntry]]) -> None:
+    def __init__(
+        self, images: ImageSet, objects: Sequence[ObjectInfo], entries: Sequence[Mapping[int, MaskEntry]]
+    ) -> None:
         if len(entries) != len(images):
             raise ValueError(f"{len(entries)} mask entries for {len(images)} images.")
         self.images = images
@@ -79,8 +81,7 @@ class ImageSetResults:
         is below 256, else uint16 (uint32 beyond 65535), the same for every image
         (``sam2_backend.label_maps.label_dtype``, the rule of video results too).
         """
-        return masks_to_label_map(self.masks(index), self.images.size(index),
-                                  dtype=label_dtype(self._max_id()))
+        return masks_to_label_map(self.masks(index), self.images.size(index), dtype=label_dtype(self._max_id()))
 
     def to_coco(self, categories: Mapping[int, str] | None = None) -> dict:
         """The results as a COCO dict ``{"images", "annotations", "categories"}`` (``sam2_backend.coco``).
@@ -107,8 +108,16 @@ class ImageSetResults:
             for obj_id, entry in self._entries[i].items():
                 if not entry.runs[1::2].any():
                     continue  # an empty mask: no annotation, and no category of its own
-                ann = coco.annotation(len(annotations) + 1, i + 1, table.id_of(names.get(obj_id, "object")),
-                                      obj_id, entry.runs, h, w, entry.score)
+                ann = coco.annotation(
+                    len(annotations) + 1,
+                    i + 1,
+                    table.id_of(names.get(obj_id, "object")),
+                    obj_id,
+                    entry.runs,
+                    h,
+                    w,
+                    entry.score,
+                )
                 annotations.append(ann)
         return {"images": images, "annotations": annotations, "categories": table.to_list()}
 
@@ -149,8 +158,15 @@ class ImageSetResults:
         """Draw image ``index`` with its masks in the widget's colours on a matplotlib ``ax``; returns it."""
         from .plotting import plot_masks
 
-        return plot_masks(self.images.pixels(index), self.masks(index), self.objects,
-                          ax=ax, alpha=alpha, legend=legend, title=self.images.name(index))
+        return plot_masks(
+            self.images.pixels(index),
+            self.masks(index),
+            self.objects,
+            ax=ax,
+            alpha=alpha,
+            legend=legend,
+            title=self.images.name(index),
+        )
 
     def show(self, index: int, alpha: float = 0.5) -> None:
         """:meth:`plot` in a new figure and show it."""

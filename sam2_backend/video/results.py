@@ -24,8 +24,9 @@ import math
 import operator
 import os
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,8 +106,10 @@ class TrackResults:
         frame, obj_id = self._check_frame(frame), self._check_obj_id(obj_id)
         runs = np.asarray(runs)
         if runs.ndim != 1 or runs.dtype.kind != "u" or int(runs.sum()) != self.height * self.width:
-            raise ValueError(f"runs must be 1-D unsigned run lengths summing to {self.height}x{self.width} "
-                             f"pixels, got shape {runs.shape} dtype {runs.dtype}")
+            raise ValueError(
+                f"runs must be 1-D unsigned run lengths summing to {self.height}x{self.width} "
+                f"pixels, got shape {runs.shape} dtype {runs.dtype}"
+            )
         self._store(frame, obj_id, runs.astype(RUN_DTYPE), float(score))
 
     def _store(self, frame: int, obj_id: int, runs: np.ndarray, score: float) -> None:
@@ -139,9 +142,7 @@ class TrackResults:
                 if missing_ok:
                     return
                 self._frame_objects(frame)  # raises for an unknown frame
-                raise KeyError(
-                    f"object {obj_id!r} is not on frame {frame}; {_describe(objects, 'objects there')}"
-                )
+                raise KeyError(f"object {obj_id!r} is not on frame {frame}; {_describe(objects, 'objects there')}")
             for oid in list(objects) if obj_id is None else [obj_id]:
                 self._drop(frame, oid)
 
@@ -327,8 +328,18 @@ class TrackResults:
             for oid in sorted(objects):
                 runs, score = objects[oid]
                 extra = {"video_id": video_id, "frame_index": frame, "track_id": oid, "object_score_logit": score}
-                ann = coco.annotation(ann_id, first_image_id + frame, cat_ids[oid], oid, runs, self.height,
-                                      self.width, _sigmoid(score), include_empty=include_empty, extra=extra)
+                ann = coco.annotation(
+                    ann_id,
+                    first_image_id + frame,
+                    cat_ids[oid],
+                    oid,
+                    runs,
+                    self.height,
+                    self.width,
+                    _sigmoid(score),
+                    include_empty=include_empty,
+                    extra=extra,
+                )
                 if ann is not None:
                     yield ann
                     ann_id += 1
@@ -377,8 +388,9 @@ class TrackResults:
         """``({obj_id: category_id}, [COCO category dicts])`` for the objects in the store."""
         categories = categories or {}
         table = coco.Categories()
-        cat_of = {oid: table.id_of(categories.get(oid, "object"))
-                  for oid in sorted(set(self.object_ids) | set(categories))}
+        cat_of = {
+            oid: table.id_of(categories.get(oid, "object")) for oid in sorted(set(self.object_ids) | set(categories))
+        }
         if not cat_of:
             table.id_of("object")
         return cat_of, table.to_list()

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 
 
 def random_masks(rng, hw, ids):
-    yy, xx = np.mgrid[:hw[0], :hw[1]]
+    yy, xx = np.mgrid[: hw[0], : hw[1]]
     masks = {}
     for obj_id in ids:
         cy, cx, r = rng.uniform(0, hw[0]), rng.uniform(0, hw[1]), rng.uniform(3, 15)
@@ -126,8 +126,9 @@ def test_image_sets_and_clips_give_the_same_label_maps():
     for ids, dtype in (([5, 255], np.uint8), ([5, 300], np.uint16), ([5, 70000], np.uint32)):
         masks = random_masks(rng, (30, 40), ids)
         objects = [ObjectInfo(o, f"o{o}", color_for(o)) for o in ids]
-        image_set = ImageSetResults(ImageSet.from_source(arrays), objects,
-                                    [{o: make_entry(m, 0.9, None) for o, m in masks.items()}])
+        image_set = ImageSetResults(
+            ImageSet.from_source(arrays), objects, [{o: make_entry(m, 0.9, None) for o, m in masks.items()}]
+        )
         clip = TrackResults(30, 40)
         for o, m in masks.items():
             clip.set(0, o, m, 1.0)
@@ -167,7 +168,7 @@ def test_plot_draws_masks_in_the_widget_colours(results):
     only_cat = masks[0][5] & ~masks[0][300]
     if only_cat.any():  # the cat's pixels moved towards its colour
         y, x = np.argwhere(only_cat)[0]
-        colour = np.array([int(color_for(5)[k:k + 2], 16) for k in (1, 3, 5)])
+        colour = np.array([int(color_for(5)[k : k + 2], 16) for k in (1, 3, 5)])
         original = res.images.pixels(0)[y, x].astype(int)
         assert np.abs(drawn[y, x] - colour).sum() < np.abs(original - colour).sum()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat", "dog"]

@@ -31,7 +31,6 @@ from one pass over the packets, then "seek to keyframe, decode forward") is
 written here because PyAV only offers the low-level pieces.
 """
 
-
 from ...image_files import IMAGE_EXTENSIONS
 from .base import (
     VIDEO_EXTENSIONS,

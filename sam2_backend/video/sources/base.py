@@ -72,9 +72,7 @@ def _image_file_hw(path: Path, index: int | None = None) -> tuple[int, int]:
             w, h = img.size
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError...
         which = f"frame {index} " if index is not None else ""
-        raise FrameReadError(
-            f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)
-        ) from e
+        raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
     return h, w
 
 
@@ -88,9 +86,7 @@ def _read_image_file(path: Path, index: int | None = None) -> np.ndarray:
             return np.array(img.convert("RGB"))
     except Exception as e:  # truncated/corrupt data: OSError, SyntaxError, ValueError...
         which = f"frame {index} " if index is not None else ""
-        raise FrameReadError(
-            f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)
-        ) from e
+        raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
 
 
 def to_rgb_uint8(image: Any) -> np.ndarray:
@@ -252,9 +248,7 @@ class FrameSource(abc.ABC):
                 if i < 0:
                     raise IndexError(f"Frame index {index} is out of range for {n} frames.")
             if n is not None and i >= n:
-                raise IndexError(
-                    f"Frame index {i} is out of range: {self.name} has {n} frames (0..{n - 1})."
-                )
+                raise IndexError(f"Frame index {i} is out of range: {self.name} has {n} frames (0..{n - 1}).")
             frame = self._read(i)
         if frame.shape != (self._height, self._width, 3) or frame.dtype != np.uint8:
             raise FrameReadError(
@@ -295,8 +289,8 @@ class FrameSource(abc.ABC):
                 self._closed = True
                 self._close()
 
-    def _close(self) -> None:
-        pass
+    def _close(self) -> None:  # noqa: B027 (an optional hook: arrays and lists hold nothing to release)
+        """Release what the source holds; called once by :meth:`close`, lock held."""
 
     @property
     def closed(self) -> bool:

@@ -44,8 +44,7 @@ class FolderSource(FrameSource):
             raise FileNotFoundError(f"Frame folder not found: {folder}")
         if not folder.is_dir():
             raise NotADirectoryError(
-                f"{folder} is a file, not a folder of frames; use VideoFileSource (or open_source) "
-                "for a video file."
+                f"{folder} is a file, not a folder of frames; use VideoFileSource (or open_source) for a video file."
             )
         self._folder = folder
         try:
@@ -120,8 +119,7 @@ class ArraySource(FrameSource):
             )
         if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4)):
             raise ValueError(
-                f"Expected frames of shape (T, H, W, 3), (T, H, W, 4), (T, H, W, 1) or (T, H, W); "
-                f"got {array.shape}."
+                f"Expected frames of shape (T, H, W, 3), (T, H, W, 4), (T, H, W, 1) or (T, H, W); got {array.shape}."
             )
         if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(f"Unsupported frame dtype {array.dtype}. Use uint8 (0-255) or float (0-1).")

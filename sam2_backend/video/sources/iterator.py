@@ -63,13 +63,10 @@ class IteratorSource(FrameSource):
             self._ended_at = i
             return False
         except Exception as e:
-            self._failure = FrameReadError(
-                f"The frame iterator raised while producing frame {i}: {e!r}", i, self.name
-            )
+            self._failure = FrameReadError(f"The frame iterator raised while producing frame {i}: {e!r}", i, self.name)
             raise self._failure from e
         try:
-            frame = _read_image_file(Path(item), i) if isinstance(item, (str, os.PathLike)) \
-                else to_rgb_uint8(item)
+            frame = _read_image_file(Path(item), i) if isinstance(item, (str, os.PathLike)) else to_rgb_uint8(item)
         except FrameReadError as e:
             self._failure = e
             raise

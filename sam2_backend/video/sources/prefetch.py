@@ -31,8 +31,9 @@ class Prefetcher:
                 ...  # frame i+1 decodes while frame i is processed
     """
 
-    def __init__(self, source: FrameSource, to_input: Callable[[np.ndarray], Any] | None = None,
-                 *, max_pending: int = 2):
+    def __init__(
+        self, source: FrameSource, to_input: Callable[[np.ndarray], Any] | None = None, *, max_pending: int = 2
+    ):
         self.source = source
         self.to_input = to_input
         self._max_pending = max(int(max_pending), 1)

@@ -48,8 +48,7 @@ class VideoFileSource(FrameSource):
         autorotate: apply the file's display rotation (multiples of 90 degrees).
     """
 
-    def __init__(self, path: str | os.PathLike | io.IOBase, *, cache_size: int = 8,
-                 autorotate: bool = True):
+    def __init__(self, path: str | os.PathLike | io.IOBase, *, cache_size: int = 8, autorotate: bool = True):
         super().__init__()
         av = _av()
         self._av = av
@@ -57,8 +56,7 @@ class VideoFileSource(FrameSource):
             p = Path(path)
             if p.is_dir():
                 raise IsADirectoryError(
-                    f"{p} is a folder, not a video file; use FolderSource (or open_source) for a "
-                    "folder of frames."
+                    f"{p} is a folder, not a video file; use FolderSource (or open_source) for a folder of frames."
                 )
             if not p.is_file():
                 raise FileNotFoundError(f"Video file not found: {p}")
@@ -70,9 +68,7 @@ class VideoFileSource(FrameSource):
             if not isinstance(self._name, str):
                 self._name = f"<{type(path).__name__}>"
         else:
-            raise TypeError(
-                f"VideoFileSource needs a path or a binary file object, got {type(path).__name__}."
-            )
+            raise TypeError(f"VideoFileSource needs a path or a binary file object, got {type(path).__name__}.")
         self._autorotate = bool(autorotate)
         self._cache = _LRU(cache_size)
         self._container = None
@@ -107,8 +103,7 @@ class VideoFileSource(FrameSource):
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             container.close()
             raise ValueError(
-                f"{self._name} has no video stream (streams found: {', '.join(kinds)}); it cannot "
-                "be used as a video."
+                f"{self._name} has no video stream (streams found: {', '.join(kinds)}); it cannot be used as a video."
             )
         self._container = container
         self._stream = container.streams.video[0]
@@ -213,8 +208,12 @@ class VideoFileSource(FrameSource):
                 i,
                 self._name,
             )
-        if self._pos is not None and self._decoder is not None and self._pos < i and \
-                self._keyframe_before(i) <= self._pos + 1:
+        if (
+            self._pos is not None
+            and self._decoder is not None
+            and self._pos < i
+            and self._keyframe_before(i) <= self._pos + 1
+        ):
             result = self._decode_forward(i, fresh=False)
             if result is not None:
                 return result
@@ -297,8 +296,7 @@ class VideoFileSource(FrameSource):
                 return j
         if self._pos is None:
             raise FrameReadError(
-                f"Cannot locate frames in {self._name} after seeking: a decoded frame has no "
-                "timestamp.",
+                f"Cannot locate frames in {self._name} after seeking: a decoded frame has no timestamp.",
                 None,
                 self._name,
             )
@@ -338,8 +336,7 @@ class VideoFileSource(FrameSource):
             arr = self._to_rgb(frame)
             self._cache.put(idx, arr)
             raise FrameReadError(
-                f"Could not decode frame {i} of {self._name}: the decoder skipped from frame "
-                f"{i - 1} to frame {idx}.",
+                f"Could not decode frame {i} of {self._name}: the decoder skipped from frame {i - 1} to frame {idx}.",
                 i,
                 self._name,
             )
@@ -347,8 +344,7 @@ class VideoFileSource(FrameSource):
         err = self._decode_error
         reason = f"decoding failed ({err})" if err is not None else "the stream ended before it"
         raise FrameReadError(
-            f"Could not decode frame {i} of {self._name}: {reason}. The file may be truncated or "
-            "damaged.",
+            f"Could not decode frame {i} of {self._name}: {reason}. The file may be truncated or damaged.",
             i,
             self._name,
         ) from err

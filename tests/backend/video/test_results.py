@@ -276,7 +276,13 @@ def test_save_label_maps_uint16_for_large_ids(tmp_path):
 
 def test_label_dtype_is_the_smallest_unsigned_type_for_the_largest_id():
     assert [label_dtype(i) for i in (0, 255, 256, 65535, 65536, 2**32 - 1)] == [
-        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32]
+        np.uint8,
+        np.uint8,
+        np.uint16,
+        np.uint16,
+        np.uint32,
+        np.uint32,
+    ]
     for bad in (-1, 2**32):
         with pytest.raises(ValueError, match="object ids"):
             label_dtype(bad)

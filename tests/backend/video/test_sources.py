@@ -44,7 +44,7 @@ def make_frames(n: int = T, noise: int = 0, seed: int = 0) -> np.ndarray:
         img = np.zeros((H, W, 3), np.int32)
         img[...] = 20 + (t * 37) % 160
         img[..., 2] += xx // 4
-        img[10 + t: 40 + t, 5 + 4 * t: 35 + 4 * t] = (230, 40, 40)
+        img[10 + t : 40 + t, 5 + 4 * t : 35 + 4 * t] = (230, 40, 40)
         img[(yy - 60) ** 2 + (xx - 110 + 3 * t) ** 2 < 15**2] = (40, 210, 60)
         if noise:
             img += rng.integers(-noise, noise + 1, size=img.shape)
@@ -69,7 +69,8 @@ def assert_is_frame(frame: np.ndarray, index: int, frames: np.ndarray = FRAMES, 
 
 # (file name, encoder, encoder options, pixel format, lossless). Only what this PyAV has.
 VIDEO_CASES = [
-    c for c in [
+    c
+    for c in [
         ("h264.mp4", "libx264", {}, "yuv420p", False),  # B-frames: decode order != display order
         ("mpeg4_bframes.mp4", "mpeg4", {"bf": "2", "b": "2M"}, "yuv420p", False),
         ("vp9.webm", "libvpx-vp9", {"crf": "20", "b": "0"}, "yuv420p", False),
@@ -216,8 +217,9 @@ def test_video_from_bytes_and_file_object(videos):
 def test_truncated_video(tmp_path):
     frames = make_frames(noise=25, seed=1)  # noise: every frame costs bytes, so the cut is mid-clip
     full = tmp_path / "full.mp4"
-    write_video(full, frames, "libx264", {"crf": "10"}, gop=4,
-                container_options={"movflags": "faststart"})  # index first: the cut keeps it
+    write_video(
+        full, frames, "libx264", {"crf": "10"}, gop=4, container_options={"movflags": "faststart"}
+    )  # index first: the cut keeps it
     data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
@@ -279,11 +281,25 @@ def write_png_folder(folder, frames, prefix="frame_", start=1, seed=0):
 
 
 def test_natural_sort():
-    names = ["frame10.png", "Frame2.png", "frame1.png", "a_b_3.jpg", "a_b_03.jpg", "img-2-10.png",
-             "img-2-9.png", "z.png"]
+    names = [
+        "frame10.png",
+        "Frame2.png",
+        "frame1.png",
+        "a_b_3.jpg",
+        "a_b_03.jpg",
+        "img-2-10.png",
+        "img-2-9.png",
+        "z.png",
+    ]
     assert sorted(names, key=natural_sort_key) == [
-        "a_b_03.jpg", "a_b_3.jpg", "frame1.png", "Frame2.png", "frame10.png", "img-2-9.png",
-        "img-2-10.png", "z.png",
+        "a_b_03.jpg",
+        "a_b_3.jpg",
+        "frame1.png",
+        "Frame2.png",
+        "frame10.png",
+        "img-2-9.png",
+        "img-2-10.png",
+        "z.png",
     ]
 
 
@@ -411,8 +427,14 @@ def test_array_source_errors():
 def test_list_source(tmp_path):
     p = tmp_path / "f2.png"
     Image.fromarray(FRAMES[2]).save(p)
-    items = [FRAMES[0], Image.fromarray(FRAMES[1]), str(p), p,
-             torch.from_numpy(FRAMES[4]).permute(2, 0, 1), FRAMES[5].astype(np.float64) / 255]
+    items = [
+        FRAMES[0],
+        Image.fromarray(FRAMES[1]),
+        str(p),
+        p,
+        torch.from_numpy(FRAMES[4]).permute(2, 0, 1),
+        FRAMES[5].astype(np.float64) / 255,
+    ]
     src = open_source(items)
     assert isinstance(src, ListSource) and len(src) == 6 and (src.height, src.width) == (H, W)
     for i, want in enumerate([0, 1, 2, 2, 4, 5]):
@@ -552,8 +574,13 @@ def test_prefetcher(videos):
 
 def test_frame_source_is_the_common_interface(videos, tmp_path):
     folder = write_png_folder(tmp_path / "f", FRAMES[:4])
-    sources = [VideoFileSource(videos["h264.mp4"]), FolderSource(folder), ArraySource(FRAMES),
-               ListSource(list(FRAMES[:4])), IteratorSource(iter(FRAMES))]
+    sources = [
+        VideoFileSource(videos["h264.mp4"]),
+        FolderSource(folder),
+        ArraySource(FRAMES),
+        ListSource(list(FRAMES[:4])),
+        IteratorSource(iter(FRAMES)),
+    ]
     for src in sources:
         assert isinstance(src, FrameSource)
         with src:
