@@ -86,6 +86,7 @@ def test_prompt_checks_keep_coordinates_as_given():
         check_box([[1, 1, 5, 5], [1, 1, 6, 6]], (60, 80))
     ones = np.ones((60, 80), np.uint8)
     assert check_mask(ones, (60, 80)).dtype == bool and check_mask(torch.zeros(60, 80), (60, 80)).sum() == 0
+    assert check_mask(ones * 255, (60, 80)).all()  # a 0/255 label PNG: non-zero is the object
     with pytest.raises(ValueError, match="only 0 and 1.*mask > 0.5"):
         check_mask(ones * 0.5, (60, 80))
     with pytest.raises(ValueError, match=r"\(H, W\) = \(60, 80\); got shape \(80, 60\)"):
