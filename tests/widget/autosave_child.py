@@ -26,8 +26,10 @@ MODEL_SIZE = 128
 
 
 def state(widget) -> dict:
-    return {"objects": widget.objects,
-            "prompts": {f: [p.to_dict() for p in widget._session.prompts(f)] for f in range(T)}}
+    return {
+        "objects": widget.objects,
+        "prompts": {f: [p.to_dict() for p in widget._session.prompts(f)] for f in range(T)},
+    }
 
 
 def main(folder: Path) -> None:
@@ -41,8 +43,9 @@ def main(folder: Path) -> None:
     w.rename_object(1, "disk")
     w.wait_idle()
     (folder / "a.json").write_text(json.dumps(state(w)))
-    np.savez(folder / "a_masks.npz", **{f"{f}_{o}": m for f in w.results.frames
-                                         for o, m in w.results.frame_masks(f).items()})
+    np.savez(
+        folder / "a_masks.npz", **{f"{f}_{o}": m for f in w.results.frames for o, m in w.results.frame_masks(f).items()}
+    )
     print("A", flush=True)
     sys.stdin.readline()
 

@@ -100,15 +100,13 @@ def make_widget(source: Any, model: sb.SAM2Model, **options: Any) -> tuple[Sam2W
     return widget, Frontend(widget)
 
 
-def reference_mask(model: sb.SAM2Model, image: Any, points=None, labels=None, box=None,
-                   mask_input=None) -> np.ndarray:
+def reference_mask(model: sb.SAM2Model, image: Any, points=None, labels=None, box=None, mask_input=None) -> np.ndarray:
     """What ImagePredictor gives for one object's prompts, chosen the widget's way
     (multimask only for a lone click, best score kept)."""
     predictor = sb.ImagePredictor(model)
     predictor.set_image(image)
     single = points is not None and len(points) == 1 and box is None and mask_input is None
-    masks, scores, _ = predictor.predict(points=points, labels=labels, box=box, mask_input=mask_input,
-                                         multimask=single)
+    masks, scores, _ = predictor.predict(points=points, labels=labels, box=box, mask_input=mask_input, multimask=single)
     return masks[int(np.argmax(scores))]
 
 

@@ -52,8 +52,14 @@ def read_line(proc: subprocess.Popen, stderr: Path) -> str:
 def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, model, clip):
     stderr = tmp_path / "stderr.txt"
     with open(stderr, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.widget.autosave_child", str(tmp_path)], cwd=ROOT,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.widget.autosave_child", str(tmp_path)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     watchdog = threading.Timer(300, proc.kill)
     watchdog.start()
     try:

@@ -98,13 +98,15 @@ def test_python_api_waits_and_returns_masks(model, image):
 def test_undo_redo_restore_prompts_and_masks_exactly(model, image):
     w, fe = make_widget(image, model)
     history = [snapshot(w)]
-    for kind, fields in [("add_point", dict(x=20.0, y=20.0, label=1)),
-                         ("add_point", dict(x=50.0, y=30.0, label=1)),
-                         ("add_box", dict(x0=2.0, y0=2.0, x1=60.0, y1=55.0)),
-                         ("add_object", {}),
-                         ("add_point", dict(x=70.0, y=50.0, label=1)),
-                         ("remove_prompt", dict(index=1)),
-                         ("delete_object", dict(id=1))]:
+    for kind, fields in [
+        ("add_point", dict(x=20.0, y=20.0, label=1)),
+        ("add_point", dict(x=50.0, y=30.0, label=1)),
+        ("add_box", dict(x0=2.0, y0=2.0, x1=60.0, y1=55.0)),
+        ("add_object", {}),
+        ("add_point", dict(x=70.0, y=50.0, label=1)),
+        ("remove_prompt", dict(index=1)),
+        ("delete_object", dict(id=1)),
+    ]:
         fe.send(kind, **fields)
         history.append(snapshot(w))
     assert w.can_undo and not w.can_redo
@@ -134,8 +136,7 @@ def test_rapid_clicks_while_encoding_lose_nothing_and_never_block(model, image, 
     seqs, times = [], []
     for (x, y), label in zip(points, labels):
         seqs.append(fe._seq + 1)
-        times.append(fe.raw({"type": "add_point", "seq": fe._seq + 1, "x": float(x), "y": float(y),
-                             "label": label}))
+        times.append(fe.raw({"type": "add_point", "seq": fe._seq + 1, "x": float(x), "y": float(y), "label": label}))
         fe._seq += 1
     # Every click was recorded at once, none answered yet: the handler did not wait for the encoder.
     assert max(times) < 0.25 and sum(times) < 2.0, times
@@ -147,7 +148,8 @@ def test_rapid_clicks_while_encoding_lose_nothing_and_never_block(model, image, 
     acks = fe.acks()
     assert sorted(acks) == seqs and all(a["ok"] for a in acks.values())
     assert [(p["x"], p["y"], p["label"]) for p in w.prompts] == [
-        (float(x), float(y), label) for (x, y), label in zip(points, labels)]
+        (float(x), float(y), label) for (x, y), label in zip(points, labels)
+    ]
     np.testing.assert_array_equal(w.masks[1], reference_mask(model, image, points.tolist(), labels))
     w.close()
 

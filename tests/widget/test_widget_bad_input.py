@@ -88,8 +88,9 @@ def test_bad_messages_are_errors_that_lose_nothing(widget, frontend, content, ex
     widget.wait_idle(30)
     (ack,) = [m for m in frontend.sent if m["type"] == "ack"]
     assert ack["ok"] is False and expected in ack["error"], ack
-    assert ack["seq"] == (content.get("seq") if isinstance(content, dict) and isinstance(content.get("seq"), int)
-                          else None)
+    assert ack["seq"] == (
+        content.get("seq") if isinstance(content, dict) and isinstance(content.get("seq"), int) else None
+    )
     assert widget.error == ack["error"] and widget.status == "error"
     assert_same(snapshot(widget), before)
     # The next good message clears the error.
