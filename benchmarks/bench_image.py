@@ -33,11 +33,12 @@ VARIANTS = [
     ("reference fp32", "reference", {}),
     ("reference bf16 autocast", "reference", {"autocast": True}),
     ("ours fp32 (exact)", "ours", {}),
-    ("ours bf16 autocast", "ours", {"autocast": "bf16"}),
-    # The fast CPU path: load_model(dtype="bf16") stores the image encoder in bf16;
+    # A bf16 model without the fast CPU path (fp32 weights under bf16 autocast, as on CUDA).
+    ("ours bf16 autocast", "ours", {"autocast": True}),
+    # The fast CPU path: load_model(precision="bf16") stores the image encoder in bf16;
     # compile=True adds a compiled mask decoder (the bf16 CPU encoder stays eager).
-    ("ours bf16 model", "ours", {"dtype": "bf16"}),
-    ("ours bf16 model + compile", "ours", {"dtype": "bf16", "compile": True}),
+    ("ours bf16 model", "ours", {"precision": "bf16"}),
+    ("ours bf16 model + compile", "ours", {"precision": "bf16", "compile": True}),
 ]
 POINT, LABEL = np.array([[300.0, 280.0]]), np.array([1])
 
@@ -76,9 +77,14 @@ class Variant:
                     return pred.predict(point_coords=POINT, point_labels=LABEL)[2]
         else:
             from sam2_backend import ImagePredictor, load_model
+            from sam2_backend.modeling.sam2 import build_sam2
 
-            model = load_model(ckpt, device="cpu", dtype=options.get("dtype"))
-            pred = ImagePredictor(model, autocast=options.get("autocast"), compile=options.get("compile", False))
+            model = load_model(ckpt, device="cpu", precision=options.get("precision", "auto"))
+            if options.get("autocast"):
+                weights = model.state_dict()
+                model = build_sam2(model.config, precision="bf16").eval()
+                model.load_state_dict(weights)
+            pred = ImagePredictor(model, compile=options.get("compile", False))
 
             def set_image():
                 pred.set_image(image)

@@ -28,7 +28,7 @@ The reference runs as its tests run it on CPU: built with
 ``tests.backend.reference.build_reference(..., video=True)``, its bf16 memories cast to
 fp32 at the door of its memory attention, ``async_loading_frames=False``, no
 autocast. Ours runs with its defaults (``memory_frames_in_ram=32``; no autocast on
-CPU), and in the speed part once more as the fast CPU path (``dtype="bf16"``).
+CPU), and in the speed part once more as the fast CPU path (``precision="bf16"``).
 
     python benchmarks/bench_video.py [--frames 20] [--long-frames 500]
         [--image-size 1024] [--mem-image-size 256] [--threads N]
@@ -57,8 +57,8 @@ MODEL = "sam2.1-hiera-tiny"
 H, W = 480, 854
 MEM_CHECKPOINT = 50  # the early frame of the memory part
 # The speed part's runs: name -> extra job settings. "ours bf16" is the fast CPU path,
-# load_model(dtype="bf16"): the image encoder in bf16, the rest under bf16 autocast.
-SPEED_RUNS = {"reference": {}, "ours": {}, "ours bf16": {"dtype": "bf16"}}
+# load_model(precision="bf16"): the image encoder in bf16, the rest under bf16 autocast.
+SPEED_RUNS = {"reference": {}, "ours": {}, "ours bf16": {"precision": "bf16"}}
 
 
 # --------------------------------------------------------------------------- the clip
@@ -148,12 +148,12 @@ class _Reference:
 
 
 class _Ours:
-    def __init__(self, ckpt: str, image_size: int, dtype: str | None = None):
+    def __init__(self, ckpt: str, image_size: int, precision: str = "auto"):
         from sam2_backend import load_model
         from sam2_backend.configs import get_config
 
         config = get_config(MODEL).replace(image_size=image_size)
-        self.model = load_model(ckpt, device="cpu", config=config, dtype=dtype)
+        self.model = load_model(ckpt, device="cpu", config=config, precision=precision)
 
     def open(self, folder: str, objects) -> None:
         from sam2_backend import VideoTracker
@@ -170,7 +170,7 @@ class _Ours:
 def _implementation(job: dict):
     if job["impl"] == "reference":
         return _Reference(job["ckpt"], job["image_size"])
-    return _Ours(job["ckpt"], job["image_size"], job.get("dtype"))
+    return _Ours(job["ckpt"], job["image_size"], job.get("precision", "auto"))
 
 
 def worker(job: dict) -> dict:

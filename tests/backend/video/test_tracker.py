@@ -725,10 +725,10 @@ def test_results_masks_and_coco_match_what_was_yielded(model):
 
 
 def test_bf16_model_on_cpu_tracks_close_to_fp32(model, forward_reference):
-    """``load_model(dtype="bf16")`` on a CPU stores the image encoder in bf16 and runs
+    """``load_model(precision="bf16")`` on a CPU stores the image encoder in bf16 and runs
     the rest under bf16 autocast: tracking must work end to end and stay close."""
     _, ref_logits = forward_reference
-    fast = build_model(model.config, device="cpu", dtype="bf16")
+    fast = build_model(model.config, device="cpu", precision="bf16")
     fast.load_state_dict(model.state_dict())
     assert next(fast.image_encoder.parameters()).dtype == torch.bfloat16
     with tracker(fast) as trk:
