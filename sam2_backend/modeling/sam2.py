@@ -50,6 +50,8 @@ class SAM2Model(nn.Module):
     Args:
         precision: ``"fp32"`` (exact), or ``"bf16"`` / ``"fp16"``: the predictors and
             the tracker run the model under autocast to that dtype (weights stay fp32).
+            ``load_model`` gives a ``"bf16"`` model on a CPU the fast CPU path
+            (``fast_cpu.prepare_bf16_cpu``).
     """
 
     def __init__(
