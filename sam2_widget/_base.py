@@ -1,4 +1,4 @@
-"""What the image widget and the video widget share: traits, the worker, message dispatch, autosave.
+"""What the image widget and the video widget share: the front door, the worker, the Python API, autosave.
 
 ``Sam2Widget`` is the name users call and the base class of both widgets:
 ``Sam2Widget(source)`` returns a ``Sam2ImageWidget`` (image_widget.py) or a
@@ -7,7 +7,8 @@ widget the file was saved from. The two are siblings: each imports this module
 only, and this one finds them as its subclasses, so no module imports another
 widget module back.
 
-The protocol with the front end (traits and messages) is docs/widget_protocol.md.
+The protocol with the front end (traits and messages) is docs/widget_protocol.md; the
+traits are declared in front_end.py, the message dispatch and its acks in message_dispatch.py.
 Threads: the comm handler (the kernel's shell thread) validates a message,
 records it in the widget's session and schedules work; one worker thread per
 widget encodes, predicts and tracks, then updates the traits and sends the acks.
@@ -21,68 +22,31 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import anywidget
 import numpy as np
-import traitlets as t
 
 from sam2_backend import AutomaticMaskGenerator
 
 from ._options import ModelArg, check_options, is_clip, mask_generator, resolve_model
 from .autosave import Autosave, AutosaveError
-from .messages import TYPES as MESSAGE_TYPES
-from .messages import boolean, integer, is_int, number, string
+from .front_end import SyncedState
+from .message_dispatch import Futures, MessageDispatch
+from .messages import describe_error
 from .session_file import SavedVideoSession, read_session_file
-from .worker import Worker
+from .worker import Worker, failure, when_done
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sam2.1-hiera-tiny"
 
-_STATIC = Path(__file__).parent / "static"
-# js/ is bundled into static/ by `npm run build` (pip installs run it through the hatch
-# build hook). Without the bundle the Python side still works fully and the cell says why
-# nothing is drawn.
-_MISSING_BUNDLE_ESM = """
-export default {
-  render({ el }) {
-    el.textContent = "sam2_widget: front end not built: run npm run build";
-  },
-};
-"""
-
 OnChange = Callable[["Sam2Widget", int, dict], None]
-Futures = list[Future]
-
-# The messages both widgets handle; each widget's table adds its own.
-SHARED_MESSAGES = (
-    "add_point",
-    "add_box",
-    "remove_prompt",
-    "undo",
-    "redo",
-    "add_object",
-    "select_object",
-    "rename_object",
-    "set_visible",
-    "delete_object",
-    "clear_object",
-    "clear_image",
-    "goto",
-    "segment_everything",
-)
 
 
-def _bundle(name: str, fallback: str) -> Path | str:
-    path = _STATIC / name
-    return path if path.is_file() else fallback
-
-
-class Sam2Widget(anywidget.AnyWidget):
+class Sam2Widget(MessageDispatch, SyncedState):
     """SAM 2 in a notebook: click points and drag boxes on an image or a clip and see its masks.
 
     Args:
@@ -116,64 +80,12 @@ class Sam2Widget(anywidget.AnyWidget):
     is shown in the widget, and never loses earlier prompts or masks.
     """
 
-    _esm = _bundle("widget.js", _MISSING_BUNDLE_ESM)
-    _css = _bundle("widget.css", "")
-
     # What each widget declares (see image_widget.py and video_widget.py).
     _for_clips: ClassVar[bool | None] = None  # which sources Sam2Widget(source) hands to the class
     _messages: ClassVar[tuple[str, ...]] = ()  # the message types it handles, each by a _msg_<type> method
     _shows: ClassVar[str] = ""  # "images" or "clips", for messages
     _item: ClassVar[str] = ""  # "image" or "frame", for messages
     _unsupported_note: ClassVar[str] = ""  # appended to the refusal of a message of the other kind
-
-    image_count = t.Int(1, read_only=True).tag(sync=True)
-    """Images in the set (1 for a single image)."""
-    image_index = t.Int(0, read_only=True).tag(sync=True)
-    """The image shown (0-based); change it with ``goto``."""
-    image_name = t.Unicode("", read_only=True).tag(sync=True)
-    """The shown image's file name, or ``image 3`` for an in-memory image."""
-    image_width = t.Int(0, read_only=True).tag(sync=True)
-    """Original width of the shown image in pixels (0 if it cannot be read)."""
-    image_height = t.Int(0, read_only=True).tag(sync=True)
-    """Original height of the shown image in pixels (0 if it cannot be read)."""
-    image_jpeg = t.Bytes(b"", read_only=True).tag(sync=True)
-    """The shown image as JPEG, maybe downscaled: draw it stretched to width x height."""
-    label_rle = t.Bytes(b"", read_only=True).tag(sync=True)
-    """Visible masks of the shown image as a label map: uint32 LE (value, count) pairs, row-major."""
-    objects = t.List(t.Dict(), read_only=True).tag(sync=True)
-    """``{"id", "name", "color", "visible"}`` of every object, in display order."""
-    selected_id = t.Int(0, read_only=True).tag(sync=True)
-    """The object clicks go to (0: none yet; the first click makes one)."""
-    prompts = t.List(t.Dict(), read_only=True).tag(sync=True)
-    """Points and boxes on the shown image (see ``Point.to_dict`` / ``Box.to_dict``)."""
-    opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
-    """Mask fill opacity, 0..1 (the front end may change it)."""
-    outline = t.Bool(True).tag(sync=True)
-    """Whether mask outlines are drawn (the front end may change it)."""
-    status = t.Enum(("idle", "encoding", "predicting", "tracking", "error"), "idle", read_only=True).tag(sync=True)
-    """What the kernel is doing: idle, encoding, predicting, tracking (videos), or error."""
-    status_text = t.Unicode("", read_only=True).tag(sync=True)
-    """One human line about it, e.g. ``encoding image 2/5`` or ``mask in 84 ms``."""
-    latency_ms = t.Float(0.0, read_only=True).tag(sync=True)
-    """Kernel-side time of the last prediction, in milliseconds."""
-    error = t.Unicode("", read_only=True).tag(sync=True)
-    """The last error message; empty when the last action succeeded."""
-    can_undo = t.Bool(False, read_only=True).tag(sync=True)
-    """Whether undo would do anything."""
-    can_redo = t.Bool(False, read_only=True).tag(sync=True)
-    """Whether redo would do anything."""
-    _supported_messages = t.List(t.Unicode(), read_only=True).tag(sync=True)
-    """The message types this widget handles: the front end shows only their controls."""
-    is_video = t.Bool(False, read_only=True).tag(sync=True)
-    """Whether the source is a clip (then "image" means frame, and the timeline is shown)."""
-    prompt_frames = t.List(t.Int(), read_only=True).tag(sync=True)
-    """Videos: sorted frames holding any prompt."""
-    tracked = t.List(t.Dict(), read_only=True).tag(sync=True)
-    """Videos: ``{"obj_id", "ranges": [[first, last], ...]}`` frames where each object's mask is non-empty."""
-    progress = t.Dict(read_only=True).tag(sync=True)
-    """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
-    masks_version = t.Int(0, read_only=True).tag(sync=True)
-    """Videos: bumped whenever masks change, so the front end knows which cached frames are stale."""
 
     def __new__(cls, source: Any = None, *args: Any, video: bool | None = None, **kwargs: Any) -> Sam2Widget:
         if cls is Sam2Widget:  # the front door: a clip gets the video widget, anything else the image one
@@ -386,102 +298,6 @@ class Sam2Widget(anywidget.AnyWidget):
         except AutosaveError as e:  # shown, not raised: the action itself succeeded
             self._show_error(e)
 
-    # -- messages from the front end -------------------------------------------
-
-    def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
-        """Dispatch a front-end message on its ``type``; every message gets an ``ack``."""
-        seq = content.get("seq") if isinstance(content, dict) else None
-        try:
-            handler = self._message_handler(content)
-            futures = handler(content)
-        except (ValueError, TypeError, KeyError) as e:  # bad input, said as the checks said it
-            self._refuse(seq, e)
-            return
-        except Exception as e:  # broad on purpose: any failure must be acked and shown, or the front end waits
-            log.exception("sam2_widget: the %r message failed", content.get("type"))
-            self._refuse(
-                seq,
-                RuntimeError(
-                    f"{content.get('type')} failed unexpectedly: {type(e).__name__}: "
-                    f"{_describe(e)} (details in the kernel's log)"
-                ),
-            )
-            return
-        self._clear_error()
-        self._ack_when_done(seq, futures)
-
-    def _message_handler(self, content: Any) -> Callable[[dict], Futures]:
-        if not isinstance(content, dict):
-            raise TypeError(f"a message must be a JSON object, got {type(content).__name__}.")
-        kind = content.get("type")
-        handled = ", ".join(self._messages)
-        if kind not in self._messages:
-            if kind in MESSAGE_TYPES:
-                raise ValueError(
-                    f"{kind} is not supported for {self._shows}{self._unsupported_note}; this widget handles {handled}."
-                )
-            raise ValueError(f"unknown message type {kind!r}; this widget handles {handled}.")
-        integer(content, "seq")
-        return getattr(self, f"_msg_{kind}")
-
-    def _refuse(self, seq: Any, error: BaseException) -> None:
-        self._show_error(error)
-        self._ack(seq, error)
-
-    def _msg_add_point(self, msg: dict) -> Futures:
-        point = [[number(msg, "x"), number(msg, "y")]]
-        return self._apply(self._session.add_points, self.image_index, point, [integer(msg, "label")])[1]
-
-    def _msg_add_box(self, msg: dict) -> Futures:
-        box = [number(msg, k) for k in ("x0", "y0", "x1", "y1")]
-        return self._apply(self._session.add_box, self.image_index, box)[1]
-
-    def _msg_remove_prompt(self, msg: dict) -> Futures:
-        return self._apply(self._session.remove_prompt, self.image_index, integer(msg, "index"))[1]
-
-    def _msg_undo(self, msg: dict) -> Futures:
-        return self._apply(self._session.undo)[1]
-
-    def _msg_redo(self, msg: dict) -> Futures:
-        return self._apply(self._session.redo)[1]
-
-    def _msg_add_object(self, msg: dict) -> Futures:
-        return self._apply(self._session.add_object)[1]
-
-    def _msg_select_object(self, msg: dict) -> Futures:
-        return self._apply(self._session.select_object, integer(msg, "id"))[1]
-
-    def _msg_rename_object(self, msg: dict) -> Futures:
-        return self._apply(self._session.rename_object, integer(msg, "id"), string(msg, "name"))[1]
-
-    def _msg_set_visible(self, msg: dict) -> Futures:
-        return self._apply(self._session.set_visible, integer(msg, "id"), boolean(msg, "visible"))[1]
-
-    def _msg_delete_object(self, msg: dict) -> Futures:
-        return self._apply(self._session.delete_object, integer(msg, "id"))[1]
-
-    def _msg_clear_object(self, msg: dict) -> Futures:
-        return self._apply(self._session.clear_object, self.image_index)[1]
-
-    def _msg_clear_image(self, msg: dict) -> Futures:
-        return self._apply(self._session.clear_image, self.image_index)[1]
-
-    def _msg_goto(self, msg: dict) -> Futures:
-        return self._goto(integer(msg, "index"))[1]
-
-    def _msg_segment_everything(self, msg: dict) -> Futures:
-        return self._segment_everything(self._amg_options)[1]
-
-    def _ack(self, seq: Any, error: BaseException | None = None) -> None:
-        reply = {"type": "ack", "seq": seq if is_int(seq) else None, "ok": error is None}
-        if error is not None:
-            reply["error"] = _describe(error)
-        self.send(reply)
-
-    def _ack_when_done(self, seq: Any, futures: Futures) -> None:
-        """Ack once every job the message scheduled is done (or was served by a later one)."""
-        _when_done(futures, partial(self._ack, seq))
-
     # -- actions shared by messages and the Python API -------------------------
 
     def _call(self, op: Callable[..., tuple[Any, Futures]], *args: Any) -> Any:
@@ -511,12 +327,12 @@ class Sam2Widget(anywidget.AnyWidget):
         done: Future = Future()
 
         def added(_: Future) -> None:  # the job's (ids, work it scheduled): done when that work is
-            error = _failure(job)
+            error = failure(job)
             if error is not None:
                 done.set_exception(error)
                 return
             ids, scheduled = job.result()
-            _when_done(scheduled, lambda error: done.set_result(ids) if error is None else done.set_exception(error))
+            when_done(scheduled, lambda error: done.set_result(ids) if error is None else done.set_exception(error))
 
         job.add_done_callback(added)
         return done, [done]
@@ -546,7 +362,7 @@ class Sam2Widget(anywidget.AnyWidget):
                 callback(self, index, masks)
             except Exception as e:  # broad on purpose: user code must not break the widget's job or ack
                 log.exception("on_change callback %r failed", callback)
-                self._show_error(RuntimeError(f"on_change callback failed: {_describe(e)}"))
+                self._show_error(RuntimeError(f"on_change callback failed: {describe_error(e)}"))
 
     def _set_status(self, status: str, text: str) -> None:
         with self._view_lock, self.hold_sync():
@@ -554,7 +370,7 @@ class Sam2Widget(anywidget.AnyWidget):
             self.set_trait("status_text", text)
 
     def _show_error(self, error: BaseException) -> None:
-        message = _describe(error)
+        message = describe_error(error)
         log.warning("sam2_widget: %s", message)
         with self._view_lock, self.hold_sync():
             self.set_trait("error", message)
@@ -577,35 +393,3 @@ def _widget_class(clip: bool) -> type[Sam2Widget]:
         if widget_class._for_clips is clip:
             return widget_class
     raise RuntimeError(f"no widget for {'clips' if clip else 'images'}: import sam2_widget, not only its _base.")
-
-
-def _when_done(futures: Futures, callback: Callable[[BaseException | None], None]) -> None:
-    """Call ``callback(error)`` once every future is done: the first failure, or None."""
-    if not futures:
-        callback(None)
-        return
-    remaining = [len(futures)]
-    lock = threading.Lock()
-
-    def done(_: Future) -> None:
-        with lock:
-            remaining[0] -= 1
-            if remaining[0]:
-                return
-        callback(next((e for e in map(_failure, futures) if e is not None), None))
-
-    for future in futures:
-        future.add_done_callback(done)
-
-
-def _failure(future: Future) -> BaseException | None:
-    if future.cancelled():
-        return CancelledError("the widget was closed before this finished.")
-    return future.exception()
-
-
-def _describe(error: BaseException) -> str:
-    """The message of an exception (a KeyError's without the quotes ``str`` adds)."""
-    if isinstance(error, KeyError) and error.args:
-        return str(error.args[0])
-    return str(error) or type(error).__name__

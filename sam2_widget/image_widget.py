@@ -21,10 +21,11 @@ import numpy as np
 from sam2_backend import ImagePredictor
 
 from . import codecs
-from ._base import DEFAULT_MODEL, SHARED_MESSAGES, Sam2Widget
+from ._base import DEFAULT_MODEL, Sam2Widget
 from ._options import ModelArg, check_options, resolve_model
 from .embeddings import EmbeddingCache
 from .images import ImageReadError, ImageSet
+from .message_dispatch import SHARED_MESSAGES
 from .messages import integer_list
 from .results import ImageSetResults
 from .session import Session, SessionState

@@ -79,3 +79,10 @@ def integer_list(msg: dict, name: str) -> list[int]:
     if not isinstance(value, list) or not all(is_int(v) for v in value):
         raise TypeError(f"{msg['type']}: {name} must be a list of integers, got {value!r:.80}.")
     return value
+
+
+def describe_error(error: BaseException) -> str:
+    """The message of an exception (a KeyError's without the quotes ``str`` adds)."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error) or type(error).__name__

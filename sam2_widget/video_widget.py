@@ -39,12 +39,13 @@ from sam2_backend.video import TrackResults
 from sam2_backend.video.sources import FrameReadError, FrameSource, VideoFileSource
 
 from . import codecs
-from ._base import DEFAULT_MODEL, SHARED_MESSAGES, Sam2Widget
+from ._base import DEFAULT_MODEL, Sam2Widget
 from ._options import ModelArg, check_options, resolve_model
 from .colors import hex_to_rgb
 from .frame_cache import FillWalk, JpegCache
 from .images import ImageReadError
 from .mask_versions import MaskVersions
+from .message_dispatch import SHARED_MESSAGES
 from .messages import string
 from .session_file import SavedVideoSession, model_reference, write_video_session
 from .video_session import VideoSession

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -162,3 +162,28 @@ class Worker:
             hook(*args)
         except Exception:  # broad on purpose: a broken hook must not stop the worker either
             log.exception("widget worker hook %r failed", hook)
+
+
+def when_done(futures: list[Future], callback: Callable[[BaseException | None], None]) -> None:
+    """Call ``callback(error)`` once every future is done: the first failure, or None."""
+    if not futures:
+        callback(None)
+        return
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def done(_: Future) -> None:
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        callback(next((e for e in map(failure, futures) if e is not None), None))
+
+    for future in futures:
+        future.add_done_callback(done)
+
+
+def failure(future: Future) -> BaseException | None:
+    if future.cancelled():
+        return CancelledError("the widget was closed before this finished.")
+    return future.exception()

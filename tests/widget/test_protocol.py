@@ -250,7 +250,7 @@ def test_unknown_options_and_bad_sources_raise_clearly(model, image, tmp_path):
 
 
 def test_without_the_bundle_the_widget_says_how_to_build_it(monkeypatch, tmp_path):
-    import sam2_widget._base as module
+    import sam2_widget.front_end as module
 
     monkeypatch.setattr(module, "_STATIC", tmp_path)
     fallback = module._bundle("widget.js", module._MISSING_BUNDLE_ESM)
