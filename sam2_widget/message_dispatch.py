@@ -42,7 +42,11 @@ SHARED_MESSAGES = (
 
 
 class MessageDispatch:
-    """Dispatch on a message's ``type`` to its ``_msg_<type>`` method, and the handlers of ``SHARED_MESSAGES``."""
+    """Dispatch on a message's ``type`` to its ``_msg_<type>`` method, and the handlers of ``SHARED_MESSAGES``.
+
+    Reads the widget's ``_messages`` table and calls its actions (``_apply``, ``_goto``,
+    ``_segment_everything``) and its error display (``_show_error``, ``_clear_error``).
+    """
 
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
         """Dispatch a front-end message on its ``type``; every message gets an ``ack``."""

@@ -2,7 +2,7 @@
 
 Each getter raises ``ValueError`` (missing field, non-finite number) or
 ``TypeError`` (wrong JSON type) with a message naming the message type and the
-field; the widget turns these into an error ``ack``.
+field; the widget turns these into an error ``ack``, whose text is ``describe_error``'s.
 """
 
 from __future__ import annotations

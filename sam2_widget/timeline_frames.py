@@ -27,7 +27,10 @@ PREFETCH_RADIUS = 8  # js/video_player.ts PREFETCH_RADIUS: the front end fetches
 
 
 class TimelineFrames:
-    """The frames worker, the JPEG cache and its background fill, and the ``frame`` replies."""
+    """The frames worker, the JPEG cache and its background fill, and the ``frame`` replies.
+
+    Reads the widget's ``_session``, ``_versions``, ``_display``, ``_worker`` and ``_label_rle``.
+    """
 
     def _start_timeline_frames(self, source: Any, jpegs: JpegCache) -> None:
         """Called by ``__init__`` once the session and the main worker exist."""

@@ -114,7 +114,11 @@ def progress(
 
 
 class Tracking:
-    """``track`` and ``cancel``, from Python and from the front end, and the tracking job."""
+    """``track`` and ``cancel``, from Python and from the front end, and the tracking job.
+
+    Reads the widget's ``_session``, ``_tickets``, ``_worker``, ``_versions`` and ``_autosave``, and
+    updates its view through ``_refresh``, ``_refresh_spans``, ``_flush_changes`` and ``_set_progress``.
+    """
 
     def track(self, direction: str = "forward", frame: int | None = None, wait: bool = True) -> int | Future:
         """Track every object from ``frame`` (default: shown) "forward", "backward" or "both".

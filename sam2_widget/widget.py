@@ -1,8 +1,9 @@
 """The front door: ``Sam2Widget(source)`` returns the widget for the source, ``Sam2Widget.load_session(path)``
 the widget the file was saved from.
 
-* ``Sam2Widget`` (_base.py): what both widgets share (traits, the worker thread, message
-  dispatch with acks and errors, ``on_change``, autosave); the option checks and the model
+* ``Sam2Widget`` (_base.py): what both widgets share (the worker thread, the Python API,
+  ``on_change``, autosave), built on the synced traits (front_end.py) and the message
+  dispatch with acks and errors (message_dispatch.py); the option checks and the model
   are in _options.py.
 * ``Sam2ImageWidget`` (image_widget.py): an image or a set of images.
 * ``Sam2VideoWidget`` (video_widget.py): a clip, with a timeline and tracking.
