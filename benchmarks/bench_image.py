@@ -44,7 +44,7 @@ POINT, LABEL = np.array([[300.0, 280.0]]), np.array([1])
 
 
 def _image() -> np.ndarray:
-    from tests.conftest import synthetic_image
+    from tests.images import synthetic_image
 
     return synthetic_image(768, 1024, seed=7)
 

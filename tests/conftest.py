@@ -10,20 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-def synthetic_image(h: int = 180, w: int = 240, seed: int = 0) -> np.ndarray:
-    """An RGB uint8 image with a few flat shapes on a noisy background."""
-    rng = np.random.default_rng(seed)
-    img = rng.integers(0, 60, size=(h, w, 3), dtype=np.uint8)
-    yy, xx = np.mgrid[:h, :w]
-    img[(yy - h * 0.4) ** 2 + (xx - w * 0.3) ** 2 < (h * 0.2) ** 2] = (220, 40, 40)
-    img[int(h * 0.55): int(h * 0.9), int(w * 0.55): int(w * 0.9)] = (40, 200, 60)
-    img[int(h * 0.1): int(h * 0.3), int(w * 0.6): int(w * 0.95)] = (50, 80, 230)
-    return img
+from tests.images import synthetic_image  # noqa: E402 (importable once ROOT is on sys.path)
 
 
 @pytest.fixture
 def image() -> np.ndarray:
+    """The synthetic image at its default 180 x 240."""
     return synthetic_image()
 
 

@@ -7,7 +7,9 @@ into ours. Everything runs in fp32 on CPU.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy import ndimage
 
 _YAML_SIZE = {"tiny": "t", "small": "s", "base-plus": "b+", "large": "l"}
 
@@ -94,3 +96,14 @@ def memory_in_fp32(ref) -> None:
         )
 
     ref.memory_attention.forward = fp32_forward
+
+
+def scipy_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stand-in for the reference's CUDA ``get_connected_components``, one plane at a time."""
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    areas = np.zeros(mask.shape, dtype=np.int32)
+    for i, plane in enumerate(mask.bool().numpy()[:, 0]):
+        lab, _ = ndimage.label(plane, structure=np.ones((3, 3)))
+        labels[i, 0] = lab
+        areas[i, 0] = np.where(lab > 0, np.bincount(lab.ravel())[lab], 0)
+    return torch.from_numpy(labels), torch.from_numpy(areas)

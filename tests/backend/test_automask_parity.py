@@ -9,16 +9,13 @@ sprinkle clean-up really runs instead of being skipped on CPU.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
 
 from sam2_backend.automask import AutomaticMaskGenerator
-from tests.conftest import synthetic_image
 from tests.backend.reference import build_reference, ours_like
-from tests.backend.test_postprocess import scipy_components
+from tests.images import synthetic_image
 
 NAME = "sam2.1-hiera-tiny"
 IMAGE_SIZE = 256
@@ -87,15 +84,11 @@ def test_matches_reference(models, case):
     assert_same_records(ours, want)
 
 
-def test_min_mask_region_area_matches_reference(models, monkeypatch):
-    import sam2.utils.misc as misc
-
+def test_min_mask_region_area_matches_reference(models, patched_reference):
     ref_model, ours_model = models
     kwargs = dict(points_per_side=5, pred_iou_thresh=0.0, stability_score_thresh=0.0,
                   mask_threshold=0.2, box_nms_thresh=0.9, min_mask_region_area=25)
-    monkeypatch.setattr(misc, "get_connected_components", scipy_components)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.filterwarnings("error", message=".*Skipping the post-processing")
+    with torch.inference_mode():
         want = reference_generator(ref_model, **kwargs).generate(IMAGE)
     ours = AutomaticMaskGenerator(ours_model, **kwargs).generate(IMAGE)
     assert_same_records(ours, want)

@@ -3,16 +3,19 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from sam2_backend import ImagePredictor, SAM2Model, VideoTracker, build_model
-from sam2_backend.configs import get_config
 from sam2_backend.devices import resolve_device
 from sam2_backend.modeling.sam2 import build_sam2
-from tests.conftest import synthetic_image
+from tests.images import synthetic_image
+from tests.models import tiny_model
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cpu_model_never_touches_cuda():
@@ -20,8 +23,8 @@ def test_cpu_model_never_touches_cuda():
     code = textwrap.dedent("""
         import torch, numpy as np
         import sam2_backend as sb
-        from sam2_backend.configs import get_config
-        model = sb.build_model(get_config("tiny").replace(image_size=128), device="cpu")
+        from tests.models import tiny_model
+        model = tiny_model(128)
         pred = sb.ImagePredictor(model)
         pred.set_image(np.zeros((40, 50, 3), np.uint8))
         pred.predict(points=[[10, 10]], labels=[1])
@@ -32,7 +35,7 @@ def test_cpu_model_never_touches_cuda():
         assert not torch.cuda.is_initialized(), "CUDA was initialised by a CPU model"
         print("ok")
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
 
@@ -52,9 +55,8 @@ def test_importing_the_backend_leaves_torchvision_out():
 
 def test_plain_bf16_autocast_on_cpu_is_close():
     """A bf16 model without the fast CPU path (as on CUDA): fp32 weights under bf16 autocast."""
-    cfg = get_config("tiny").replace(image_size=256)
-    model = build_model(cfg, device="cpu")
-    autocast = build_sam2(cfg, precision="bf16").eval()
+    model = tiny_model(256)
+    autocast = build_sam2(model.config, precision="bf16").eval()
     autocast.load_state_dict(model.state_dict())
     assert autocast.precision == "bf16" and type(autocast) is SAM2Model
     image = synthetic_image(100, 120)
@@ -69,11 +71,10 @@ def test_plain_bf16_autocast_on_cpu_is_close():
 
 
 def test_model_precision_option():
-    cfg = get_config("tiny").replace(image_size=128)
-    exact = build_model(cfg, device="cpu", precision="fp32")
-    fast = build_model(cfg, device="cpu", precision="bf16")
+    exact = tiny_model(128, precision="fp32")
+    fast = tiny_model(128, precision="bf16")
     fast.load_state_dict(exact.state_dict())
-    assert build_model(cfg, device="cpu").precision == "fp32"  # bf16 on a CPU is opt-in
+    assert tiny_model(128).precision == "fp32"  # bf16 on a CPU is opt-in
     assert fast.precision == "bf16" and fast.no_mem_embed.dtype == torch.float32
     outs = []
     for model in (exact, fast):
@@ -86,7 +87,7 @@ def test_model_precision_option():
 
 
 def test_predictors_take_the_precision_from_the_model():
-    model = build_model(get_config("tiny").replace(image_size=128), device="cpu")
+    model = tiny_model(128)
     clip = np.zeros((2, 40, 50, 3), np.uint8)
     for make in (lambda: ImagePredictor(model, autocast="bf16"), lambda: VideoTracker(model, clip, autocast=False)):
         with pytest.raises(TypeError, match=r"no longer an argument.*load_model\(name, precision='bf16'\)"):

@@ -5,16 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from sam2_backend import ImagePredictor, build_model
-from sam2_backend.configs import get_config
+from sam2_backend import ImagePredictor
 from sam2_backend.inputs import image_to_tensor
-from tests.conftest import synthetic_image
+from tests.images import synthetic_image
+from tests.models import tiny_model
 
 
 @pytest.fixture(scope="module")
 def predictor():
-    model = build_model(get_config("tiny").replace(image_size=256), device="cpu")
-    pred = ImagePredictor(model)
+    pred = ImagePredictor(tiny_model())
     pred.set_image(synthetic_image(60, 80))
     return pred
 
@@ -107,7 +106,7 @@ def test_bad_prompts_raise_clear_errors(predictor, prompt, error, words):
 
 
 def test_predict_before_set_image():
-    pred = ImagePredictor(build_model(get_config("tiny").replace(image_size=256), device="cpu"))
+    pred = ImagePredictor(tiny_model())
     with pytest.raises(RuntimeError, match="set_image"):
         pred.predict(points=[[1, 1]], labels=[1])
 

@@ -6,7 +6,7 @@ import torch
 
 from sam2_backend import ImagePredictor
 from tests.backend.reference import build_reference, ours_like
-from tests.conftest import synthetic_image
+from tests.images import synthetic_image
 
 SIZES = ["sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large"]
 LOGIT_TOL = 1e-4

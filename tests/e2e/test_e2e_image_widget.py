@@ -18,7 +18,6 @@ from PIL import Image
 pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip install -e '.[test]'")
 pytest.importorskip("playwright.sync_api", reason="browser e2e tests need playwright: pip install -e '.[test]'")
 
-from tests.conftest import synthetic_image
 from tests.e2e.helpers import (
     DUMP_CODE,
     SCREENSHOTS,
@@ -40,6 +39,7 @@ from tests.e2e.helpers import (
     wheel_factor,
     write_notebook,
 )
+from tests.images import synthetic_image
 
 IMAGE_W, IMAGE_H = 240, 180
 CLICK = (72.0, 72.0)  # image pixels: the centre of the red disk of synthetic_image

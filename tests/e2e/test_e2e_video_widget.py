@@ -6,7 +6,7 @@ mask of that frame is. A second test presses Cancel while tracking runs; a third
 
 The model has random weights, so the masks' shapes are arbitrary (with seed 0 they cover
 most of the frame): the tests check that the display agrees with Python, not where the
-masks lie. The clip is ``tests/backend/video/clip.py`` (a disk, a square and a bar that move),
+masks lie. The clip is ``tests/clips.py``'s (a disk, a square and a bar that move),
 written as lossless H.264. See tests/e2e/README.md.
 """
 
@@ -20,12 +20,12 @@ import pytest
 
 pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip install -e '.[test]'")
 pytest.importorskip("playwright.sync_api", reason="browser e2e tests need playwright: pip install -e '.[test]'")
-av = pytest.importorskip("av", reason="video e2e tests need PyAV")
+pytest.importorskip("av", reason="video e2e tests need PyAV")
 
 from scipy import ndimage
 
 from sam2_widget import codecs
-from tests.backend.video.clip import H, W, disk, make_clip, square
+from tests.clips import LOSSLESS_H264, H, W, disk, has_encoder, make_clip, square, write_video
 from tests.e2e.helpers import (
     DUMP_CODE,
     SCREENSHOTS,
@@ -44,7 +44,7 @@ from tests.e2e.helpers import (
 
 FRAMES = 12  # the clip of the tracking test
 LONG_FRAMES = 48  # the clip of the cancel test: tracking all of it takes 10-20 s on 2 cores
-CLICK = (20.0, 40.0)  # image pixels: the centre of the disk on frame 0 (tests/backend/video/clip.py)
+CLICK = (20.0, 40.0)  # image pixels: the centre of the disk on frame 0 (tests/clips.py)
 LATER = 7  # the frame scrubbed to after tracking
 
 SETUP_CELL = (
@@ -86,21 +86,10 @@ doc"""
 
 
 def write_clip(path: Path, num_frames: int) -> None:
-    """``make_clip(num_frames)`` as H.264 in MP4, lossless (libx264rgb at qp 0) where available."""
-    frames = make_clip(num_frames)
-    try:
-        av.codec.Codec("libx264rgb", "w")
-        codec, options, pix_fmt = "libx264rgb", {"qp": "0"}, "rgb24"
-    except ValueError:
-        codec, options, pix_fmt = "libx264", {"crf": "10"}, "yuv420p"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=24, options=options)
-        s.width, s.height, s.pix_fmt = W, H, pix_fmt
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    """``make_clip(num_frames)`` as H.264 in MP4 with the encoder's keyframe interval, lossless where
+    this FFmpeg has libx264rgb."""
+    encoding = LOSSLESS_H264 if has_encoder("libx264rgb") else {"options": {"crf": "10"}}
+    write_video(path, make_clip(num_frames), gop=None, **encoding)
 
 
 def write_video_notebook(

@@ -5,6 +5,7 @@ holds (``a.json``, ``a_masks.npz``), prints ``A`` and waits for a line on stdin.
 Phase B: a third object, then a track that autosaves after every frame and stops
 forever in ``on_change`` at frame ``HOLD`` (after writing every tracked frame's
 masks to ``b_<frame>.npz``), printing ``HOLD``. The test kills it there (SIGKILL).
+Its clip and model are those of the fixtures ``clip`` and ``video_model`` (tests/widget/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-import sam2_backend as sb
 from sam2_widget import Sam2Widget, autosave
-from tests.backend.video.clip import make_clip
+from tests.clips import make_clip
+from tests.models import tiny_model
+from tests.widget.harness import VIDEO_FRAMES as T
+from tests.widget.harness import VIDEO_IMAGE_SIZE
 
-T = 8
 HOLD = 3
-MODEL_SIZE = 128
 
 
 def state(widget) -> dict:
@@ -33,8 +34,7 @@ def state(widget) -> dict:
 
 
 def main(folder: Path) -> None:
-    model = sb.build_model(sb.get_config("tiny").replace(image_size=MODEL_SIZE), device="cpu")
-    w = Sam2Widget(make_clip(T), model=model, video=True, autosave=folder / "autosave.npz")
+    w = Sam2Widget(make_clip(T), model=tiny_model(VIDEO_IMAGE_SIZE), video=True, autosave=folder / "autosave.npz")
     w.add_points([[30, 40]], [1])
     car = w.add_object("car")
     w.add_box([60, 28, 110, 60], obj_id=car, frame=2)

@@ -1,4 +1,6 @@
-"""Drive a Sam2Widget as the front end does: messages through ipywidgets' own handler, acks captured."""
+"""Drive a Sam2Widget as the front end does: messages through ipywidgets' own handler, acks captured.
+
+The tests' model and clip are fixtures of tests/widget/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,29 +9,12 @@ import time
 from typing import Any
 
 import numpy as np
-import pytest
 
 import sam2_backend as sb
-from sam2_widget import Sam2Widget, embeddings
-from tests.backend.video.clip import make_clip
+from sam2_widget import Sam2VideoWidget, Sam2Widget, embeddings
 
-VIDEO_FRAMES = 8  # frames of the video tests' clip
-
-
-def small_model(image_size: int = 256) -> sb.SAM2Model:
-    """Random weights (nothing can be downloaded here) at a small image_size: fast on a CPU."""
-    return sb.build_model(sb.get_config("tiny").replace(image_size=image_size), device="cpu")
-
-
-# Fixtures of the video tests (import them into the test module to use them).
-@pytest.fixture(scope="module", name="model")
-def video_model() -> sb.SAM2Model:
-    return small_model(image_size=128)
-
-
-@pytest.fixture(scope="module", name="clip")
-def video_clip() -> np.ndarray:
-    return make_clip(VIDEO_FRAMES)
+VIDEO_FRAMES = 8  # frames of the video tests' clip (the fixture "clip")
+VIDEO_IMAGE_SIZE = 128  # the image size of their model (the fixture "video_model"): tracking is the slow part
 
 
 class Frontend:
@@ -81,23 +66,40 @@ class Recorder(Frontend):
         return [(c, b) for c, b in self.buffers if c.get("type") == "frame"]
 
 
-def write_video(path, frames, gop=4, crf="10", faststart=False) -> None:
-    """``frames`` (T, H, W, 3 uint8) as an H.264 file at 24 fps (needs PyAV)."""
-    import av
-
-    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
-        s = c.add_stream("libx264", rate=24, options={"g": str(gop), "crf": crf})
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+def ok(front: Frontend, seq: int) -> None:
+    """The message ``seq`` was acknowledged without an error."""
+    ack = front.ack(seq)
+    assert ack["ok"], ack
 
 
 def make_widget(source: Any, model: sb.SAM2Model, **options: Any) -> tuple[Sam2Widget, Frontend]:
     widget = Sam2Widget(source, model=model, **options)
     return widget, Frontend(widget)
+
+
+def video_widget(clip: np.ndarray, model: sb.SAM2Model) -> tuple[Sam2VideoWidget, Recorder]:
+    """A video widget of ``clip`` and a Recorder of what it sends."""
+    w = Sam2Widget(clip, model=model, video=True)
+    assert isinstance(w, Sam2VideoWidget) and w.is_video and w.image_count == len(clip)
+    return w, Recorder(w)
+
+
+def prompt_track_and_correct(front: Recorder) -> None:
+    """Object 1 clicked and object 2 boxed on frame 0, tracked forward, then object 1
+    corrected on (tracked) frame 4 with a positive and a negative click."""
+    ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
+    ok(front, front.send("add_object"))
+    ok(front, front.send("add_box", x0=60.0, y0=28.0, x1=110.0, y1=60.0))
+    ok(front, front.send("track", direction="forward"))
+    ok(front, front.send("goto", index=4))
+    ok(front, front.send("select_object", id=1))
+    ok(front, front.send("add_point", x=70.0, y=40.0, label=1))
+    ok(front, front.send("add_point", x=20.0, y=80.0, label=0))
+
+
+def all_masks(results: sb.TrackResults, n: int) -> dict:
+    """{frame: {object: mask}} of the frames among the first ``n`` that ``results`` holds."""
+    return {f: results.frame_masks(f) for f in range(n) if f in results}
 
 
 def reference_mask(model: sb.SAM2Model, image: Any, points=None, labels=None, box=None, mask_input=None) -> np.ndarray:

@@ -19,25 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sam2_backend as sb
 from sam2_widget import Sam2VideoWidget, Sam2Widget
-from tests.backend.video.clip import make_clip
 from tests.widget import autosave_child as child
-from tests.widget.harness import Recorder
-from tests.widget.test_video_widget import ok
+from tests.widget.harness import Recorder, ok
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def model() -> sb.SAM2Model:
-    return sb.build_model(sb.get_config("tiny").replace(image_size=child.MODEL_SIZE), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def clip() -> np.ndarray:
-    return make_clip(child.T)
-
 
 def state(widget) -> dict:
     return json.loads(json.dumps(child.state(widget)))  # as the child wrote it (JSON keys are strings)
@@ -49,7 +35,7 @@ def read_line(proc: subprocess.Popen, stderr: Path) -> str:
     return line
 
 
-def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, model, clip):
+def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, video_model, clip):
     stderr = tmp_path / "stderr.txt"
     with open(stderr, "w") as err:
         proc = subprocess.Popen(
@@ -78,7 +64,7 @@ def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, mo
     assert not list(tmp_path.glob(".autosave.npz.*")), "a temporary file was left behind"
 
     # after completed actions: exactly the prompts, objects and masks the kernel had
-    a = Sam2Widget.load_session(tmp_path / "a_autosave.npz", clip, model=model)
+    a = Sam2Widget.load_session(tmp_path / "a_autosave.npz", clip, model=video_model)
     assert isinstance(a, Sam2VideoWidget)
     assert state(a) == json.loads((tmp_path / "a.json").read_text())
     assert [o["name"] for o in a.objects] == ["disk", "car"]
@@ -90,7 +76,7 @@ def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, mo
         np.testing.assert_array_equal(a.results.mask(f, o), mask, err_msg=key)
 
     # killed mid-track: the prompts, and every frame tracked before the last autosave
-    b = Sam2Widget.load_session(tmp_path / "autosave.npz", clip, model=model)
+    b = Sam2Widget.load_session(tmp_path / "autosave.npz", clip, model=video_model)
     assert state(b) == json.loads((tmp_path / "b.json").read_text())
     assert [o["name"] for o in b.objects] == ["disk", "car", "third"]
     for f in range(child.T):
@@ -109,18 +95,18 @@ def test_killed_kernel_restores_the_last_action_and_most_of_a_track(tmp_path, mo
     b.close()
 
 
-def test_bad_or_failing_autosave_path_is_clear_and_loses_nothing(tmp_path, model, clip):
+def test_bad_or_failing_autosave_path_is_clear_and_loses_nothing(tmp_path, video_model, clip):
     folder = tmp_path / "saves"
     folder.mkdir()
     with pytest.raises(ValueError, match="is a folder"):
-        Sam2Widget(clip, model=model, video=True, autosave=folder)
+        Sam2Widget(clip, model=video_model, video=True, autosave=folder)
     with pytest.raises(ValueError, match="does not exist: create it"):
-        Sam2Widget(clip, model=model, video=True, autosave=tmp_path / "missing" / "s.npz")
+        Sam2Widget(clip, model=video_model, video=True, autosave=tmp_path / "missing" / "s.npz")
     with pytest.raises(TypeError, match="file path"):
-        Sam2Widget(clip, model=model, video=True, autosave=3)
+        Sam2Widget(clip, model=video_model, video=True, autosave=3)
 
     path = folder / "s.npz"
-    w = Sam2Widget(clip, model=model, video=True, autosave=path)
+    w = Sam2Widget(clip, model=video_model, video=True, autosave=path)
     front = Recorder(w)
     ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
     w.wait_idle(60)
@@ -141,27 +127,27 @@ def test_bad_or_failing_autosave_path_is_clear_and_loses_nothing(tmp_path, model
     assert not w.error and path.is_file()
     # a second widget must not overwrite the only copy of a (crashed) session ...
     with pytest.raises(ValueError, match="already exists.*load_session"):
-        Sam2Widget(clip, model=model, video=True, autosave=path)
+        Sam2Widget(clip, model=video_model, video=True, autosave=path)
     # ... and loading it can go on saving into it
-    r = Sam2Widget.load_session(path, clip, model=model, autosave=path)
+    r = Sam2Widget.load_session(path, clip, model=video_model, autosave=path)
     assert r.prompts == prompts
     np.testing.assert_array_equal(r.masks[1], masks)
     np.testing.assert_array_equal(r.results.masks(), w.results.masks())
     r.add_object("late")
     r.wait_idle(60)
-    assert [o["name"] for o in Sam2Widget.load_session(path, clip, model=model).objects] == ["object 1", "late"]
+    assert [o["name"] for o in Sam2Widget.load_session(path, clip, model=video_model).objects] == ["object 1", "late"]
     w.close()
     r.close()
 
 
-def test_image_widget_autosaves_too(tmp_path, model, clip):
+def test_image_widget_autosaves_too(tmp_path, video_model, clip):
     path = tmp_path / "images.npz"
-    w = Sam2Widget(list(clip[:2]), model=model, autosave=path)
+    w = Sam2Widget(list(clip[:2]), model=video_model, autosave=path)
     w.add_points([[30, 40]], [1])
     w.goto(1)
     w.add_box([60, 28, 110, 60])
     w.wait_idle(60)
-    r = Sam2Widget.load_session(path, model=model)
+    r = Sam2Widget.load_session(path, model=video_model)
     assert r.image_index == 1 and r.prompts == w.prompts and r.objects == w.objects
     umask = os.umask(0)
     os.umask(umask)

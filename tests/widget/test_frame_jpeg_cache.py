@@ -16,12 +16,8 @@ import pytest
 from sam2_backend.video.sources import FrameReadError
 from sam2_widget import Sam2Widget, codecs
 from sam2_widget.frame_cache import FillWalk, JpegCache
-from tests.backend.video.clip import make_clip
-from tests.widget.harness import (
-    Recorder,
-    video_model,  # noqa: F401 - the fixture "model"
-    write_video,
-)
+from tests.clips import make_clip, write_video
+from tests.widget.harness import Recorder
 
 av = pytest.importorskip("av")
 
@@ -117,11 +113,11 @@ def test_walk_order_bound_and_unreadable_frames():
 # -- the widget ------------------------------------------------------------------------------
 
 
-def test_fill_when_idle_yields_to_a_fetch(monkeypatch, model):
+def test_fill_when_idle_yields_to_a_fetch(monkeypatch, video_model):
     n = 30
     clip = marked_clip(n)
     gate = EncodeGate(monkeypatch)
-    w = Sam2Widget(clip, model=model, video=True)
+    w = Sam2Widget(clip, model=video_model, video=True)
     front = Recorder(w)
     gate.wait_blocked()  # the fill started on its own after frame 0 was shown: it holds frame 1
     seq = front.send("fetch_frames", indices=[20])
@@ -135,12 +131,12 @@ def test_fill_when_idle_yields_to_a_fetch(monkeypatch, model):
     w.close()
 
 
-def test_cached_replies_are_byte_identical_and_masks_fresh(monkeypatch, model):
+def test_cached_replies_are_byte_identical_and_masks_fresh(monkeypatch, video_model):
     n = 12
     clip = marked_clip(n)
     gate = EncodeGate(monkeypatch)
     gate.open()
-    w = Sam2Widget(clip, model=model, video=True)
+    w = Sam2Widget(clip, model=video_model, video=True)
     front = Recorder(w)
     wait_filled(w, n)
     encoded = list(gate.encoded)
@@ -165,11 +161,11 @@ def test_cached_replies_are_byte_identical_and_masks_fresh(monkeypatch, model):
     w.close()
 
 
-def test_nothing_is_encoded_in_the_background_while_tracking(monkeypatch, model):
+def test_nothing_is_encoded_in_the_background_while_tracking(monkeypatch, video_model):
     n = 8
     clip = marked_clip(n)
     gate = EncodeGate(monkeypatch)
-    w = Sam2Widget(clip, model=model, video=True)
+    w = Sam2Widget(clip, model=video_model, video=True)
     gate.wait_blocked()  # the fill holds frame 1
     w.add_points([[30, 40]], [1], frame=0)
     seen: list[int] = []
@@ -190,10 +186,10 @@ def test_nothing_is_encoded_in_the_background_while_tracking(monkeypatch, model)
     w.close()
 
 
-def test_close_stops_the_background_fill(monkeypatch, model):
+def test_close_stops_the_background_fill(monkeypatch, video_model):
     clip = marked_clip(20)
     gate = EncodeGate(monkeypatch)
-    w = Sam2Widget(clip, model=model, video=True)
+    w = Sam2Widget(clip, model=video_model, video=True)
     gate.wait_blocked()
     thread = w._frames_worker._thread
     w.close()
@@ -203,11 +199,11 @@ def test_close_stops_the_background_fill(monkeypatch, model):
     assert gate.encoded == [1]  # the slice in progress finished; no other started
 
 
-def test_video_file_has_its_own_display_decoder(tmp_path, model):
+def test_video_file_has_its_own_display_decoder(tmp_path, video_model):
     clip = make_clip(12)
     path = tmp_path / "clip.mp4"
-    write_video(path, clip, gop=6)
-    w = Sam2Widget(path, model=model, frame_cache_mb=0)  # no cache: every reply decodes
+    write_video(path, clip, options={"crf": "10"}, gop=6)
+    w = Sam2Widget(path, model=video_model, frame_cache_mb=0)  # no cache: every reply decodes
     front = Recorder(w)
     assert w._frames_source is not w.tracker.source
     assert front.ack(front.send("fetch_frames", indices=[6, 7, 5, 8, 4]))["ok"]

@@ -1,8 +1,8 @@
 """``Sam2Widget(source)`` picks the widget, each widget handles the messages of its table, and
 "Everything" on a clip makes objects ready to track.
 
-A tiny random-weight model at image size 128 and the synthetic clip of
-tests/backend/video/clip.py (fixtures of tests/widget/harness.py).
+A tiny random-weight video_model at image size 128 and the synthetic clip of
+tests/clips.py (fixtures of tests/widget/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import pytest
 import sam2_backend as sb
 from sam2_widget import Sam2ImageWidget, Sam2VideoWidget, Sam2Widget, messages
 from tests.widget.harness import VIDEO_FRAMES as T
-from tests.widget.harness import (
-    Frontend,
-    video_clip,  # noqa: F401 - the fixture "clip"
-    video_model,  # noqa: F401 - the fixture "model"
-)
+from tests.widget.harness import Frontend, ok
 
 # The mask generator with no filter and no NMS keeps one mask per grid point: 4 masks whatever
 # the random weights are (with its filters on it may find none).
@@ -27,39 +23,34 @@ AMG = dict(
 SHOWN = 2  # the frame "Everything" runs on
 
 
-def ok(front: Frontend, seq: int) -> None:
-    ack = front.ack(seq)
-    assert ack["ok"], ack
-
-
-def test_the_front_door_picks_the_widget_and_both_are_sam2widgets(clip, model, tmp_path):
-    images = Sam2Widget(list(clip[:2]), model=model)
-    video = Sam2Widget(clip, model=model, video=True)
+def test_the_front_door_picks_the_widget_and_both_are_sam2widgets(clip, video_model, tmp_path):
+    images = Sam2Widget(list(clip[:2]), model=video_model)
+    video = Sam2Widget(clip, model=video_model, video=True)
     assert isinstance(images, Sam2ImageWidget) and not isinstance(images, Sam2VideoWidget)
     assert isinstance(video, Sam2VideoWidget) and not isinstance(video, Sam2ImageWidget)
     assert isinstance(images, Sam2Widget) and isinstance(video, Sam2Widget)
     assert not issubclass(Sam2VideoWidget, Sam2ImageWidget) and not issubclass(Sam2ImageWidget, Sam2VideoWidget)
     # load_session gives the kind the file was saved from, also when asked of the other class
     path = images.save_session(tmp_path / "images.npz")
-    loaded = Sam2Widget.load_session(path, model=model)
+    loaded = Sam2Widget.load_session(path, model=video_model)
     assert isinstance(loaded, Sam2ImageWidget)
     with pytest.raises(ValueError, match="holds a session of images.*Sam2Widget.load_session"):
-        Sam2VideoWidget.load_session(path, model=model)
+        Sam2VideoWidget.load_session(path, model=video_model)
     # a sibling asked for the other kind of source says which call to make
     with pytest.raises(ValueError, match=r"Sam2ImageWidget shows images, but video=True.*Sam2Widget\(source"):
-        Sam2ImageWidget(clip, model=model, video=True)
+        Sam2ImageWidget(clip, model=video_model, video=True)
     for w in (images, video, loaded):
         w.close()
 
 
-def test_each_widget_declares_its_messages_and_refuses_the_others(clip, model):
+def test_each_widget_declares_its_messages_and_refuses_the_others(clip, video_model):
     for widget_class in (Sam2ImageWidget, Sam2VideoWidget):
         for kind in widget_class._messages:
             assert callable(getattr(widget_class, f"_msg_{kind}")), (widget_class, kind)
     assert set(Sam2ImageWidget._messages) | set(Sam2VideoWidget._messages) == set(messages.TYPES)
 
-    images = Sam2Widget(list(clip[:2]), model=model)
-    video = Sam2Widget(clip, model=model, video=True)
+    images = Sam2Widget(list(clip[:2]), model=video_model)
+    video = Sam2Widget(clip, model=video_model, video=True)
     assert images._supported_messages == list(Sam2ImageWidget._messages)
     assert video._supported_messages == list(Sam2VideoWidget._messages)
     assert "track" not in images._supported_messages and "merge_objects" not in video._supported_messages
@@ -76,8 +67,8 @@ def test_each_widget_declares_its_messages_and_refuses_the_others(clip, model):
     video.close()
 
 
-def test_an_unexpected_error_in_a_handler_is_acked_and_shown(clip, model, monkeypatch):
-    w = Sam2Widget(list(clip[:2]), model=model)
+def test_an_unexpected_error_in_a_handler_is_acked_and_shown(clip, video_model, monkeypatch):
+    w = Sam2Widget(list(clip[:2]), model=video_model)
     front = Frontend(w)
 
     def broken(self, msg):
@@ -103,10 +94,10 @@ def reference_everything(model, clip, start: int) -> tuple[list[np.ndarray], sb.
     return masks, trk
 
 
-def test_everything_on_a_clip_makes_objects_ready_to_track(clip, model):
-    masks, trk = reference_everything(model, clip, SHOWN)
+def test_everything_on_a_clip_makes_objects_ready_to_track(clip, video_model):
+    masks, trk = reference_everything(video_model, clip, SHOWN)
     assert len(masks) == 4
-    w = Sam2Widget(clip, model=model, video=True, amg_options=AMG)
+    w = Sam2Widget(clip, model=video_model, video=True, amg_options=AMG)
     front = Frontend(w)
     ok(front, front.send("goto", index=SHOWN))
     ok(front, front.send("segment_everything"))  # the toolbar's "Everything"
@@ -130,8 +121,8 @@ def test_everything_on_a_clip_makes_objects_ready_to_track(clip, model):
     w.close()
 
 
-def test_everything_on_a_clip_is_one_undo_step(clip, model):
-    w = Sam2Widget(clip, model=model, video=True)
+def test_everything_on_a_clip_is_one_undo_step(clip, video_model):
+    w = Sam2Widget(clip, model=video_model, video=True)
     w.add_points([[30, 40]], [1], frame=0)
     w.goto(SHOWN)
     ids = w.segment_everything(**AMG)

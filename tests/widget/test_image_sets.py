@@ -8,15 +8,10 @@ from PIL import Image
 
 from sam2_backend.video.sources import FolderSource
 from sam2_widget import ImageReadError, ImageSet, Sam2Widget
-from tests.conftest import synthetic_image
-from tests.widget.harness import EncodingGate, make_widget, reference_mask, small_model
+from tests.images import synthetic_image
+from tests.widget.harness import EncodingGate, make_widget, reference_mask
 
 H, W = 60, 80
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture

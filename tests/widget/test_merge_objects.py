@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from sam2_widget import Sam2VideoWidget, Sam2Widget, codecs
 from sam2_widget.session import seed_logits
-from tests.conftest import synthetic_image
-from tests.widget.harness import (
-    EncodingGate,
-    Frontend,
-    make_widget,
-    reference_mask,
-    small_model,
-)
+from tests.images import synthetic_image
+from tests.widget.harness import EncodingGate, Frontend, make_widget, reference_mask
 
 H, W = 60, 80
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)  # fixed random weights: the masks (and that a click changes one) are the same every run
-    return small_model()
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,10 @@ import pytest
 
 from sam2_widget import Sam2Widget, codecs, color_for
 from sam2_widget.session import Session
-from tests.conftest import synthetic_image
-from tests.widget.harness import (
-    EncodingGate,
-    assert_same,
-    make_widget,
-    reference_mask,
-    small_model,
-    snapshot,
-)
+from tests.images import synthetic_image
+from tests.widget.harness import EncodingGate, assert_same, make_widget, reference_mask, snapshot
 
 H, W = 60, 80
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 @pytest.fixture(scope="module")

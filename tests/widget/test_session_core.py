@@ -23,7 +23,6 @@ from sam2_widget.session_file import (
     write_video_session,
 )
 from sam2_widget.video_session import VideoSession
-from tests.widget.harness import video_clip, video_model  # noqa: F401 - the fixtures "clip" and "model"
 
 
 def image_session(n: int = 2) -> Session:
@@ -96,20 +95,20 @@ def test_prompt_checks_keep_coordinates_as_given():
     assert with_box(prompts[:1], Box(3, 1, 1, 4, 4)) == (prompts[0], Box(3, 1, 1, 4, 4))
 
 
-def test_a_stored_click_keeps_its_float64_coordinates_in_both_sessions(clip, model):
+def test_a_stored_click_keeps_its_float64_coordinates_in_both_sessions(clip, video_model):
     s = image_session()
     s.add_points(0, [[30.1, 20.7]], [1])
     s.add_box(0, [1.1, 2.2, 30.3, 40.4])
     assert s.prompts(0) == (Point(1, 30.1, 20.7, 1), Box(1, 1.1, 2.2, 30.3, 40.4))
-    v = VideoSession(model, clip)
+    v = VideoSession(video_model, clip)
     v.add_points(3, [[30.1, 20.7]], [1])
     v.add_box(3, [1.1, 2.2, 30.3, 40.4])
     assert v.prompts(3) == (Point(1, 30.1, 20.7, 1), Box(1, 1.1, 2.2, 30.3, 40.4))
     v.close()
 
 
-def test_both_sessions_take_numpy_bools_for_visibility_and_share_object_rules(clip, model):
-    for s in (image_session(), VideoSession(model, clip)):
+def test_both_sessions_take_numpy_bools_for_visibility_and_share_object_rules(clip, video_model):
+    for s in (image_session(), VideoSession(video_model, clip)):
         obj = s.add_object()
         s.set_visible(obj, np.bool_(False))
         assert s.objects()[0].visible is False
@@ -126,11 +125,11 @@ def test_both_sessions_take_numpy_bools_for_visibility_and_share_object_rules(cl
         assert s.objects()[0].visible is False  # visibility is not undone
 
 
-def test_one_reader_for_both_kinds_of_session_file(tmp_path, clip, model):
+def test_one_reader_for_both_kinds_of_session_file(tmp_path, clip, video_model):
     s = image_session()
     s.add_points(1, [[30.1, 20.7]], [0])
     write_session(tmp_path / "image.npz", s, "tiny", 1)
-    v = VideoSession(model, clip)
+    v = VideoSession(video_model, clip)
     v.add_box(2, [1.5, 2.5, 30.5, 40.5])
     write_video_session(tmp_path / "clip.npz", v, "tiny", None, 2)
     v.close()
@@ -140,7 +139,7 @@ def test_one_reader_for_both_kinds_of_session_file(tmp_path, clip, model):
     assert image.state.images[1].prompts == (Point(1, 30.1, 20.7, 0),) and image.state.selected_id == 1
     video = read_session_file(tmp_path / "clip.npz")
     assert isinstance(video, SavedVideoSession) and (video.source, video.frame) == (None, 2)
-    restored = VideoSession(model, clip)
+    restored = VideoSession(video_model, clip)
     restored.restore(video.meta, video.runs)
     assert restored.prompts(2) == (Box(1, 1.5, 2.5, 30.5, 40.5),) and restored.selected_id == 1
     restored.close()
@@ -159,7 +158,7 @@ def write_meta(path, meta: dict, runs: list[int], **arrays) -> None:
     np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), runs=np.array(runs, np.uint32), **arrays)
 
 
-def test_files_in_the_version_1_layouts_still_load(tmp_path, clip, model):
+def test_files_in_the_version_1_layouts_still_load(tmp_path, clip, video_model):
     # Written out by hand as the first sam2_widget that saved sessions wrote them.
     write_meta(
         tmp_path / "image.npz",
@@ -213,7 +212,7 @@ def test_files_in_the_version_1_layouts_still_load(tmp_path, clip, model):
     )
     video = read_session_file(tmp_path / "clip.npz")
     assert isinstance(video, SavedVideoSession) and video.frame == 1
-    v = VideoSession(model, clip)
+    v = VideoSession(video_model, clip)
     v.restore(video.meta, video.runs)
     assert v.prompts(1) == (Point(1, 30.0, 40.0, 1),) and v.masks(1)[1].sum() == h * w - 5
     v.close()

@@ -1,6 +1,6 @@
 """Editing a tracked clip: undo/redo, clicks while tracking, and which frames' masks changed.
 
-Fixtures (tests/widget/harness.py) and helpers as tests/widget/test_video_widget.py: a
+Fixtures (tests/widget/conftest.py) and helpers (tests/widget/harness.py) as tests/widget/test_video_widget.py: a
 random-weight model at image size 128, the synthetic clip, and a direct ``VideoTracker``
 session as reference.
 """
@@ -14,14 +14,8 @@ import pytest
 
 import sam2_backend as sb
 from sam2_widget.video_session import VideoSession
-from tests.widget.harness import video_clip, video_model  # noqa: F401 - the fixtures "clip" and "model"
-from tests.widget.test_video_widget import (
-    T,
-    all_masks,
-    ok,
-    prompt_track_and_correct,
-    video_widget,
-)
+from tests.widget.harness import VIDEO_FRAMES as T
+from tests.widget.harness import all_masks, ok, prompt_track_and_correct, video_widget
 
 
 def direct(model, clip) -> sb.VideoTracker:
@@ -40,8 +34,8 @@ def changes(front) -> list[dict]:
     return [m for m in front.sent if m.get("type") == "masks_changed"]
 
 
-def test_undo_redo_equal_a_direct_session_with_the_final_prompts(clip, model):
-    w, front = video_widget(clip, model)
+def test_undo_redo_equal_a_direct_session_with_the_final_prompts(clip, video_model):
+    w, front = video_widget(clip, video_model)
     prompt_track_and_correct(front)
     tracked_box = {f: w.results.mask(f, 2) for f in range(T)}
     assert w.can_undo and not w.can_redo
@@ -59,7 +53,7 @@ def test_undo_redo_equal_a_direct_session_with_the_final_prompts(clip, model):
         np.testing.assert_array_equal(w.results.mask(f, 2), tracked_box[f])
 
     # the final prompts fed once to a fresh tracker: the undone object was rebuilt from them
-    trk = direct(model, clip)
+    trk = direct(video_model, clip)
     trk.add_points(0, 1, [[30.0, 40.0]], [1])
     trk.add_points(4, 1, [[70.0, 40.0]], [1])
     trk.add_box(0, 2, [60.0, 28.0, 110.0, 60.0], None, None)
@@ -73,8 +67,8 @@ def test_undo_redo_equal_a_direct_session_with_the_final_prompts(clip, model):
     w.close()
 
 
-def test_undo_brings_objects_back_with_their_tracked_masks(clip, model):
-    w, _ = video_widget(clip, model)
+def test_undo_brings_objects_back_with_their_tracked_masks(clip, video_model):
+    w, _ = video_widget(clip, video_model)
     first = w.add_points([[30, 40]], [1])
     assert list(first) == [1]
     box = w.add_object("box")
@@ -104,8 +98,8 @@ def test_undo_brings_objects_back_with_their_tracked_masks(clip, model):
     w.close()
 
 
-def test_click_while_tracking_is_kept_and_applied_after_the_run(clip, model):
-    w, front = video_widget(clip, model)
+def test_click_while_tracking_is_kept_and_applied_after_the_run(clip, video_model):
+    w, front = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1])
     reached, resume = threading.Event(), threading.Event()
 
@@ -126,7 +120,7 @@ def test_click_while_tracking_is_kept_and_applied_after_the_run(clip, model):
     ok(front, click)
     w.on_change(hold, remove=True)
 
-    trk = direct(model, clip)
+    trk = direct(video_model, clip)
     trk.add_points(0, 1, [[30.0, 40.0]], [1])
     list(trk.propagate("forward", start=0))
     trk.add_points(0, 1, [[30.0, 40.0], [44.0, 52.0]], [1, 0])
@@ -135,8 +129,8 @@ def test_click_while_tracking_is_kept_and_applied_after_the_run(clip, model):
     w.close()
 
 
-def test_masks_changed_names_exactly_the_changed_frames(clip, model):
-    w, front = video_widget(clip, model)
+def test_masks_changed_names_exactly_the_changed_frames(clip, video_model):
+    w, front = video_widget(clip, video_model)
     ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
     assert [(m["version"], m["frames"]) for m in changes(front)] == [(1, [[0, 0]])]
     assert w.masks_version == 1
@@ -168,9 +162,9 @@ def test_masks_changed_names_exactly_the_changed_frames(clip, model):
     w.close()
 
 
-def test_add_mask_objects_makes_new_objects_ready_to_track_in_one_step(clip, model):
+def test_add_mask_objects_makes_new_objects_ready_to_track_in_one_step(clip, video_model):
     # what "Everything" on a clip records: the automatic masks of the shown frame as new objects
-    session = VideoSession(model, clip)
+    session = VideoSession(video_model, clip)
     first = session.add_object("kept")
     h, w = session.hw
     disk, bar = np.zeros((h, w), bool), np.zeros((h, w), bool)
@@ -185,7 +179,7 @@ def test_add_mask_objects_makes_new_objects_ready_to_track_in_one_step(clip, mod
         session.apply(frame, obj_id)
     list(session.tracker.propagate("forward", start=2))
 
-    trk = direct(model, clip)
+    trk = direct(video_model, clip)
     trk.add_mask(2, first + 1, disk)
     trk.add_mask(2, first + 2, bar)
     list(trk.propagate("forward", start=2))

@@ -1,7 +1,7 @@
 """The video widget (sam2_widget/video_widget.py) driven through its messages.
 
 A tiny random-weight model at image size 128 and the synthetic clip of
-tests/backend/video/clip.py. The reference for every mask is the same session driven
+tests/clips.py (fixtures of tests/widget/conftest.py). The reference for every mask is the same session driven
 directly through ``VideoTracker`` with the widget's tracker options.
 """
 
@@ -14,54 +14,21 @@ import pytest
 
 import sam2_backend as sb
 from sam2_widget import Sam2VideoWidget, Sam2Widget, codecs
+from tests.clips import write_video
 from tests.widget.harness import VIDEO_FRAMES as T
-from tests.widget.harness import (
-    Frontend,
-    Recorder,
-    video_clip,  # noqa: F401 - the fixture "clip"
-    video_model,  # noqa: F401 - the fixture "model"
-    write_video,
-)
+from tests.widget.harness import Frontend, Recorder, all_masks, ok, prompt_track_and_correct, video_widget
 
 av = pytest.importorskip("av")
 
 
-def video_widget(clip, model) -> tuple[Sam2VideoWidget, Recorder]:
-    w = Sam2Widget(clip, model=model, video=True)
-    assert isinstance(w, Sam2VideoWidget) and w.is_video and w.image_count == len(clip)
-    return w, Recorder(w)
-
-
-def ok(front: Recorder, seq: int) -> None:
-    ack = front.ack(seq)
-    assert ack["ok"], ack
-
-
-def prompt_track_and_correct(front: Recorder) -> None:
-    """Object 1 clicked and object 2 boxed on frame 0, tracked forward, then object 1
-    corrected on (tracked) frame 4 with a positive and a negative click."""
-    ok(front, front.send("add_point", x=30.0, y=40.0, label=1))
-    ok(front, front.send("add_object"))
-    ok(front, front.send("add_box", x0=60.0, y0=28.0, x1=110.0, y1=60.0))
-    ok(front, front.send("track", direction="forward"))
-    ok(front, front.send("goto", index=4))
-    ok(front, front.send("select_object", id=1))
-    ok(front, front.send("add_point", x=70.0, y=40.0, label=1))
-    ok(front, front.send("add_point", x=20.0, y=80.0, label=0))
-
-
-def all_masks(results: sb.TrackResults, n: int) -> dict:
-    return {f: results.frame_masks(f) for f in range(n) if f in results}
-
-
-def test_messages_equal_direct_tracker(clip, model):
-    w, front = video_widget(clip, model)
+def test_messages_equal_direct_tracker(clip, video_model):
+    w, front = video_widget(clip, video_model)
     prompt_track_and_correct(front)
     ok(front, front.send("track", direction="both"))
     assert w.prompt_frames == [0, 4]
     assert [p["type"] for p in w.prompts] == ["point", "point"]
 
-    trk = sb.VideoTracker(model, clip, add_all_frames_to_correct_as_cond=True, clear_non_cond_mem_around_input=True)
+    trk = sb.VideoTracker(video_model, clip, add_all_frames_to_correct_as_cond=True, clear_non_cond_mem_around_input=True)
     trk.add_points(0, 1, [[30.0, 40.0]], [1])
     trk.add_box(0, 2, [60.0, 28.0, 110.0, 60.0], None, None)
     assert len(list(trk.propagate("forward", start=0))) == T
@@ -87,8 +54,8 @@ def test_messages_equal_direct_tracker(clip, model):
     w.close()
 
 
-def test_cancel_keeps_exactly_the_frames_done(clip, model):
-    w, front = video_widget(clip, model)
+def test_cancel_keeps_exactly_the_frames_done(clip, video_model):
+    w, front = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1])
     seen: list[int] = []
     reached, resume = threading.Event(), threading.Event()
@@ -121,8 +88,8 @@ def test_cancel_keeps_exactly_the_frames_done(clip, model):
     w.close()
 
 
-def test_progress_in_order(clip, model):
-    w, front = video_widget(clip, model)
+def test_progress_in_order(clip, video_model):
+    w, front = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1], frame=3)
     seen: list[dict] = []
     w.observe(lambda change: seen.append(dict(change["new"])), names="progress")
@@ -137,8 +104,8 @@ def test_progress_in_order(clip, model):
     w.close()
 
 
-def test_fetch_frames(clip, model):
-    w, front = video_widget(clip, model)
+def test_fetch_frames(clip, video_model):
+    w, front = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1])
     w.track("forward")
     seq = front.send("fetch_frames", indices=[5, 0])
@@ -159,8 +126,8 @@ def test_fetch_frames(clip, model):
     w.close()
 
 
-def test_save_load_round_trip(tmp_path, clip, model):
-    w, _ = video_widget(clip, model)
+def test_save_load_round_trip(tmp_path, clip, video_model):
+    w, _ = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1])
     second = w.add_object("square")
     w.add_box([60, 28, 110, 60], obj_id=second, frame=2)
@@ -174,8 +141,8 @@ def test_save_load_round_trip(tmp_path, clip, model):
     w.goto(5)
     path = w.save_session(tmp_path / "clip.npz")
     with pytest.raises(ValueError, match="in-memory clip"):
-        Sam2Widget.load_session(path, model=model)
-    w2 = Sam2Widget.load_session(path, clip, model=model)
+        Sam2Widget.load_session(path, model=video_model)
+    w2 = Sam2Widget.load_session(path, clip, model=video_model)
     assert isinstance(w2, Sam2VideoWidget)
     assert w2.objects == w.objects and w2.selected_id == w.selected_id
     assert w2.image_index == 5 and w2.prompt_frames == w.prompt_frames == [0, 1, 2]
@@ -190,10 +157,10 @@ def test_save_load_round_trip(tmp_path, clip, model):
     w2.close()
 
 
-def test_video_file_save_video_and_session(tmp_path, clip, model):
+def test_video_file_save_video_and_session(tmp_path, clip, video_model):
     src = tmp_path / "clip.mp4"
-    write_video(src, clip)
-    w = Sam2Widget(src, model=model)  # a video file is always a clip
+    write_video(src, clip, options={"crf": "10"}, gop=4)
+    w = Sam2Widget(src, model=video_model)  # a video file is always a clip
     assert isinstance(w, Sam2VideoWidget) and w.image_count == T
     w.add_points([[30, 40]], [1])
     w.track("forward")
@@ -210,21 +177,21 @@ def test_video_file_save_video_and_session(tmp_path, clip, model):
         original = w.tracker.source.get(i)[m].astype(float).mean(0)
         assert np.abs(inside - blue).sum() < np.abs(original - blue).sum() - 20, i
     path = w.save_session(tmp_path / "s.npz")
-    w2 = Sam2Widget.load_session(path, model=model)  # the clip is found by its path
+    w2 = Sam2Widget.load_session(path, model=video_model)  # the clip is found by its path
     np.testing.assert_array_equal(w2.results.masks(), w.results.masks())
     w.close()
     w2.close()
 
 
-def test_bad_inputs(tmp_path, clip, model):
+def test_bad_inputs(tmp_path, clip, video_model):
     with pytest.raises(FileNotFoundError):
-        Sam2Widget(tmp_path / "missing.mp4", model=model)
+        Sam2Widget(tmp_path / "missing.mp4", model=video_model)
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 20)
     with pytest.raises(ValueError, match="Could not open"):
-        Sam2Widget(fake, model=model)
+        Sam2Widget(fake, model=video_model)
 
-    w, front = video_widget(clip, model)
+    w, front = video_widget(clip, video_model)
     w.add_points([[30, 40]], [1])
     w.track("forward")
     before = w.results.masks()
@@ -266,7 +233,7 @@ def test_bad_inputs(tmp_path, clip, model):
     w.close()
 
     # an image set refuses the video messages
-    images = Sam2Widget(list(clip[:2]), model=model)
+    images = Sam2Widget(list(clip[:2]), model=video_model)
     assert not isinstance(images, Sam2VideoWidget) and not images.is_video
     f = Frontend(images)
     ack = f.ack(f.send("track", direction="forward"))
@@ -274,15 +241,15 @@ def test_bad_inputs(tmp_path, clip, model):
     images.close()
 
 
-def test_truncated_video(tmp_path, model):
+def test_truncated_video(tmp_path, video_model):
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 255, size=(24, 96, 128, 3), dtype=np.uint8)  # noise: the cut lands mid-clip
     full = tmp_path / "full.mp4"
-    write_video(full, frames, faststart=True)
+    write_video(full, frames, options={"crf": "10"}, gop=4, faststart=True)
     data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
-    w = Sam2Widget(cut, model=model)
+    w = Sam2Widget(cut, model=video_model)
     front = Recorder(w)
     assert w.image_count == 24  # the container still says 24
     w.add_points([[30, 40]], [1])

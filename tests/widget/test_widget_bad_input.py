@@ -7,22 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_image
-from tests.widget.harness import (
-    Frontend,
-    assert_same,
-    make_widget,
-    small_model,
-    snapshot,
-)
+from tests.images import synthetic_image
+from tests.widget.harness import Frontend, assert_same, make_widget, snapshot
 
 H, W = 60, 80
 
 
 @pytest.fixture(scope="module")
-def widget():
+def widget(model):
     """One widget with two objects and masks, shared: bad input must leave it as it is."""
-    w, _ = make_widget(synthetic_image(H, W), small_model())
+    w, _ = make_widget(synthetic_image(H, W), model)
     w.add_points([[20, 20], [30, 25]], [1, 0])
     w.add_object("second")
     w.add_box([40, 5, 78, 35])

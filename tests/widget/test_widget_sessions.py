@@ -9,16 +9,11 @@ from PIL import Image
 import sam2_backend as sb
 from sam2_widget import Sam2Widget
 from sam2_widget.session import Session, seed_logits
-from tests.conftest import synthetic_image
-from tests.widget.harness import make_widget, reference_mask, small_model
+from tests.images import synthetic_image
+from tests.widget.harness import make_widget, reference_mask
 
 H, W = 60, 80
 AMG = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
 
 
 def everything(widget: Sam2Widget) -> dict:

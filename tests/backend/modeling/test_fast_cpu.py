@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_backend import ImagePredictor, VideoTracker, build_model
-from sam2_backend.configs import get_config
+from sam2_backend import ImagePredictor, VideoTracker
 from sam2_backend.modeling import fast_cpu
 from sam2_backend.modeling.attention import Attention, RoPEAttention
 from sam2_backend.modeling.common import MLP
@@ -21,10 +20,10 @@ from sam2_backend.modeling.fast_cpu import (
     prepare_bf16_cpu,
 )
 from sam2_backend.modeling.hiera import MultiScaleAttention, MultiScaleBlock
-from tests.conftest import synthetic_image
+from tests.images import synthetic_image
+from tests.models import tiny_model
 
 BF16 = torch.bfloat16
-SMALL = get_config("tiny").replace(image_size=256)
 PLAIN_ATTENTION = (Attention, RoPEAttention, MultiScaleAttention)
 
 
@@ -40,8 +39,8 @@ def _run(model) -> None:
 
 
 def test_prepare_installs_the_fast_modules_and_keeps_the_keys():
-    plain = build_model(SMALL, device="cpu")
-    fast = build_model(SMALL, device="cpu", precision="bf16")
+    plain = tiny_model()
+    fast = tiny_model(precision="bf16")
     assert isinstance(fast, Bf16CpuSAM2Model) and type(plain).__name__ == "SAM2Model"
     trunk = fast.image_encoder.trunk
     assert isinstance(trunk.patch_embed, ChannelsLastPatchEmbed)
@@ -68,10 +67,10 @@ def test_prepare_installs_the_fast_modules_and_keeps_the_keys():
 
 
 def test_fast_path_never_reaches_the_plain_attention_op(no_flash):
-    plain = build_model(SMALL, device="cpu")
+    plain = tiny_model()
     with pytest.raises(AssertionError, match="was called"):
         _run(plain)  # the patch does catch the plain blocks ...
-    _run(build_model(SMALL, device="cpu", precision="bf16"))  # ... which no attention of the fast path reaches
+    _run(tiny_model(precision="bf16"))  # ... which no attention of the fast path reaches
 
 
 @pytest.mark.parametrize("q_stride", [None, 2])
@@ -92,7 +91,7 @@ def test_windowed_block_in_strips_equals_the_whole_map(monkeypatch, q_stride):
 
 
 def test_folded_neck_equals_the_neck_then_the_projections():
-    model = build_model(SMALL, device="cpu")
+    model = tiny_model()
     neck, decoder = model.image_encoder.neck, model.sam_mask_decoder
     folded = FoldedFpnNeck(
         position_encoding=neck.position_encoding,
@@ -116,9 +115,8 @@ def test_folded_neck_equals_the_neck_then_the_projections():
 def test_fast_cpu_predictor_stays_close_to_fp32():
     """The whole fast path at the full 1024 input (chunked global attention, strips,
     folded high-resolution projections) against the exact fp32 path."""
-    cfg = get_config("tiny")
-    exact = build_model(cfg, device="cpu")
-    fast = build_model(cfg, device="cpu", precision="bf16")
+    exact = tiny_model(1024)
+    fast = tiny_model(1024, precision="bf16")
     fast.load_state_dict(exact.state_dict())
     image = synthetic_image(600, 800, seed=3)
     outs = []

@@ -3,16 +3,15 @@
 import numpy as np
 
 import sam2_backend as sb
-from sam2_backend.configs import get_config
 from tests.backend.reference import randomize_
-from tests.backend.video.clip import make_clip
-from tests.conftest import synthetic_image
+from tests.clips import make_clip
+from tests.images import synthetic_image
+from tests.models import tiny_model
 
 
 def _twins():
-    cfg = get_config("tiny").replace(image_size=128)
-    eager = randomize_(sb.build_model(cfg, device="cpu"))
-    compiled = sb.build_model(cfg, device="cpu")
+    eager = randomize_(tiny_model(128))
+    compiled = tiny_model(128)
     compiled.load_state_dict(eager.state_dict())
     return eager, compiled
 

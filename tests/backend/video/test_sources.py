@@ -26,7 +26,7 @@ from sam2_backend.video.sources import (  # noqa: E402
     VideoFileSource,
     open_source,
 )
-from tests.backend.video.media import has_encoder, write_video  # noqa: E402
+from tests.clips import has_encoder, write_video  # noqa: E402
 
 T, H, W = 24, 96, 128
 TOL = 6.0  # mean absolute difference (of 255) allowed for lossy codecs
@@ -217,9 +217,7 @@ def test_video_from_bytes_and_file_object(videos):
 def test_truncated_video(tmp_path):
     frames = make_frames(noise=25, seed=1)  # noise: every frame costs bytes, so the cut is mid-clip
     full = tmp_path / "full.mp4"
-    write_video(
-        full, frames, "libx264", {"crf": "10"}, gop=4, container_options={"movflags": "faststart"}
-    )  # index first: the cut keeps it
+    write_video(full, frames, options={"crf": "10"}, gop=4, faststart=True)  # index first: the cut keeps it
     data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])

@@ -9,7 +9,7 @@ editing calls update objects and results, and bad input fails clearly without
 losing anything.
 
 Small and fast: a tiny model at image size 128, clips of 10 to 40 frames of
-96x128 (``tests/backend/video/clip.py``).
+96x128 (``tests/clips.py``).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from sam2_backend import ImagePredictor, VideoTracker, build_model, get_config
+from sam2_backend import ImagePredictor, VideoTracker, build_model
 from sam2_backend.postprocess import fill_holes_in_mask_scores
 from sam2_backend.video import memory_bank
 from sam2_backend.video.sources import FrameReadError, VideoFileSource
 from tests.backend.reference import randomize_
-from tests.backend.video.clip import H, W, disk, make_clip, square
-from tests.backend.video.media import has_encoder, write_video
+from tests.clips import LOSSLESS_H264, H, W, disk, has_encoder, make_clip, square, write_video
+from tests.models import tiny_model
 
 av = pytest.importorskip("av")
 
@@ -44,8 +44,7 @@ SQUARE_BOX = [98, 28, 130 - 3, 59]  # around the square in frame 0
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    m = build_model(get_config("tiny").replace(image_size=IMAGE_SIZE), device="cpu")
+    m = tiny_model(IMAGE_SIZE)
     # build_model's own initialisation gives object-score logits of about -0.01 on every
     # frame, so every mask would be empty and every comparison trivially equal. Perturb
     # every tensor as the parity tests do: masks become large blobs, objects "visible".
@@ -89,20 +88,18 @@ def forward_reference(model):
 SOURCE_CLIP = make_clip(16)
 
 # Lossless video files, so the decoded frames are the array's frames bit for bit and the
-# masks must be identical: FFV1 in Matroska (RGB as bgr0), and H.264 in MP4 through
-# libx264rgb at qp 0 (RGB without YUV conversion; plain libx264 with yuv444p at qp 0 is
-# off by up to 2 levels from the colour conversion).
-VIDEO_KINDS = [("ffv1.mkv", "ffv1", {}, "bgr0")]
+# masks must be identical: FFV1 in Matroska (RGB as bgr0), and H.264 in MP4 (LOSSLESS_H264).
+# File name -> write_video's encoding keywords.
+VIDEO_KINDS = {"ffv1.mkv": {"codec": "ffv1", "pix_fmt": "bgr0"}}
 if has_encoder("libx264rgb"):
-    VIDEO_KINDS.append(("x264rgb_qp0.mp4", "libx264rgb", {"qp": "0"}, "rgb24"))
+    VIDEO_KINDS["x264rgb_qp0.mp4"] = LOSSLESS_H264
 
 
 def _source(kind, tmp_path):
     frames = SOURCE_CLIP
-    if kind in [v[0] for v in VIDEO_KINDS]:
-        _, codec, options, pix_fmt = next(v for v in VIDEO_KINDS if v[0] == kind)
+    if kind in VIDEO_KINDS:
         path = tmp_path / kind
-        write_video(path, frames, codec, options, pix_fmt=pix_fmt)
+        write_video(path, frames, **VIDEO_KINDS[kind])
         with VideoFileSource(path) as src:  # lossless: the comparison below must be exact
             assert len(src) == len(frames)
             for i in range(len(frames)):
@@ -141,7 +138,7 @@ def test_array_session_is_not_trivial(array_session):
     assert min(m[1].sum() for _, m in seq) > 100  # every mask non-empty, so equal masks mean something
 
 
-@pytest.mark.parametrize("kind", [v[0] for v in VIDEO_KINDS] + ["png-folder", "list", "generator"])
+@pytest.mark.parametrize("kind", [*VIDEO_KINDS, "png-folder", "list", "generator"])
 def test_every_source_gives_the_same_masks(model, array_session, tmp_path, kind):
     seq, out = _source_session(model, _source(kind, tmp_path))
     ref_seq, ref_out = array_session
@@ -156,8 +153,7 @@ def test_every_source_gives_the_same_masks(model, array_session, tmp_path, kind)
 def test_truncated_video_keeps_what_was_tracked(model, tmp_path):
     frames = make_clip(24, seed=1)  # noisy background: every frame costs bytes, so the cut is mid-clip
     full = tmp_path / "full.mp4"
-    write_video(full, frames, "libx264", {"crf": "10", "g": "4"},
-                container_options={"movflags": "faststart"})  # index first: the cut keeps it
+    write_video(full, frames, options={"crf": "10"}, gop=4, faststart=True)  # index first: the cut keeps it
     data = full.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.5)])

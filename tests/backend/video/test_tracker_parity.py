@@ -17,7 +17,7 @@ from sam2_backend.inputs import image_to_tensor
 from sam2_backend.transforms import preprocess
 from sam2_backend.video.tracker import VideoTracker
 from tests.backend.reference import build_reference, memory_in_fp32, ours_like
-from tests.backend.video.clip import bar, make_clip
+from tests.clips import bar, make_clip
 
 TOL = 1e-4
 # Two objects whose logits differ by less than this may swap under float noise
