@@ -92,8 +92,9 @@ def test_uncrop_and_edge_filter_match_reference():
     assert torch.equal(mu.uncrop_masks(masks, crop, (70, 80)), ref.uncrop_masks(masks, crop, 70, 80))
     assert mu.uncrop_masks(masks, [0, 0, 50, 30], (30, 50)) is masks
     for image_box in ([0, 0, 80, 70], [0, 0, 60, 50]):
-        assert torch.equal(mu.is_box_near_crop_edge(boxes, crop, image_box),
-                           ref.is_box_near_crop_edge(boxes, crop, image_box))
+        assert torch.equal(
+            mu.is_box_near_crop_edge(boxes, crop, image_box), ref.is_box_near_crop_edge(boxes, crop, image_box)
+        )
 
 
 def test_box_xyxy_to_xywh():
@@ -137,19 +138,23 @@ def test_mask_records_keep_and_extend():
 
 # --- parameter validation (checked before the model is touched) -------------------
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(output_mode="png"), "output_mode"),
-    (dict(points_per_side=None), "exactly one"),
-    (dict(point_grids=[mu.point_grid(4)]), "exactly one"),
-    (dict(points_per_side=None, point_grids=[mu.point_grid(4)], crop_n_layers=1), "one grid per crop layer"),
-    (dict(points_per_side=None, point_grids=[np.zeros((3, 3))]), r"\(N, 2\)"),
-    (dict(points_per_side=None, point_grids=[np.full((3, 2), 2.0)]), r"\[0, 1\]"),
-    (dict(points_per_side=2, crop_n_layers=2, crop_n_points_downscale_factor=2), "no points"),
-    (dict(points_per_batch=0), "points_per_batch"),
-    (dict(crop_n_layers=-1), "crop_n_layers"),
-    (dict(crop_n_points_downscale_factor=0), "downscale_factor"),
-    (dict(min_mask_region_area=-1), "min_mask_region_area"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(output_mode="png"), "output_mode"),
+        (dict(points_per_side=None), "exactly one"),
+        (dict(point_grids=[mu.point_grid(4)]), "exactly one"),
+        (dict(points_per_side=None, point_grids=[mu.point_grid(4)], crop_n_layers=1), "one grid per crop layer"),
+        (dict(points_per_side=None, point_grids=[np.zeros((3, 3))]), r"\(N, 2\)"),
+        (dict(points_per_side=None, point_grids=[np.full((3, 2), 2.0)]), r"\[0, 1\]"),
+        (dict(points_per_side=2, crop_n_layers=2, crop_n_points_downscale_factor=2), "no points"),
+        (dict(points_per_batch=0), "points_per_batch"),
+        (dict(crop_n_layers=-1), "crop_n_layers"),
+        (dict(crop_n_points_downscale_factor=0), "downscale_factor"),
+        (dict(min_mask_region_area=-1), "min_mask_region_area"),
+    ],
+)
 def test_invalid_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AutomaticMaskGenerator(object(), **kwargs)

@@ -57,19 +57,49 @@ def assert_same_records(ours: list[dict], want: list[dict]) -> None:
 # higher mask_threshold and a lenient NMS keep many, varied records.
 CASES = {
     "plain": dict(points_per_side=6, pred_iou_thresh=0.0, stability_score_thresh=0.0),
-    "filters": dict(points_per_side=6, points_per_batch=20, pred_iou_thresh=0.55,
-                    stability_score_thresh=0.05, stability_score_offset=0.05,
-                    mask_threshold=0.2, box_nms_thresh=0.9),
-    "crops_rle": dict(points_per_side=4, crop_n_layers=1, pred_iou_thresh=0.0,
-                      stability_score_thresh=0.0, output_mode="uncompressed_rle",
-                      mask_threshold=0.3, box_nms_thresh=0.9, crop_nms_thresh=0.9),
-    "coco_single": dict(points_per_side=5, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                        output_mode="coco_rle", multimask_output=False, mask_threshold=0.5),
-    "m2m": dict(points_per_side=4, points_per_batch=7, pred_iou_thresh=0.0,
-                stability_score_thresh=0.0, use_m2m=True, mask_threshold=0.2, box_nms_thresh=0.9),
-    "grids": dict(points_per_side=None, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                  point_grids=[np.array([[0.2, 0.3], [0.5, 0.5], [0.9, 0.1], [0.33, 0.8]])],
-                  box_nms_thresh=1.0),
+    "filters": dict(
+        points_per_side=6,
+        points_per_batch=20,
+        pred_iou_thresh=0.55,
+        stability_score_thresh=0.05,
+        stability_score_offset=0.05,
+        mask_threshold=0.2,
+        box_nms_thresh=0.9,
+    ),
+    "crops_rle": dict(
+        points_per_side=4,
+        crop_n_layers=1,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        output_mode="uncompressed_rle",
+        mask_threshold=0.3,
+        box_nms_thresh=0.9,
+        crop_nms_thresh=0.9,
+    ),
+    "coco_single": dict(
+        points_per_side=5,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        output_mode="coco_rle",
+        multimask_output=False,
+        mask_threshold=0.5,
+    ),
+    "m2m": dict(
+        points_per_side=4,
+        points_per_batch=7,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        use_m2m=True,
+        mask_threshold=0.2,
+        box_nms_thresh=0.9,
+    ),
+    "grids": dict(
+        points_per_side=None,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        point_grids=[np.array([[0.2, 0.3], [0.5, 0.5], [0.9, 0.1], [0.33, 0.8]])],
+        box_nms_thresh=1.0,
+    ),
 }
 
 
@@ -86,8 +116,14 @@ def test_matches_reference(models, case):
 
 def test_min_mask_region_area_matches_reference(models, patched_reference):
     ref_model, ours_model = models
-    kwargs = dict(points_per_side=5, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                  mask_threshold=0.2, box_nms_thresh=0.9, min_mask_region_area=25)
+    kwargs = dict(
+        points_per_side=5,
+        pred_iou_thresh=0.0,
+        stability_score_thresh=0.0,
+        mask_threshold=0.2,
+        box_nms_thresh=0.9,
+        min_mask_region_area=25,
+    )
     with torch.inference_mode():
         want = reference_generator(ref_model, **kwargs).generate(IMAGE)
     ours = AutomaticMaskGenerator(ours_model, **kwargs).generate(IMAGE)
@@ -101,8 +137,9 @@ def test_accepts_predictor_and_records_types(models):
     from sam2_backend import ImagePredictor
 
     _, ours_model = models
-    amg = AutomaticMaskGenerator(ImagePredictor(ours_model), points_per_side=3,
-                                 pred_iou_thresh=0.0, stability_score_thresh=0.0)
+    amg = AutomaticMaskGenerator(
+        ImagePredictor(ours_model), points_per_side=3, pred_iou_thresh=0.0, stability_score_thresh=0.0
+    )
     records = amg.generate(IMAGE)
     assert records
     for r in records:
@@ -118,6 +155,5 @@ def test_accepts_predictor_and_records_types(models):
 def test_no_surviving_masks_gives_no_records(models):
     # (The reference fails here with crops: it cannot take the box area of an empty list.)
     _, ours_model = models
-    amg = AutomaticMaskGenerator(ours_model, points_per_side=2, crop_n_layers=1,
-                                 pred_iou_thresh=0.99)
+    amg = AutomaticMaskGenerator(ours_model, points_per_side=2, crop_n_layers=1, pred_iou_thresh=0.99)
     assert amg.generate(IMAGE) == []

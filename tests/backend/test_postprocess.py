@@ -69,10 +69,7 @@ def test_connected_components_match_bfs(shape, density):
 
 
 def test_connected_components_diagonal_and_bool_or_uint8_input():
-    mask = torch.tensor([[1, 0, 0, 1],
-                         [0, 1, 0, 1],
-                         [0, 0, 0, 0],
-                         [1, 1, 0, 1]], dtype=torch.uint8)[None, None]
+    mask = torch.tensor([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 0, 1]], dtype=torch.uint8)[None, None]
     labels, areas = connected_components(mask)
     assert labels[0, 0].tolist() == [[1, 0, 0, 2], [0, 1, 0, 2], [0, 0, 0, 0], [3, 3, 0, 4]]
     assert areas[0, 0].tolist() == [[2, 0, 0, 2], [0, 2, 0, 2], [0, 0, 0, 0], [2, 2, 0, 1]]
@@ -101,8 +98,7 @@ def random_logits(shape, seed: int, bias: float = 0.0) -> torch.Tensor:
 def test_image_postprocess_matches_reference(patched_reference, hole, sprinkle, threshold):
     from sam2.utils.transforms import SAM2Transforms
 
-    transforms = SAM2Transforms(resolution=64, mask_threshold=threshold,
-                                max_hole_area=hole, max_sprinkle_area=sprinkle)
+    transforms = SAM2Transforms(resolution=64, mask_threshold=threshold, max_hole_area=hole, max_sprinkle_area=sprinkle)
     logits = random_logits((2, 3, 40, 48), seed=int(min(hole, 99)) + int(sprinkle), bias=threshold - 0.2)
     orig_hw = (50, 70)
     want = transforms.postprocess_masks(logits, orig_hw)

@@ -38,14 +38,18 @@ def chromium_path() -> str:
     """The system Chromium, or skip: the e2e tests need a real browser."""
     path = find_chromium()
     if path is None:
-        pytest.skip("browser e2e tests need Debian's chromium on PATH "
-                    "(apt-get update && apt-get install -y chromium)")
+        pytest.skip("browser e2e tests need Debian's chromium on PATH (apt-get update && apt-get install -y chromium)")
     return path
 
 
 def _require_python_packages(*extra: tuple[str, str]) -> None:
-    for module, package in (("playwright.sync_api", "playwright"), ("jupyterlab", "jupyterlab"),
-                            ("ipykernel", "ipykernel"), ("nbformat", "nbformat"), *extra):
+    for module, package in (
+        ("playwright.sync_api", "playwright"),
+        ("jupyterlab", "jupyterlab"),
+        ("ipykernel", "ipykernel"),
+        ("nbformat", "nbformat"),
+        *extra,
+    ):
         try:
             __import__(module)
         except ImportError:
@@ -59,8 +63,9 @@ def browser_executable() -> str:
 
 
 @pytest.fixture(scope="session", params=FRONTENDS)
-def jupyter(request: pytest.FixtureRequest, browser_executable: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+def jupyter(
+    request: pytest.FixtureRequest, browser_executable: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[JupyterServer]:
     """The front end's server (e2e_server.running_jupyter) in a fresh temporary folder.
     pytest runs every test of one front end before the next one starts, so one server runs
     at a time."""

@@ -47,8 +47,9 @@ FRONTENDS = ("lab", "notebook")
 # popups, and every cell kept in the DOM (no virtual scrolling) so that locators find
 # cells below the widget.
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}',
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
+        '{"fetchNews": "false", "checkForUpdates": false, "doNotDisturbMode": true}'
+    ),
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
 }
 
@@ -76,10 +77,11 @@ def ensure_bundle() -> None:
         return
     npm = shutil.which("npm")
     if npm is None or not (ROOT / "node_modules").is_dir():
-        raise BundleError("sam2_widget/static is missing or older than js/, and npm (with node_modules) "
-                          "is not there to rebuild it: run `npm install && npm run build`.")
-    done = subprocess.run([npm, "run", "build"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+        raise BundleError(
+            "sam2_widget/static is missing or older than js/, and npm (with node_modules) "
+            "is not there to rebuild it: run `npm install && npm run build`."
+        )
+    done = subprocess.run([npm, "run", "build"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:
         raise BundleError(f"npm run build failed:\n{done.stdout}\n{done.stderr}")
 
@@ -119,8 +121,9 @@ def _wait_until_up(proc: subprocess.Popen, url: str, token: str, log: Path) -> N
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"the jupyter server did not answer within {SERVER_START_TIMEOUT_S} s:\n"
-                       f"{log.read_text(errors='replace')}")
+    raise RuntimeError(
+        f"the jupyter server did not answer within {SERVER_START_TIMEOUT_S} s:\n{log.read_text(errors='replace')}"
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -174,7 +177,10 @@ def running_jupyter(frontend: str, base: Path, env: Mapping[str, str] | None = N
     # server extension (LabApp: news, update check, extension manager) runs in both servers.
     app = "LabApp" if frontend == "lab" else "JupyterNotebookApp"
     cmd = [
-        sys.executable, "-m", "jupyter", frontend,
+        sys.executable,
+        "-m",
+        "jupyter",
+        frontend,
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -191,8 +197,15 @@ def running_jupyter(frontend: str, base: Path, env: Mapping[str, str] | None = N
     ]
     log = base / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=folder, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=folder,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(proc, url, token, log)

@@ -51,7 +51,9 @@ BOX = (132.0, 99.0, 216.0, 162.0)  # image pixels: around the green square (obje
 POS_TOL = 1.0  # image pixels: a click at the fitted view's scale (~4 screen px per pixel)
 ZOOM_TOL = 2.0  # image pixels: clicks and drags after zooming / panning
 
-SETUP_CELL = DUMP_CODE + """\
+SETUP_CELL = (
+    DUMP_CODE
+    + """\
 import torch
 import sam2_backend as sb
 from sam2_widget import Sam2Widget
@@ -62,6 +64,7 @@ torch.manual_seed(0)
 model = sb.build_model(sb.get_config("tiny").replace(image_size=256), device="cpu")
 w = Sam2Widget("image.png", model=model)
 w"""
+)
 
 # Run after the interactions: the kernel's view of the widget, for the test to read from disk.
 STATE_CELL = """\
@@ -119,8 +122,11 @@ def open_widget(page, jupyter, notebook: str):
     canvas = root.locator("canvas.sam2w-canvas")
     canvas.scroll_into_view_if_needed()
     # The image is drawn where the fitted view puts it (checks the coordinate mapping too).
-    before = wait_for(lambda: (c := read_canvas(canvas, IMAGE_W, IMAGE_H)).shows(CLICK, GREEN) and c, 30,
-                      "the image to be drawn on the canvas (red disk, green square)")
+    before = wait_for(
+        lambda: (c := read_canvas(canvas, IMAGE_W, IMAGE_H)).shows(CLICK, GREEN) and c,
+        30,
+        "the image to be drawn on the canvas (red disk, green square)",
+    )
     return root, canvas, before
 
 
@@ -172,7 +178,8 @@ def test_clicks_draw_masks_and_a_refused_prompt_shows_its_error(page, jupyter):
     assert near(negative, NEGATIVE, POS_TOL), f"the right click reached Python at {negative}, not at {NEGATIVE}"
     second = masks_of(arrays)[obj["id"]]
     assert second.sum() < first.sum() - 500, (
-        f"the negative point removed no area: {first.sum()} -> {second.sum()} mask pixels")
+        f"the negative point removed no area: {first.sum()} -> {second.sum()} mask pixels"
+    )
     # The canvas follows: the pixels that left the mask are no longer tinted.
     shown = expect_overlay(canvas, before, state, arrays, "the mask after the negative point")
     prompts_before_error = state["prompts"]
@@ -183,8 +190,11 @@ def test_clicks_draw_masks_and_a_refused_prompt_shows_its_error(page, jupyter):
     printed = cell(page, 2).locator(".jp-OutputArea-output", has_text="E2E-REFUSED:").inner_text()
     message = printed.split("E2E-REFUSED:", 1)[1].strip()
     assert "outside the image" in message, message
-    wait_for(lambda: error_text.inner_text().strip() == message, 10,
-             f"the widget's error line to read {message!r} (it reads {error_text.inner_text()!r})")
+    wait_for(
+        lambda: error_text.inner_text().strip() == message,
+        10,
+        f"the widget's error line to read {message!r} (it reads {error_text.inner_text()!r})",
+    )
     assert root.locator('.sam2w-status[data-status="error"]').count() == 1
     state, arrays = read_state(page, jupyter, 1, "state")
     assert state["error"] == message and state["prompts"] == prompts_before_error, state
@@ -270,8 +280,11 @@ def test_zoom_pan_click_and_keys_only_while_focused(page, jupyter):
     drag(page, canvas, start, (start[0] - 70, start[1] - 45), button="middle")
     view = view.pan(-70, -45)
     # The image is drawn through the view computed here, and that is not the fitted one.
-    wait_for(lambda: read_canvas(canvas, IMAGE_W, IMAGE_H, view).shows(CLICK, GREEN), 10,
-             f"the canvas to show the image zoomed and panned to {view} (fitted: {fitted.view})")
+    wait_for(
+        lambda: read_canvas(canvas, IMAGE_W, IMAGE_H, view).shows(CLICK, GREEN),
+        10,
+        f"the canvas to show the image zoomed and panned to {view} (fitted: {fitted.view})",
+    )
     assert view.scale > 1.5 * fitted.scale
 
     # A click lands on the image pixel under the pointer in the zoomed view.
@@ -287,7 +300,8 @@ def test_zoom_pan_click_and_keys_only_while_focused(page, jupyter):
     assert point["type"] == "point" and point["label"] == 1, point
     assert near(point, target, ZOOM_TOL), (
         f"the click reached Python at ({point['x']:.1f}, {point['y']:.1f}), not at the zoomed view's "
-        f"({target[0]:.1f}, {target[1]:.1f}) (the fitted view would give ({unzoomed[0]:.1f}, {unzoomed[1]:.1f}))")
+        f"({target[0]:.1f}, {target[1]:.1f}) (the fitted view would give ({unzoomed[0]:.1f}, {unzoomed[1]:.1f}))"
+    )
     [first] = clicked["objects"]
 
     # Keys while the widget has focus act on the widget and never reach the notebook, with

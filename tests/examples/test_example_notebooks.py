@@ -163,8 +163,9 @@ def test_notebook_runs_top_to_bottom(path: Path, checkpoint: Path, tmp_path: Pat
     assert check is not None, f"add a check of what {path.name} saves to CHECKS"
     monkeypatch.setenv("SAM2_MODEL", str(checkpoint))  # the kernel inherits this environment
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
     check(tmp_path)

@@ -25,6 +25,7 @@ from tests.widget.harness import Recorder, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def state(widget) -> dict:
     return json.loads(json.dumps(child.state(widget)))  # as the child wrote it (JSON keys are strings)
 

@@ -28,7 +28,9 @@ def test_messages_equal_direct_tracker(clip, video_model):
     assert w.prompt_frames == [0, 4]
     assert [p["type"] for p in w.prompts] == ["point", "point"]
 
-    trk = sb.VideoTracker(video_model, clip, add_all_frames_to_correct_as_cond=True, clear_non_cond_mem_around_input=True)
+    trk = sb.VideoTracker(
+        video_model, clip, add_all_frames_to_correct_as_cond=True, clear_non_cond_mem_around_input=True
+    )
     trk.add_points(0, 1, [[30.0, 40.0]], [1])
     trk.add_box(0, 2, [60.0, 28.0, 110.0, 60.0], None, None)
     assert len(list(trk.propagate("forward", start=0))) == T

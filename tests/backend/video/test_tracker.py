@@ -162,7 +162,7 @@ def test_truncated_video_keeps_what_was_tracked(model, tmp_path):
     assert trk.num_frames == 24  # the container still announces every frame
     done = []
     with pytest.raises(FrameReadError) as e:
-        for frame, masks in trk.propagate():
+        for frame, _ in trk.propagate():
             done.append(frame)
     bad = e.value.index
     assert 4 <= bad < 20
@@ -263,7 +263,7 @@ def test_default_spill_folder_is_temporary(model, tmp_path, monkeypatch):
 def test_break_keeps_exactly_the_frames_done(model, forward_reference):
     ref_seq, ref_logits = forward_reference
     trk = tracker(model)
-    for i, (frame, _) in enumerate(trk.propagate()):
+    for i, _ in enumerate(trk.propagate()):
         if i == 3:
             break
     assert trk.results.frames == [0, 1, 2, 3]
@@ -337,7 +337,7 @@ def test_cancel_from_another_thread(model, forward_reference):
     assert len(got) < 8  # it did stop early
 
     rest = list(trk.propagate(start=4 + len(got)))
-    assert_same_sequence(rest, ref_seq[4 + len(got):])
+    assert_same_sequence(rest, ref_seq[4 + len(got) :])
     for f in range(12):
         np.testing.assert_array_equal(trk.frame_output(f, 1)[0], ref_logits[f])
 
@@ -625,12 +625,18 @@ def test_fill_hole_area(model, monkeypatch):
 def _snapshot(trk):
     return {
         "ids": trk.object_ids,
-        "prompts": {o: {f: {k: np.asarray(v).tolist() for k, v in p.items()} for f, p in trk.prompts(o).items()}
-                    for o in trk.object_ids},
+        "prompts": {
+            o: {f: {k: np.asarray(v).tolist() for k, v in p.items()} for f, p in trk.prompts(o).items()}
+            for o in trk.object_ids
+        },
         "frames": trk.results.frames,
         "results": trk.results.masks().tobytes(),
-        "outputs": {(f, o): (out[0].tobytes(), out[1]) for o in trk.object_ids for f in range(len(CLIP))
-                    if (out := trk.frame_output(f, o)) is not None},
+        "outputs": {
+            (f, o): (out[0].tobytes(), out[1])
+            for o in trk.object_ids
+            for f in range(len(CLIP))
+            if (out := trk.frame_output(f, o)) is not None
+        },
     }
 
 
@@ -640,30 +646,35 @@ def test_bad_input_fails_clearly_and_loses_nothing(model, forward_reference):
     before = _snapshot(trk)
     point, box = [[20, 40]], [10, 10, 50, 50]
     cases = [
-        (IndexError, r"Frame 12 is out of range.*12 frames \(0\.\.11\)",
-         lambda: trk.add_points(12, 1, point, [1])),
+        (IndexError, r"Frame 12 is out of range.*12 frames \(0\.\.11\)", lambda: trk.add_points(12, 1, point, [1])),
         (IndexError, r"Frame -1 is out of range", lambda: trk.add_box(-1, 1, box)),
         (TypeError, r"frame must be an integer index, got float", lambda: trk.add_points(1.5, 1, point, [1])),
         (TypeError, r"frame must be an integer index, got str", lambda: trk.add_mask("2", 1, disk(2))),
         (ValueError, r"obj_id must be a positive integer.*got 0", lambda: trk.add_points(1, 0, point, [1])),
         (ValueError, r"obj_id must be a positive integer.*got -2", lambda: trk.add_box(1, -2, box)),
-        (ValueError, r"obj_id must be a positive integer.*got 'car'",
-         lambda: trk.add_points(1, "car", point, [1])),
-        (ValueError, r"Point \[200\.0, 40\.0\] lies outside the image \(width 128, height 96\)",
-         lambda: trk.add_points(1, 9, [[200, 40]], [1])),
-        (ValueError, r"Point \[20\.0, -3\.0\] lies outside",
-         lambda: trk.add_points(1, 1, [[20, -3]], [1], clear_old=False)),
+        (ValueError, r"obj_id must be a positive integer.*got 'car'", lambda: trk.add_points(1, "car", point, [1])),
+        (
+            ValueError,
+            r"Point \[200\.0, 40\.0\] lies outside the image \(width 128, height 96\)",
+            lambda: trk.add_points(1, 9, [[200, 40]], [1]),
+        ),
+        (
+            ValueError,
+            r"Point \[20\.0, -3\.0\] lies outside",
+            lambda: trk.add_points(1, 1, [[20, -3]], [1], clear_old=False),
+        ),
         (ValueError, r"labels must be 1 \(positive\) or 0", lambda: trk.add_points(1, 1, point, [2])),
-        (ValueError, r"Box \[60\.0, 10\.0, 20\.0, 50\.0\] has x1 < x0",
-         lambda: trk.add_box(1, 9, [60, 10, 20, 50])),
-        (ValueError, r"mask must .*\(96, 128\).*\(48, 64\)",
-         lambda: trk.add_mask(1, 9, np.ones((48, 64), bool))),
+        (ValueError, r"Box \[60\.0, 10\.0, 20\.0, 50\.0\] has x1 < x0", lambda: trk.add_box(1, 9, [60, 10, 20, 50])),
+        (ValueError, r"mask must .*\(96, 128\).*\(48, 64\)", lambda: trk.add_mask(1, 9, np.ones((48, 64), bool))),
         (ValueError, r"mask must .*\(96, 128, 3\)", lambda: trk.add_mask(1, 1, np.ones((H, W, 3), bool))),
         (KeyError, r"No object 7; objects are \[1\]", lambda: trk.remove_object(7)),
         (KeyError, r"No object 7; objects are \[1\]", lambda: trk.clear_prompts(0, 7)),
         (KeyError, r"No object 7", lambda: trk.frame_output(0, 7)),
-        (ValueError, r"direction must be 'forward', 'backward' or 'both', got 'forwards'",
-         lambda: next(trk.propagate("forwards"))),
+        (
+            ValueError,
+            r"direction must be 'forward', 'backward' or 'both', got 'forwards'",
+            lambda: next(trk.propagate("forwards")),
+        ),
         (IndexError, r"Frame 40 is out of range", lambda: next(trk.propagate(start=40))),
     ]
     for exc, match, call in cases:

@@ -42,8 +42,9 @@ class Session:
         images = torch.cat([preprocess(image_to_tensor(f)[None], IMAGE_SIZE) for f in clip])
         self.state["images"] = images
         self.state["cached_features"] = {}
-        self.ours = VideoTracker(ours_like(self.ref, name, image_size=IMAGE_SIZE, **config), clip,
-                                 memory_frames_in_ram=32, **options)
+        self.ours = VideoTracker(
+            ours_like(self.ref, name, image_size=IMAGE_SIZE, **config), clip, memory_frames_in_ram=32, **options
+        )
         self.checked = 0
 
     def _ref_state(self, obj_idx, frame):
@@ -74,27 +75,37 @@ class Session:
             # Raw logits are still compared everywhere below; only the winner is skipped.
             assert skip.mean() < 0.05
         for i, obj_id in enumerate(ref_ids):
-            np.testing.assert_array_equal(ours[obj_id][~skip], (ref_logits[i, 0] > 0).numpy()[~skip],
-                                          err_msg=f"mask of object {obj_id} on frame {frame}")
+            np.testing.assert_array_equal(
+                ours[obj_id][~skip],
+                (ref_logits[i, 0] > 0).numpy()[~skip],
+                err_msg=f"mask of object {obj_id} on frame {frame}",
+            )
             ref_out = self._ref_state(i, frame)
             mine = self.ours.frame_output(frame, obj_id)
             if ref_out is None:
                 assert mine is None or not ours[obj_id].any()
                 continue
             low, score = mine
-            np.testing.assert_allclose(low, ref_out["pred_masks"][0, 0].numpy(), atol=TOL, rtol=0,
-                                       err_msg=f"logits of object {obj_id} on frame {frame}")
+            np.testing.assert_allclose(
+                low,
+                ref_out["pred_masks"][0, 0].numpy(),
+                atol=TOL,
+                rtol=0,
+                err_msg=f"logits of object {obj_id} on frame {frame}",
+            )
             assert abs(score - float(ref_out["object_score_logits"])) <= TOL
             if not self.ours.non_overlap_masks:
-                video = F.interpolate(torch.from_numpy(low)[None, None], size=ref_logits.shape[-2:],
-                                      mode="bilinear", align_corners=False)[0, 0]
+                video = F.interpolate(
+                    torch.from_numpy(low)[None, None], size=ref_logits.shape[-2:], mode="bilinear", align_corners=False
+                )[0, 0]
                 torch.testing.assert_close(video, ref_logits[i, 0], atol=TOL, rtol=0)
             self.checked += 1
 
     def points(self, frame, obj_id, points, labels, clear_old=True):
         with torch.inference_mode():
             _, ids, logits = self.ref.add_new_points_or_box(
-                self.state, frame, obj_id, points=points, labels=labels, clear_old_points=clear_old)
+                self.state, frame, obj_id, points=points, labels=labels, clear_old_points=clear_old
+            )
         self.check(frame, ids, logits, self.ours.add_points(frame, obj_id, points, labels, clear_old=clear_old))
 
     def box(self, frame, obj_id, box):
@@ -109,10 +120,12 @@ class Session:
 
     def propagate(self, start=None, reverse=False, max_frames=None):
         with torch.inference_mode():
-            ref = list(self.ref.propagate_in_video(self.state, start_frame_idx=start,
-                                                   max_frame_num_to_track=max_frames, reverse=reverse))
-        ours = list(self.ours.propagate("backward" if reverse else "forward", start=start,
-                                        max_frames=max_frames))
+            ref = list(
+                self.ref.propagate_in_video(
+                    self.state, start_frame_idx=start, max_frame_num_to_track=max_frames, reverse=reverse
+                )
+            )
+        ours = list(self.ours.propagate("backward" if reverse else "forward", start=start, max_frames=max_frames))
         assert [f for f, _ in ours] == [f for f, _, _ in ref]
         for (frame, ids, logits), (_, masks) in zip(ref, ours):
             self.check(frame, ids, logits, masks)
@@ -125,15 +138,15 @@ class Session:
 
 
 def run_script(s: Session) -> None:
-    s.points(0, 1, [[20, 40]], [1])                      # the disk
-    s.points(0, 2, [[110, 44], [60, 80]], [1, 0])        # the square, one negative click
-    s.box(3, 3, [8, 70, 62, 86])                         # the bar, first seen on frame 3
+    s.points(0, 1, [[20, 40]], [1])  # the disk
+    s.points(0, 2, [[110, 44], [60, 80]], [1, 0])  # the square, one negative click
+    s.box(3, 3, [8, 70, 62, 86])  # the bar, first seen on frame 3
     s.mask(2, 4, bar(2) & (np.arange(128)[None, :] < 35))  # part of the bar as a mask
     s.propagate()
-    s.points(6, 1, [[92, 40], [30, 80]], [1, 0])         # a correction on a tracked frame
+    s.points(6, 1, [[92, 40], [30, 80]], [1, 0])  # a correction on a tracked frame
     s.propagate(start=6)
-    s.points(6, 1, [[80, 35]], [1], clear_old=False)     # one more click, added to the others
-    s.propagate(start=9, reverse=True)                   # backward from a middle frame
+    s.points(6, 1, [[80, 35]], [1], clear_old=False)  # one more click, added to the others
+    s.propagate(start=9, reverse=True)  # backward from a middle frame
     s.remove(2)
     s.propagate(start=0, max_frames=4)
 
