@@ -134,8 +134,14 @@ def main() -> None:
         torch.save({"model": build_reference(MODEL).state_dict()}, ckpt)
         memory = {}
         for name, impl, options in VARIANTS:
-            cmd = [sys.executable, __file__, "--threads", str(args.threads),
-                   "--worker", json.dumps([impl, options, ckpt])]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--threads",
+                str(args.threads),
+                "--worker",
+                json.dumps([impl, options, ckpt]),
+            ]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
             memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
         variants = {name: Variant(impl, options, ckpt) for name, impl, options in VARIANTS}
@@ -147,7 +153,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, v in variants.items():
             sets[name].append(_timed(v.set_image))
-    for name, v in variants.items():
+    for v in variants.values():
         v.set_image()
     for _ in range(args.clicks):
         for name, v in variants.items():
@@ -158,18 +164,24 @@ def main() -> None:
     base = VARIANTS[0][0]
     med = {name: (statistics.median(sets[name]), statistics.median(clicks[name])) for name in variants}
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    print(f"SAM 2.1 tiny, random weights, 1024x1024 input, image 1024x768; {cpu}, {args.threads} threads, "
-          f"torch {torch.__version__}; medians of {args.repeats} set_image / {args.clicks} clicks, interleaved")
-    header = (f"{'variant':26} {'set_image ms':>13} {'ratio':>6} {'predict ms':>11} {'ratio':>6} "
-              f"{'first set/click ms':>19} {'peak RSS MiB':>13} {'max |logit - ref fp32|':>23}")
+    print(
+        f"SAM 2.1 tiny, random weights, 1024x1024 input, image 1024x768; {cpu}, {args.threads} threads, "
+        f"torch {torch.__version__}; medians of {args.repeats} set_image / {args.clicks} clicks, interleaved"
+    )
+    header = (
+        f"{'variant':26} {'set_image ms':>13} {'ratio':>6} {'predict ms':>11} {'ratio':>6} "
+        f"{'first set/click ms':>19} {'peak RSS MiB':>13} {'max |logit - ref fp32|':>23}"
+    )
     print(header)
     print("-" * len(header))
     for name, v in variants.items():
         dev = np.abs(np.asarray(v.click(), dtype=np.float32) - reference).max()
-        print(f"{name:26} {med[name][0]:13.0f} {med[name][0] / med[base][0]:6.2f} {med[name][1]:11.1f} "
-              f"{med[name][1] / med[base][1]:6.2f} {'%.0f / %.0f' % first[name]:>19} "
-              f"{memory[name]['peak_rss_mib']:13.0f} "
-              f"{dev:23.2e}")
+        print(
+            f"{name:26} {med[name][0]:13.0f} {med[name][0] / med[base][0]:6.2f} {med[name][1]:11.1f} "
+            f"{med[name][1] / med[base][1]:6.2f} {f'{first[name][0]:.0f} / {first[name][1]:.0f}':>19} "
+            f"{memory[name]['peak_rss_mib']:13.0f} "
+            f"{dev:23.2e}"
+        )
     print(f"ours fp32 vs reference fp32: max |logit diff| = {np.abs(exact - reference).max():.2e}")
 
 

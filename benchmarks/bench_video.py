@@ -83,8 +83,8 @@ def make_frame(t: int) -> np.ndarray:
     img = np.clip(img + rng.integers(0, 25, img.shape), 0, 255).astype(np.uint8)
     (dx, dy), (sx, sy), (bx, by) = _shapes(t)
     img[(yy - dy) ** 2 + (xx - dx) ** 2 < 55**2] = (230, 50, 40)
-    img[int(sy) - 45:int(sy) + 45, int(sx) - 45:int(sx) + 45] = (40, 200, 60)
-    img[int(by) - 15:int(by) + 15, int(bx) - 110:int(bx) + 110] = (40, 90, 230)
+    img[int(sy) - 45 : int(sy) + 45, int(sx) - 45 : int(sx) + 45] = (40, 200, 60)
+    img[int(by) - 15 : int(by) + 15, int(bx) - 110 : int(bx) + 110] = (40, 90, 230)
     return img
 
 
@@ -110,8 +110,7 @@ def link_clip(src: Path, folder: Path, num_frames: int) -> None:
 
 def prompts(num_objects: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(obj_id, points (1, 2) xy pixels, labels (1,)) for each object, on frame 0."""
-    return [(i + 1, np.array([c], np.float32), np.array([1], np.int32))
-            for i, c in enumerate(_shapes(0)[:num_objects])]
+    return [(i + 1, np.array([c], np.float32), np.array([1], np.int32)) for i, c in enumerate(_shapes(0)[:num_objects])]
 
 
 # --------------------------------------------------------------------------- measuring
@@ -183,7 +182,7 @@ def worker(job: dict) -> dict:
     frames, per_frame, per_frame_cpu = 0, [], []
     cpu1 = time.process_time()
     last, last_cpu = t1, cpu1
-    for frame in impl.propagate():
+    for _ in impl.propagate():
         frames += 1
         now, now_cpu = time.perf_counter(), time.process_time()
         per_frame.append(now - last)
@@ -193,10 +192,15 @@ def worker(job: dict) -> dict:
             out["rss_early"] = _rss()
     t2, cpu2 = time.perf_counter(), time.process_time()
     nan = float("nan")
-    out.update(setup_s=t1 - t0, propagate_s=t2 - t1, propagate_cpu_s=cpu2 - cpu1, frames=frames,
-               rss_end=_rss(),
-               frame_s_median=float(np.median(per_frame[1:])) if len(per_frame) > 1 else nan,
-               frame_cpu_s_median=float(np.median(per_frame_cpu[1:])) if len(per_frame) > 1 else nan)
+    out.update(
+        setup_s=t1 - t0,
+        propagate_s=t2 - t1,
+        propagate_cpu_s=cpu2 - cpu1,
+        frames=frames,
+        rss_end=_rss(),
+        frame_s_median=float(np.median(per_frame[1:])) if len(per_frame) > 1 else nan,
+        frame_cpu_s_median=float(np.median(per_frame_cpu[1:])) if len(per_frame) > 1 else nan,
+    )
     return out
 
 
@@ -222,8 +226,14 @@ def _profile(job: dict, top: int) -> None:
 def _run(job: dict, threads: int, save: str | None = None) -> dict:
     """One worker subprocess. With ``save``, results are kept in that JSON file (keyed by the job's
     settings, not its temporary paths) and a rerun with the same file skips the jobs already done."""
-    key = json.dumps({**{k: v for k, v in job.items() if k not in ("ckpt", "folder")},
-                      "frames_in_folder": len(os.listdir(job["folder"])), "threads": threads}, sort_keys=True)
+    key = json.dumps(
+        {
+            **{k: v for k, v in job.items() if k not in ("ckpt", "folder")},
+            "frames_in_folder": len(os.listdir(job["folder"])),
+            "threads": threads,
+        },
+        sort_keys=True,
+    )
     done = json.loads(Path(save).read_text()) if save and Path(save).exists() else {}
     if key in done:
         print(f"  (from {save})", file=sys.stderr)
@@ -255,18 +265,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=20, help="frames tracked in the speed part (default 20)")
     parser.add_argument("--image-size", type=int, default=1024, help="model input size of the speed part (1024)")
-    parser.add_argument("--long-frames", type=int, default=500,
-                        help="frames tracked in the memory part (default 500; RSS is also read after frame 50)")
-    parser.add_argument("--mem-image-size", type=int, default=256,
-                        help="model input size of the memory part (default 256, see above)")
+    parser.add_argument(
+        "--long-frames",
+        type=int,
+        default=500,
+        help="frames tracked in the memory part (default 500; RSS is also read after frame 50)",
+    )
+    parser.add_argument(
+        "--mem-image-size", type=int, default=256, help="model input size of the memory part (default 256, see above)"
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads per run")
-    parser.add_argument("--save", metavar="JSON",
-                        help="keep each run's result in this file; a rerun with it skips finished runs")
+    parser.add_argument(
+        "--save", metavar="JSON", help="keep each run's result in this file; a rerun with it skips finished runs"
+    )
     parser.add_argument("--skip-speed", action="store_true", help="only the memory part")
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
-    parser.add_argument("--profile", choices=["ours", "reference"],
-                        help="instead of the benchmark: cProfile one implementation's propagation "
-                             "(--frames frames, --objects objects, --image-size) to stderr")
+    parser.add_argument(
+        "--profile",
+        choices=["ours", "reference"],
+        help="instead of the benchmark: cProfile one implementation's propagation "
+        "(--frames frames, --objects objects, --image-size) to stderr",
+    )
     parser.add_argument("--objects", type=int, default=1, help="objects for --profile")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--profile-job", help=argparse.SUPPRESS)
@@ -295,10 +314,18 @@ def main() -> None:
         link_clip(tmp / "clip", short, args.frames)
 
         if args.profile:
-            job = {"impl": args.profile, "ckpt": ckpt, "image_size": args.image_size, "folder": str(short),
-                   "objects": args.objects}
-            subprocess.run([sys.executable, __file__, "--threads", str(args.threads),
-                            "--profile-job", json.dumps(job)], check=True, cwd=ROOT)
+            job = {
+                "impl": args.profile,
+                "ckpt": ckpt,
+                "image_size": args.image_size,
+                "folder": str(short),
+                "objects": args.objects,
+            }
+            subprocess.run(
+                [sys.executable, __file__, "--threads", str(args.threads), "--profile-job", json.dumps(job)],
+                check=True,
+                cwd=ROOT,
+            )
             return
 
         speed, memory = {}, {}
@@ -307,11 +334,19 @@ def main() -> None:
         if not args.skip_speed:
             for objects in (1, 3):
                 for impl in SPEED_RUNS:
-                    job = {"impl": impl.split()[0], "ckpt": ckpt, "image_size": args.image_size,
-                           "folder": str(short), "objects": objects, **SPEED_RUNS[impl]}
+                    job = {
+                        "impl": impl.split()[0],
+                        "ckpt": ckpt,
+                        "image_size": args.image_size,
+                        "folder": str(short),
+                        "objects": objects,
+                        **SPEED_RUNS[impl],
+                    }
                     speed[impl, objects] = r = _run(job, args.threads, args.save)
-                    print(f"  speed {impl}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
-                          file=sys.stderr)
+                    print(
+                        f"  speed {impl}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
+                        file=sys.stderr,
+                    )
         if not args.skip_memory:
             clips = {args.long_frames: tmp / "clip"}
             if args.long_frames > early:
@@ -319,26 +354,40 @@ def main() -> None:
                 link_clip(tmp / "clip", clips[early], early)
             for length, folder in clips.items():
                 for impl in ("reference", "ours"):
-                    job = {"impl": impl, "ckpt": ckpt, "image_size": args.mem_image_size, "folder": str(folder),
-                           "objects": 1}
+                    job = {
+                        "impl": impl,
+                        "ckpt": ckpt,
+                        "image_size": args.mem_image_size,
+                        "folder": str(folder),
+                        "objects": 1,
+                    }
                     memory[impl, length] = r = _run(job, args.threads, args.save)
-                    print(f"  memory {impl}, {length} frames: peak {r['rss_end']['peak']:.0f} MiB "
-                          f"({r['propagate_s']:.0f} s)", file=sys.stderr)
+                    print(
+                        f"  memory {impl}, {length} frames: peak {r['rss_end']['peak']:.0f} MiB "
+                        f"({r['propagate_s']:.0f} s)",
+                        file=sys.stderr,
+                    )
 
     load_end = os.getloadavg()
     print(f"SAM 2.1 tiny, random weights; clip {W}x{H} JPEG, forward propagation from clicks on frame 0")
-    print(f"torch {torch.__version__}, {args.threads} threads, CPU: {_cpu_model()} ({os.cpu_count()} logical cores); "
-          f"load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end; "
-          f"benchmark took {(time.perf_counter() - t_start) / 60:.1f} min")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, CPU: {_cpu_model()} ({os.cpu_count()} logical cores); "
+        f"load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end; "
+        f"benchmark took {(time.perf_counter() - t_start) / 60:.1f} min"
+    )
     print()
     ratios = []
     if speed:
-        print(f"Speed: {args.frames} frames at image size {args.image_size}. Wall = elapsed time; CPU = this "
-              "process's CPU time (all threads), steadier when other work shares the cores. "
-              "Ratios = ours / reference; < 1 is faster.")
-        header = (f"{'objects':>7} {'impl':10} {'setup s':>8} {'propagate s':>12} {'fps':>6} {'total fps':>10} "
-                  f"{'median s/frame':>15} {'CPU s/frame':>12} {'ratio wall':>11} {'median':>7} {'CPU':>6} "
-                  f"{'peak RSS MiB':>13}")
+        print(
+            f"Speed: {args.frames} frames at image size {args.image_size}. Wall = elapsed time; CPU = this "
+            "process's CPU time (all threads), steadier when other work shares the cores. "
+            "Ratios = ours / reference; < 1 is faster."
+        )
+        header = (
+            f"{'objects':>7} {'impl':10} {'setup s':>8} {'propagate s':>12} {'fps':>6} {'total fps':>10} "
+            f"{'median s/frame':>15} {'CPU s/frame':>12} {'ratio wall':>11} {'median':>7} {'CPU':>6} "
+            f"{'peak RSS MiB':>13}"
+        )
         print(header)
         print("-" * len(header))
         for objects in (1, 3):
@@ -349,23 +398,33 @@ def main() -> None:
                 median_ratio = r["frame_s_median"] / base["frame_s_median"]
                 cpu_ratio = r["propagate_cpu_s"] / base["propagate_cpu_s"]
                 if impl == "ours":
-                    ratios.append((objects, ratio, median_ratio, cpu_ratio,
-                                   (r["setup_s"] + r["propagate_s"]) / (base["setup_s"] + base["propagate_s"])))
+                    ratios.append(
+                        (
+                            objects,
+                            ratio,
+                            median_ratio,
+                            cpu_ratio,
+                            (r["setup_s"] + r["propagate_s"]) / (base["setup_s"] + base["propagate_s"]),
+                        )
+                    )
                 total = r["frames"] / (r["setup_s"] + r["propagate_s"])
-                print(f"{objects:7d} {impl:10} {r['setup_s']:8.1f} {r['propagate_s']:12.1f} "
-                      f"{r['frames'] / r['propagate_s']:6.3f} {total:10.3f} {r['frame_s_median']:15.2f} "
-                      f"{r['frame_cpu_s_median']:12.2f} {ratio:11.2f} {median_ratio:7.2f} {cpu_ratio:6.2f} "
-                      f"{r['rss_end']['peak']:13.0f}")
+                print(
+                    f"{objects:7d} {impl:10} {r['setup_s']:8.1f} {r['propagate_s']:12.1f} "
+                    f"{r['frames'] / r['propagate_s']:6.3f} {total:10.3f} {r['frame_s_median']:15.2f} "
+                    f"{r['frame_cpu_s_median']:12.2f} {ratio:11.2f} {median_ratio:7.2f} {cpu_ratio:6.2f} "
+                    f"{r['rss_end']['peak']:13.0f}"
+                )
         print()
     mem_ok = grow = None
     if memory:
         long = args.long_frames
         note = f" (not {args.image_size}: see --help)" if args.mem_image_size != args.image_size else ""
-        print(f"Memory: 1 object at image size {args.mem_image_size}{note}, RSS in MiB "
-              "(peak = ru_maxrss, now = VmRSS)")
-        header = (f"{'clip':>11} {'impl':10} {'model loaded':>13} {'after setup':>12} "
-                  f"{'peak @' + str(early):>11} {'now @' + str(early):>10} {'peak @end':>10} {'now @end':>9} "
-                  f"{'end/@' + str(early):>8} {'s/frame':>8}")
+        print(f"Memory: 1 object at image size {args.mem_image_size}{note}, RSS in MiB (peak = ru_maxrss, now = VmRSS)")
+        header = (
+            f"{'clip':>11} {'impl':10} {'model loaded':>13} {'after setup':>12} "
+            f"{'peak @' + str(early):>11} {'now @' + str(early):>10} {'peak @end':>10} {'now @end':>9} "
+            f"{'end/@' + str(early):>8} {'s/frame':>8}"
+        )
         print(header)
         print("-" * len(header))
         for length in sorted({long, early} & {k[1] for k in memory}, reverse=True):
@@ -374,14 +433,18 @@ def main() -> None:
                 if r is None:
                     continue
                 e = r.get("rss_early", {"peak": float("nan"), "current": float("nan")})
-                print(f"{str(r['frames']) + ' frames':>11} {impl:10} {r['rss_model']['current']:13.0f} "
-                      f"{r['rss_open']['current']:12.0f} {e['peak']:11.0f} {e['current']:10.0f} "
-                      f"{r['rss_end']['peak']:10.0f} {r['rss_end']['current']:9.0f} "
-                      f"{r['rss_end']['peak'] / e['peak']:8.2f} {r['propagate_s'] / r['frames']:8.3f}")
+                print(
+                    f"{str(r['frames']) + ' frames':>11} {impl:10} {r['rss_model']['current']:13.0f} "
+                    f"{r['rss_open']['current']:12.0f} {e['peak']:11.0f} {e['current']:10.0f} "
+                    f"{r['rss_end']['peak']:10.0f} {r['rss_end']['current']:9.0f} "
+                    f"{r['rss_end']['peak'] / e['peak']:8.2f} {r['propagate_s'] / r['frames']:8.3f}"
+                )
         per_frame = 3 * 4 * args.image_size**2 / 2**20
-        print(f"(the reference preloads every frame as a 3x{args.mem_image_size}^2 float tensor: "
-              f"{3 * 4 * args.mem_image_size**2 / 2**20:.2f} MiB/frame here, {per_frame:.0f} MiB/frame at "
-              f"{args.image_size}, i.e. {per_frame * long / 1024:.1f} GiB for {long} frames)")
+        print(
+            f"(the reference preloads every frame as a 3x{args.mem_image_size}^2 float tensor: "
+            f"{3 * 4 * args.mem_image_size**2 / 2**20:.2f} MiB/frame here, {per_frame:.0f} MiB/frame at "
+            f"{args.image_size}, i.e. {per_frame * long / 1024:.1f} GiB for {long} frames)"
+        )
         print()
         ours_long, ref_long = memory.get(("ours", long)), memory.get(("reference", long))
         if ours_long and "rss_early" in ours_long:
@@ -391,21 +454,30 @@ def main() -> None:
             grow = ref_long["rss_end"]["peak"] > 1.10 * ref_short["rss_end"]["peak"]
 
     for objects, ratio, median_ratio, cpu_ratio, total_ratio in ratios:
-        print(f"{'PASS' if ratio <= 1.0 else 'FAIL'}: propagation time ours/reference <= 1.0 with {objects} "
-              f"object(s): {ratio:.2f} wall (median per frame {median_ratio:.2f}, CPU time {cpu_ratio:.2f}; "
-              f"end to end incl. setup {total_ratio:.2f})")
+        print(
+            f"{'PASS' if ratio <= 1.0 else 'FAIL'}: propagation time ours/reference <= 1.0 with {objects} "
+            f"object(s): {ratio:.2f} wall (median per frame {median_ratio:.2f}, CPU time {cpu_ratio:.2f}; "
+            f"end to end incl. setup {total_ratio:.2f})"
+        )
     if mem_ok is not None:
         o = memory["ours", args.long_frames]
-        print(f"{'PASS' if mem_ok else 'FAIL'}: our peak RSS after {o['frames']} frames within 10% of after "
-              f"{early}: {o['rss_end']['peak']:.0f} vs {o['rss_early']['peak']:.0f} MiB "
-              f"({o['rss_end']['peak'] / o['rss_early']['peak'] - 1:+.1%})")
+        print(
+            f"{'PASS' if mem_ok else 'FAIL'}: our peak RSS after {o['frames']} frames within 10% of after "
+            f"{early}: {o['rss_end']['peak']:.0f} vs {o['rss_early']['peak']:.0f} MiB "
+            f"({o['rss_end']['peak'] / o['rss_early']['peak'] - 1:+.1%})"
+        )
     if grow is not None:
         a, b = memory["reference", early], memory["reference", args.long_frames]
-        same_run = (f"; within its {b['frames']}-frame run {b['rss_early']['peak']:.0f} -> "
-                    f"{b['rss_end']['peak']:.0f} MiB" if "rss_early" in b else "")
-        print(f"{'PASS' if grow else 'FAIL'}: the reference's peak RSS grows with clip length (> 10%): "
-              f"{a['frames']}-frame clip {a['rss_end']['peak']:.0f} MiB, {b['frames']}-frame clip "
-              f"{b['rss_end']['peak']:.0f} MiB ({b['rss_end']['peak'] / a['rss_end']['peak'] - 1:+.1%}){same_run}")
+        same_run = (
+            f"; within its {b['frames']}-frame run {b['rss_early']['peak']:.0f} -> {b['rss_end']['peak']:.0f} MiB"
+            if "rss_early" in b
+            else ""
+        )
+        print(
+            f"{'PASS' if grow else 'FAIL'}: the reference's peak RSS grows with clip length (> 10%): "
+            f"{a['frames']}-frame clip {a['rss_end']['peak']:.0f} MiB, {b['frames']}-frame clip "
+            f"{b['rss_end']['peak']:.0f} MiB ({b['rss_end']['peak'] / a['rss_end']['peak'] - 1:+.1%}){same_run}"
+        )
 
 
 if __name__ == "__main__":

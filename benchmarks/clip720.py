@@ -32,9 +32,9 @@ def shape_masks(t: int) -> dict[int, np.ndarray]:
     yy, xx = np.ogrid[:H, :W]
     disk = (yy - dy) ** 2 + (xx - dx) ** 2 < 85**2
     square = np.zeros((H, W), bool)
-    square[int(sy) - 70:int(sy) + 70, int(sx) - 70:int(sx) + 70] = True
+    square[int(sy) - 70 : int(sy) + 70, int(sx) - 70 : int(sx) + 70] = True
     bar = np.zeros((H, W), bool)
-    bar[int(by) - 22:int(by) + 22, int(bx) - 165:int(bx) + 165] = True
+    bar[int(by) - 22 : int(by) + 22, int(bx) - 165 : int(bx) + 165] = True
     return {1: disk, 2: square, 3: bar}
 
 
@@ -63,8 +63,11 @@ def write_clip(path: Path, num_frames: int, gop: int = 30) -> Path:
 
     path = Path(path)
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=Fraction(FPS), options={"crf": "23", "g": str(gop),
-                                                               "keyint_min": str(gop), "sc_threshold": "0"})
+        s = c.add_stream(
+            "libx264",
+            rate=Fraction(FPS),
+            options={"crf": "23", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"},
+        )
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         for t in range(num_frames):
             for p in s.encode(av.VideoFrame.from_ndarray(make_frame(t), format="rgb24")):
@@ -88,5 +91,7 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0]
-    return (f"CPU {model}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), load average {load:.1f}")
+    return (
+        f"CPU {model}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), load average {load:.1f}"
+    )

@@ -9,7 +9,8 @@ behaviour follows the official ``SAM2AutomaticMaskGenerator``.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,13 +24,13 @@ from .transforms import coords_to_model
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 
 
-
 def tv_ops():
     """``torchvision.ops``, imported on first use: importing torchvision costs ~1 s and
     ~165 MiB, and only the automatic mask generator needs it (for NMS)."""
     import torchvision.ops
 
     return torchvision.ops
+
 
 class AutomaticMaskGenerator:
     """Generate masks for everything in an image from a grid of point prompts.
@@ -89,19 +90,17 @@ class AutomaticMaskGenerator:
         if crop_n_layers < 0:
             raise ValueError(f"crop_n_layers must be >= 0, got {crop_n_layers}.")
         if crop_n_points_downscale_factor < 1:
-            raise ValueError(
-                f"crop_n_points_downscale_factor must be >= 1, got {crop_n_points_downscale_factor}."
-            )
+            raise ValueError(f"crop_n_points_downscale_factor must be >= 1, got {crop_n_points_downscale_factor}.")
         if points_per_batch < 1:
             raise ValueError(f"points_per_batch must be >= 1, got {points_per_batch}.")
         if min_mask_region_area < 0:
             raise ValueError(f"min_mask_region_area must be >= 0, got {min_mask_region_area}.")
-        self.point_grids = _point_grids(points_per_side, point_grids, crop_n_layers,
-                                        crop_n_points_downscale_factor)
+        self.point_grids = _point_grids(points_per_side, point_grids, crop_n_layers, crop_n_points_downscale_factor)
 
         model = model_or_predictor.model if isinstance(model_or_predictor, ImagePredictor) else model_or_predictor
-        self.predictor = ImagePredictor(model, max_hole_area=min_mask_region_area,
-                                        max_sprinkle_area=min_mask_region_area)
+        self.predictor = ImagePredictor(
+            model, max_hole_area=min_mask_region_area, max_sprinkle_area=min_mask_region_area
+        )
         self.points_per_batch = points_per_batch
         self.pred_iou_thresh = pred_iou_thresh
         self.stability_score_thresh = stability_score_thresh
@@ -169,9 +168,12 @@ class AutomaticMaskGenerator:
         if len(boxes) > 1:
             # A mask found in a smaller crop is preferred: it saw the object at a higher resolution.
             scores = 1 / tv_ops().box_area(records["crop_boxes"])
-            keep = tv_ops().batched_nms(records["boxes"].float(), scores.to(records["boxes"].device),
-                               torch.zeros(len(records), dtype=torch.int64, device=records["boxes"].device),
-                               iou_threshold=self.crop_nms_thresh)
+            keep = tv_ops().batched_nms(
+                records["boxes"].float(),
+                scores.to(records["boxes"].device),
+                torch.zeros(len(records), dtype=torch.int64, device=records["boxes"].device),
+                iou_threshold=self.crop_nms_thresh,
+            )
             records.keep(keep)
         return records
 
@@ -189,17 +191,21 @@ class AutomaticMaskGenerator:
         self.predictor.reset()
 
         boxes = records["boxes"]
-        keep = tv_ops().batched_nms(boxes.float(), records["iou"],
-                           torch.zeros(len(records), dtype=torch.int64, device=boxes.device),
-                           iou_threshold=self.box_nms_thresh)
+        keep = tv_ops().batched_nms(
+            boxes.float(),
+            records["iou"],
+            torch.zeros(len(records), dtype=torch.int64, device=boxes.device),
+            iou_threshold=self.box_nms_thresh,
+        )
         records.keep(keep)
         records["boxes"] = mu.uncrop_boxes(records["boxes"], crop_box)
         records["points"] = mu.uncrop_points(records["points"], crop_box)
         records["crop_boxes"] = torch.tensor([crop_box], device=boxes.device).repeat(len(records), 1)
         return records
 
-    def _process_batch(self, points: np.ndarray, crop_hw: tuple[int, int], crop_box: list[int],
-                       image_hw: tuple[int, int]) -> mu.MaskRecords:
+    def _process_batch(
+        self, points: np.ndarray, crop_hw: tuple[int, int], crop_box: list[int], image_hw: tuple[int, int]
+    ) -> mu.MaskRecords:
         """Predict, filter, binarise and RLE-encode the masks of a batch of (x, y) crop-pixel points."""
         device = self.predictor.device
         points_t = torch.as_tensor(points, dtype=torch.float32, device=device)
@@ -212,16 +218,13 @@ class AutomaticMaskGenerator:
         masks, iou, low_res = masks.flatten(0, 1), iou.flatten(0, 1), low_res.flatten(0, 1)
         points_t = points_t.repeat_interleave(per_point, dim=0)
         if self.use_m2m:
-            masks, iou = self._refine_with_own_masks(
-                model_points.repeat_interleave(per_point, dim=0), low_res
-            )
+            masks, iou = self._refine_with_own_masks(model_points.repeat_interleave(per_point, dim=0), low_res)
         del low_res
 
         records = mu.MaskRecords(masks=masks, iou=iou, points=points_t)
         if self.pred_iou_thresh > 0:
             records.keep(records["iou"] > self.pred_iou_thresh)
-        records["stability"] = mu.stability_score(records["masks"], self.mask_threshold,
-                                                  self.stability_score_offset)
+        records["stability"] = mu.stability_score(records["masks"], self.mask_threshold, self.stability_score_offset)
         if self.stability_score_thresh > 0:
             records.keep(records["stability"] >= self.stability_score_thresh)
 
@@ -235,8 +238,9 @@ class AutomaticMaskGenerator:
         records["rles"] = mu.masks_to_rle(mu.uncrop_masks(binary, crop_box, image_hw))
         return records
 
-    def _refine_with_own_masks(self, model_points: torch.Tensor,
-                               low_res: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _refine_with_own_masks(
+        self, model_points: torch.Tensor, low_res: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One more single-mask decoder pass per mask, prompted with its point and its logits.
 
         ``model_points``: (M, 2) model-input pixels; ``low_res``: (M, s, s) logits.
@@ -253,8 +257,9 @@ class AutomaticMaskGenerator:
         return torch.cat(masks), torch.cat(ious)
 
 
-def _point_grids(points_per_side: int | None, point_grids: Sequence[np.ndarray] | None,
-                 crop_n_layers: int, downscale: int) -> list[np.ndarray]:
+def _point_grids(
+    points_per_side: int | None, point_grids: Sequence[np.ndarray] | None, crop_n_layers: int, downscale: int
+) -> list[np.ndarray]:
     """Validated normalised point grids, one (N_i, 2) array per crop layer."""
     if (points_per_side is None) == (point_grids is None):
         raise ValueError("Give exactly one of points_per_side and point_grids.")
@@ -267,9 +272,7 @@ def _point_grids(points_per_side: int | None, point_grids: Sequence[np.ndarray] 
         return mu.layer_point_grids(points_per_side, crop_n_layers, downscale)
     grids = [np.asarray(g, dtype=np.float64) for g in point_grids]
     if len(grids) != crop_n_layers + 1:
-        raise ValueError(
-            f"point_grids needs one grid per crop layer ({crop_n_layers + 1}), got {len(grids)}."
-        )
+        raise ValueError(f"point_grids needs one grid per crop layer ({crop_n_layers + 1}), got {len(grids)}.")
     for i, g in enumerate(grids):
         if g.ndim != 2 or g.shape[1] != 2 or len(g) == 0:
             raise ValueError(f"point_grids[{i}] must be a non-empty (N, 2) array, got shape {g.shape}.")

@@ -71,9 +71,7 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise ValueError(
-            f"Expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}."
-        )
+        raise ValueError(f"Expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}.")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"The image is empty (shape {arr.shape}).")
     if arr.dtype == np.uint8:
@@ -90,9 +88,7 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
             )
         t = torch.from_numpy(arr.astype(np.float32))
     else:
-        raise TypeError(
-            f"Unsupported image dtype {arr.dtype}. Use uint8 (0-255) or float (0-1)."
-        )
+        raise TypeError(f"Unsupported image dtype {arr.dtype}. Use uint8 (0-255) or float (0-1).")
     if t.shape[2] == 1:
         t = t.expand(-1, -1, 3)
     return t[:, :, :3].permute(2, 0, 1).contiguous()
@@ -142,8 +138,7 @@ def check_points(points: Any, labels: Any, hw: tuple[int, int]) -> tuple[np.ndar
         raise ValueError(f"points must have shape (N, 2) or (B, N, 2) as (x, y); got {np.shape(points)}.")
     if lab.shape != pts.shape[:2]:
         raise ValueError(
-            f"labels must have one entry per point: {pts.shape[1]} points but labels of shape "
-            f"{np.shape(labels)}."
+            f"labels must have one entry per point: {pts.shape[1]} points but labels of shape {np.shape(labels)}."
         )
     if pts.shape[1] == 0:
         raise ValueError("points is empty; pass at least one point or leave points=None.")
@@ -164,8 +159,7 @@ def check_boxes(box: Any, hw: tuple[int, int]) -> np.ndarray:
     if flipped.any():
         first = arr[flipped][0].tolist()
         raise ValueError(
-            f"Box {first} has x1 < x0 or y1 < y0. Boxes are (x0, y0, x1, y1) with the "
-            "top-left corner first."
+            f"Box {first} has x1 < x0 or y1 < y0. Boxes are (x0, y0, x1, y1) with the top-left corner first."
         )
     _check_inside(arr.reshape(-1, 2, 2), hw, "Box corner")
     return arr.astype(np.float32)

@@ -46,8 +46,7 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     plane_max = labels.reshape(len(planes), -1).max(axis=1)
     offsets = np.concatenate([[0], np.maximum.accumulate(plane_max)[:-1]])
     labels = np.where(labels > 0, labels - offsets[:, None, None], 0)
-    labels, areas = (torch.from_numpy(a.astype(np.int32)).reshape(shape).to(mask.device)
-                     for a in (labels, areas))
+    labels, areas = (torch.from_numpy(a.astype(np.int32)).reshape(shape).to(mask.device) for a in (labels, areas))
     return labels, areas
 
 
@@ -57,8 +56,9 @@ def _small_components(mask: torch.Tensor, max_area: float) -> torch.Tensor:
     return (labels > 0) & (areas <= max_area)
 
 
-def fill_holes(logits: torch.Tensor, max_area: float, threshold: float = 0.0,
-               fill_value: float | None = None) -> torch.Tensor:
+def fill_holes(
+    logits: torch.Tensor, max_area: float, threshold: float = 0.0, fill_value: float | None = None
+) -> torch.Tensor:
     """Turn background components of at most ``max_area`` pixels into foreground.
 
     Args:
@@ -78,8 +78,9 @@ def fill_holes(logits: torch.Tensor, max_area: float, threshold: float = 0.0,
     return torch.where(_small_components(logits <= threshold, max_area), value, logits)
 
 
-def remove_sprinkles(logits: torch.Tensor, max_area: float, threshold: float = 0.0,
-                     fill_value: float | None = None) -> torch.Tensor:
+def remove_sprinkles(
+    logits: torch.Tensor, max_area: float, threshold: float = 0.0, fill_value: float | None = None
+) -> torch.Tensor:
     """Turn foreground components of at most ``max_area`` pixels into background.
 
     Same arguments as :func:`fill_holes`; ``fill_value`` defaults to ``threshold - 10``.
@@ -91,9 +92,9 @@ def remove_sprinkles(logits: torch.Tensor, max_area: float, threshold: float = 0
     return torch.where(_small_components(logits > threshold, max_area), value, logits)
 
 
-def fill_holes_and_remove_sprinkles(logits: torch.Tensor, max_hole_area: float,
-                                    max_sprinkle_area: float,
-                                    threshold: float = 0.0) -> torch.Tensor:
+def fill_holes_and_remove_sprinkles(
+    logits: torch.Tensor, max_hole_area: float, max_sprinkle_area: float, threshold: float = 0.0
+) -> torch.Tensor:
     """The official image predictor's low-resolution post-processing, in one call.
 
     Both the holes and the sprinkles are found on the *input* logits (as the official

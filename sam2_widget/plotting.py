@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,8 +11,9 @@ from .colors import color_for, hex_to_rgb
 from .objects import ObjectInfo
 
 
-def overlay(pixels: np.ndarray, masks: Mapping[int, np.ndarray], alpha: float = 0.5,
-            colors: Mapping[int, str] | None = None) -> np.ndarray:
+def overlay(
+    pixels: np.ndarray, masks: Mapping[int, np.ndarray], alpha: float = 0.5, colors: Mapping[int, str] | None = None
+) -> np.ndarray:
     """``(H, W, 3)`` uint8 image with each mask blended in its colour; the first listed mask is on top."""
     out = pixels.astype(np.float32) / 255
     for obj_id in reversed(list(masks)):
@@ -21,8 +23,15 @@ def overlay(pixels: np.ndarray, masks: Mapping[int, np.ndarray], alpha: float = 
     return (out * 255).round().astype(np.uint8)
 
 
-def plot_masks(pixels: np.ndarray, masks: Mapping[int, np.ndarray], objects: Sequence[ObjectInfo] = (),
-               ax: Any = None, alpha: float = 0.5, legend: bool = True, title: str | None = None) -> Any:
+def plot_masks(
+    pixels: np.ndarray,
+    masks: Mapping[int, np.ndarray],
+    objects: Sequence[ObjectInfo] = (),
+    ax: Any = None,
+    alpha: float = 0.5,
+    legend: bool = True,
+    title: str | None = None,
+) -> Any:
     """Show ``pixels`` with ``masks`` blended on ``ax`` (a new figure's if None); returns the axes.
 
     ``objects`` gives names and colours (default: ``object <id>``, :func:`color_for`).
@@ -42,7 +51,9 @@ def plot_masks(pixels: np.ndarray, masks: Mapping[int, np.ndarray], objects: Seq
     if title:
         ax.set_title(title)
     if legend and masks:
-        handles = [Patch(color=colors.get(o) or color_for(o), label=info[o].name if o in info else f"object {o}")
-                   for o in masks]
+        handles = [
+            Patch(color=colors.get(o) or color_for(o), label=info[o].name if o in info else f"object {o}")
+            for o in masks
+        ]
         ax.legend(handles=handles, loc="upper right", fontsize="small")
     return ax

@@ -169,8 +169,10 @@ def render(h: int, w: int, scene: list[tuple], seed: int) -> tuple[np.ndarray, n
         labels[SHAPES[kind](canvas, grid, *(g * SS for g in geometry), *style)] = k + 1
     canvas += rng.normal(0, 0.012, canvas.shape)  # a little sensor noise
     img = Image.fromarray(np.clip(canvas * 255 + 0.5, 0, 255).astype(np.uint8))
-    return (np.asarray(img.resize((w, h), Image.Resampling.LANCZOS)),
-            np.asarray(Image.fromarray(labels).resize((w, h), Image.Resampling.NEAREST)))
+    return (
+        np.asarray(img.resize((w, h), Image.Resampling.LANCZOS)),
+        np.asarray(Image.fromarray(labels).resize((w, h), Image.Resampling.NEAREST)),
+    )
 
 
 # Geometry, in output pixels: ball (x, y, radius); cube (front corner x, y, edge); can (x, top,
@@ -225,8 +227,9 @@ def main() -> None:
     frames = [render(240, 320, clip_scene(i / (CLIP_FRAMES - 1)), seed=2)[0] for i in range(CLIP_FRAMES)]
     write_clip(out / "rolling.mp4", frames, CLIP_FPS)
     for i, scene in enumerate(SET_SCENES, 1):
-        Image.fromarray(render(240, 320, scene, seed=10 + i)[0]).save(out / "set" / f"table_{i}.jpg", quality=85,
-                                                                     optimize=True)
+        Image.fromarray(render(240, 320, scene, seed=10 + i)[0]).save(
+            out / "set" / f"table_{i}.jpg", quality=85, optimize=True
+        )
     for p in sorted(out.rglob("*.*")):
         print(f"{p.relative_to(out)}: {p.stat().st_size / 1024:.1f} KiB")
 

@@ -86,8 +86,11 @@ def run_heads(
     pe = model.sam_prompt_encoder
     if mask_logits is not None and mask_logits.shape[-2:] != tuple(pe.mask_input_size):
         mask_logits = F.interpolate(
-            mask_logits.float(), size=pe.mask_input_size, mode="bilinear",
-            align_corners=False, antialias=True,
+            mask_logits.float(),
+            size=pe.mask_input_size,
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
         )
     sparse, dense = pe(points=points, boxes=None, masks=mask_logits)
     out = model.sam_mask_decoder(
@@ -115,8 +118,9 @@ def run_heads(
     return HeadsOutput(masks, high, obj_ptr, score)
 
 
-def mask_as_output(model: SAM2Model, pix_feat: torch.Tensor, high_res: list[torch.Tensor],
-                   mask: torch.Tensor) -> HeadsOutput:
+def mask_as_output(
+    model: SAM2Model, pix_feat: torch.Tensor, high_res: list[torch.Tensor], mask: torch.Tensor
+) -> HeadsOutput:
     """Take a mask prompt (B, 1, S, S) in {0, 1} as the answer, without the decoder.
 
     The decoder still runs on the downsampled mask, only to produce an object pointer.
@@ -175,8 +179,7 @@ def condition_on_memory(
         token_pos.append(mem_pos_enc + model.maskmem_tpos_enc[cfg.num_maskmem - t_pos - 1])
 
     # Object pointers: past conditioning frames, then recent tracked frames.
-    max_ptrs = cfg.max_obj_ptrs_in_encoder if num_frames is None else min(
-        num_frames, cfg.max_obj_ptrs_in_encoder)
+    max_ptrs = cfg.max_obj_ptrs_in_encoder if num_frames is None else min(num_frames, cfg.max_obj_ptrs_in_encoder)
     if cfg.only_obj_ptrs_in_the_past_for_eval:
         ptr_cond = {t: s for t, s in selected.items() if (t >= frame if reverse else t <= frame)}
     else:
@@ -213,8 +216,11 @@ def condition_on_memory(
         num_ptr_tokens = obj_ptrs.shape[0]
 
     out = model.memory_attention(
-        curr=curr, memory=torch.cat(tokens, 0), curr_pos=curr_pos,
-        memory_pos=torch.cat(token_pos, 0), num_obj_ptr_tokens=num_ptr_tokens,
+        curr=curr,
+        memory=torch.cat(tokens, 0),
+        curr_pos=curr_pos,
+        memory_pos=torch.cat(token_pos, 0),
+        num_obj_ptr_tokens=num_ptr_tokens,
     )
     return out.permute(1, 2, 0).reshape(b, c, h, w)
 
@@ -286,5 +292,4 @@ def track_step(
     if prev_logits is not None:
         mask = prev_logits  # a correction refines the frame's previous mask
     num_points = 0 if points is None else points[1].shape[1]
-    return run_heads(model, pix_feat, feats.high_res, points, mask,
-                     use_multimask(model, is_init_cond, num_points))
+    return run_heads(model, pix_feat, feats.high_res, points, mask, use_multimask(model, is_init_cond, num_points))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -163,8 +164,7 @@ class VideoTracker:
         return self._objects[obj_id]
 
     @torch.inference_mode()
-    def add_points(self, frame: int, obj_id: int, points: Any, labels: Any, *,
-                   clear_old: bool = True) -> Masks:
+    def add_points(self, frame: int, obj_id: int, points: Any, labels: Any, *, clear_old: bool = True) -> Masks:
         """Clicks (N, 2) as (x, y) pixels with labels 1 (object) / 0 (not object).
 
         ``clear_old=False`` adds to the frame's earlier clicks for that object.
@@ -186,15 +186,16 @@ class VideoTracker:
             raise ValueError("add_box takes one box (4,) for one object.")
         pts, lab = b.reshape(1, 2, 2), np.array([[2, 3]], np.int32)
         if points is not None:
-            p, l = check_points(points, labels, hw)
-            pts, lab = np.concatenate([pts, p], 1), np.concatenate([lab, l], 1)
+            new_pts, new_lab = check_points(points, labels, hw)
+            pts, lab = np.concatenate([pts, new_pts], 1), np.concatenate([lab, new_lab], 1)
         return self._add_points(frame, obj_id, pts, lab, clear_old=True)
 
     def _add_points(self, frame, obj_id, pts, lab, clear_old) -> Masks:
         with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
-            coords = coords_to_model(torch.from_numpy(pts).to(self.model.device),
-                                     (self.height, self.width), self.model.image_size)
+            coords = coords_to_model(
+                torch.from_numpy(pts).to(self.model.device), (self.height, self.width), self.model.image_size
+            )
             labels = torch.from_numpy(lab).to(self.model.device)
             old = obj.points.get(frame) if not clear_old else None
             if old is not None:
@@ -231,8 +232,15 @@ class VideoTracker:
             if prev is not None:
                 prev_logits = prev.low_res.to(self.model.device).clamp(-32.0, 32.0)
         out = track_step(
-            self.model, frame, self._frame_features(frame), obj, is_init_cond=is_init_cond,
-            points=points, mask=mask, num_frames=self.num_frames, reverse=reverse,
+            self.model,
+            frame,
+            self._frame_features(frame),
+            obj,
+            is_init_cond=is_init_cond,
+            points=points,
+            mask=mask,
+            num_frames=self.num_frames,
+            reverse=reverse,
             prev_logits=prev_logits,
         )
         obj.pending[frame] = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score)
@@ -244,8 +252,9 @@ class VideoTracker:
             return postprocess.fill_holes_in_mask_scores(logits, self.fill_hole_area)
         return logits
 
-    def _publish(self, frame: int, prefer_cond: bool | None = None,
-                 states: dict[int, FrameState] | None = None) -> Masks:
+    def _publish(
+        self, frame: int, prefer_cond: bool | None = None, states: dict[int, FrameState] | None = None
+    ) -> Masks:
         """Every object's mask on ``frame`` at video resolution, recorded in ``results``."""
         ids = self.object_ids
         if not ids:
@@ -257,9 +266,12 @@ class VideoTracker:
             if state is None:
                 self.results.clear_frame(frame, obj_id, missing_ok=True)
                 continue
-            logits[i:i + 1] = F.interpolate(state.low_res.to(logits.device).float(),
-                                            size=(self.height, self.width), mode="bilinear",
-                                            align_corners=False)
+            logits[i : i + 1] = F.interpolate(
+                state.low_res.to(logits.device).float(),
+                size=(self.height, self.width),
+                mode="bilinear",
+                align_corners=False,
+            )
             scores[obj_id] = float(state.object_score)
         if self.non_overlap_masks and len(ids) > 1:
             winner = logits.argmax(0, keepdim=True) == torch.arange(len(ids), device=logits.device)[:, None, None, None]
@@ -283,8 +295,12 @@ class VideoTracker:
                 state = obj.pending[frame]
                 if state.maskmem is None:
                     feats = self._frame_features(frame)
-                    high = F.interpolate(state.low_res.to(self.model.device), size=(self.model.image_size,) * 2,
-                                         mode="bilinear", align_corners=False)
+                    high = F.interpolate(
+                        state.low_res.to(self.model.device),
+                        size=(self.model.image_size,) * 2,
+                        mode="bilinear",
+                        align_corners=False,
+                    )
                     state.maskmem = encode_memory(self.model, feats, high, state.object_score, prompted=True)
                 if obj.pending_is_cond[frame]:
                     obj.cond[frame] = state
@@ -392,8 +408,17 @@ class VideoTracker:
                     self._forget_around(obj, frame)
             else:
                 feats = self._frame_features(frame)
-                out = track_step(self.model, frame, feats, obj, is_init_cond=False, points=None, mask=None,
-                                 num_frames=self.num_frames, reverse=reverse)
+                out = track_step(
+                    self.model,
+                    frame,
+                    feats,
+                    obj,
+                    is_init_cond=False,
+                    points=None,
+                    mask=None,
+                    num_frames=self.num_frames,
+                    reverse=reverse,
+                )
                 maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, prompted=False)
                 state = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, maskmem)
                 obj.non_cond[frame] = state
@@ -467,7 +492,7 @@ class VideoTracker:
         self._store.close()
         self.source.close()
 
-    def __enter__(self) -> "VideoTracker":
+    def __enter__(self) -> VideoTracker:
         return self
 
     def __exit__(self, *exc) -> None:
