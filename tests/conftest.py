@@ -3,20 +3,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-from tests.images import synthetic_image  # noqa: E402 (importable once ROOT is on sys.path)
-
-
-@pytest.fixture
-def image() -> np.ndarray:
-    """The synthetic image at its default 180 x 240."""
-    return synthetic_image()
 
 
 def _fail_skips_in_ci(report) -> None:
