@@ -70,7 +70,7 @@ def prefetch_list(cursor: int, count: int) -> list[int]:
     """js/timeline.ts prefetchList: the cursor, then +-1, +-2, ... (ahead first)."""
     out = []
     for d in range(RADIUS + 1):
-        for i in ([cursor] if d == 0 else [cursor + d, cursor - d]):
+        for i in [cursor] if d == 0 else [cursor + d, cursor - d]:
             if 0 <= i < count:
                 out.append(i)
     return out
@@ -130,14 +130,19 @@ def kernel_part(clip: str, num_frames: int, targets: list[int], cache_mb: int) -
     w = Sam2Widget(clip, model=model, frame_cache_mb=cache_mb)
     store_masks(w, num_frames)
     w.goto(0)
-    out: dict[str, list[float]] = {k: [] for k in (
-        "fetch cold frame", "fetch +-8 window, per frame", "fetch +-8 window, whole", "goto cold")}
+    out: dict[str, list[float]] = {
+        k: [] for k in ("fetch cold frame", "fetch +-8 window, per frame", "fetch +-8 window, whole", "goto cold")
+    }
     if cache_mb:
         wait_filled(w)
         out["_fill_s"] = [time.perf_counter() - t0]
     else:
-        out.update({k: [] for k in ("decode cold", "decode next frame", "JPEG encode",
-                                    "label map + RLE (3 objects)", "comm send")})
+        out.update(
+            {
+                k: []
+                for k in ("decode cold", "decode next frame", "JPEG encode", "label map + RLE (3 objects)", "comm send")
+            }
+        )
     stamps: list[float] = []
     real_send = w.send
 
@@ -171,11 +176,24 @@ def kernel_part(clip: str, num_frames: int, targets: list[int], cache_mb: int) -
             t3 = time.perf_counter()
             rle = w._label_rle(target)
             t4 = time.perf_counter()
-            w.send({"type": "frame", "index": target, "width": pixels.shape[1], "height": pixels.shape[0],
-                    "masks_version": w.masks_version}, buffers=[jpeg, rle])
+            w.send(
+                {
+                    "type": "frame",
+                    "index": target,
+                    "width": pixels.shape[1],
+                    "height": pixels.shape[0],
+                    "masks_version": w.masks_version,
+                },
+                buffers=[jpeg, rle],
+            )
             t5 = time.perf_counter()
-            for key, a, b in (("decode cold", t0, t1), ("decode next frame", t1, t2), ("JPEG encode", t2, t3),
-                              ("label map + RLE (3 objects)", t3, t4), ("comm send", t4, t5)):
+            for key, a, b in (
+                ("decode cold", t0, t1),
+                ("decode next frame", t1, t2),
+                ("JPEG encode", t2, t3),
+                ("label map + RLE (3 objects)", t3, t4),
+                ("comm send", t4, t5),
+            ):
                 out[key].append(1000 * (b - a))
         out["_sizes"] = [len(w._frame_jpeg(targets[0])), len(w._label_rle(targets[0]))]
     finally:
@@ -270,8 +288,9 @@ class Quiet:
             page.wait_for_timeout(50)
 
 
-def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_len: int,
-                 interval_ms: int, cache_mb: int) -> dict:
+def browser_part(
+    clip: Path, targets: list[int], steps: int, bursts: int, burst_len: int, interval_ms: int, cache_mb: int
+) -> dict:
     from tests.e2e.e2e_server import (
         BundleError,
         chromium,
@@ -294,15 +313,23 @@ def browser_part(clip: Path, targets: list[int], steps: int, bursts: int, burst_
     executable = find_chromium()
     if executable is None:
         raise SystemExit("the browser benchmark needs Debian's chromium on PATH (apt-get install -y chromium)")
-    out: dict = {"cold jump": [], "prefetched step": [], "rapid steps": [], "rapid drawn": [0, 0],
-                 "on screen": {"cold jump": [], "prefetched step": [], "rapid steps": []}}
-    with (tempfile.TemporaryDirectory(prefix="bench_lab_") as tmp,
-          running_jupyter("lab", Path(tmp), env={"PYTHONPATH": str(ROOT)}) as server,
-          chromium(executable) as browser):
+    out: dict = {
+        "cold jump": [],
+        "prefetched step": [],
+        "rapid steps": [],
+        "rapid drawn": [0, 0],
+        "on screen": {"cold jump": [], "prefetched step": [], "rapid steps": []},
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_lab_") as tmp,
+        running_jupyter("lab", Path(tmp), env={"PYTHONPATH": str(ROOT)}) as server,
+        chromium(executable) as browser,
+    ):
         (server.folder / clip.name).write_bytes(clip.read_bytes())
-        nb = write_notebook(server.folder / "scrub.ipynb",
-                            [SETUP_CELL.format(benchmarks=str(HERE), clip=clip.name, cache_mb=cache_mb),
-                             STATS_CELL])
+        nb = write_notebook(
+            server.folder / "scrub.ipynb",
+            [SETUP_CELL.format(benchmarks=str(HERE), clip=clip.name, cache_mb=cache_mb), STATS_CELL],
+        )
         context = browser.new_context(viewport={"width": 1400, "height": 1100})
         context.set_default_timeout(60_000)
         page = context.new_page()
@@ -414,8 +441,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="prefetched ArrowRight steps after each jump (default 3)")
     parser.add_argument("--bursts", type=int, default=3, help="bursts of rapid steps (default 3)")
     parser.add_argument("--burst-len", type=int, default=12, help="ArrowRight presses per burst (default 12)")
-    parser.add_argument("--rapid-interval", type=int, default=100,
-                        help="ms between rapid presses (default 100: a key tapped or held at 10 Hz)")
+    parser.add_argument(
+        "--rapid-interval",
+        type=int,
+        default=100,
+        help="ms between rapid presses (default 100: a key tapped or held at 10 Hz)",
+    )
     parser.add_argument("--skip-browser", action="store_true", help="only the kernel part")
     parser.add_argument("--skip-kernel", action="store_true", help="only the browser part")
     parser.add_argument("--quick", action="store_true", help="90 frames, 5 jumps, 2 steps, 1 burst of 6")
@@ -428,8 +459,10 @@ def main() -> None:
 
     started = time.perf_counter()
     targets = jump_targets(args.frames, args.jumps)
-    modes = {"frame cache off (a jump right after opening, before the fill)": 0,
-             f"frame cache filled ({args.cache_mb} MiB)": args.cache_mb}
+    modes = {
+        "frame cache off (a jump right after opening, before the fill)": 0,
+        f"frame cache filled ({args.cache_mb} MiB)": args.cache_mb,
+    }
     if args.cache_only:
         modes = {k: v for k, v in modes.items() if v}
     runs = {}
@@ -437,14 +470,19 @@ def main() -> None:
         clip = clip720.write_clip(Path(tmp) / "clip720.mp4", args.frames, args.gop)
         for label, cache_mb in modes.items():
             kernel = {} if args.skip_kernel else kernel_part(str(clip), args.frames, targets, cache_mb)
-            browser = {} if args.skip_browser else browser_part(clip, targets, args.steps, args.bursts,
-                                                                args.burst_len, args.rapid_interval, cache_mb)
+            browser = (
+                {}
+                if args.skip_browser
+                else browser_part(clip, targets, args.steps, args.bursts, args.burst_len, args.rapid_interval, cache_mb)
+            )
             runs[label] = (kernel, browser)
     if args.json:
         Path(args.json).write_text(json.dumps({label: {"kernel": k, "browser": b} for label, (k, b) in runs.items()}))
 
-    print(f"Scrub latency: {clip720.W}x{clip720.H} H.264 clip of {args.frames} frames (keyframe every "
-          f"{args.gop}), 3 objects with masks on every frame; widget defaults (JPEG quality 90, max side 2048)")
+    print(
+        f"Scrub latency: {clip720.W}x{clip720.H} H.264 clip of {args.frames} frames (keyframe every "
+        f"{args.gop}), 3 objects with masks on every frame; widget defaults (JPEG quality 90, max side 2048)"
+    )
     print(clip720.machine() + f"; took {(time.perf_counter() - started) / 60:.1f} min")
     for label, (kernel, browser) in runs.items():
         print(f"\n=== {label}\n")
@@ -455,8 +493,10 @@ def report(kernel: dict, browser: dict, rapid_interval: int) -> None:
     if kernel:
         sizes = kernel.pop("_sizes")
         fill = kernel.pop("_fill_s", None)
-        print(f"Kernel alone (no browser; comm messages JSON-encoded and signed as ipykernel does). "
-              f"A frame message is {sizes[0] / 1024:.0f} KiB JPEG + {sizes[1]} B label RLE.")
+        print(
+            f"Kernel alone (no browser; comm messages JSON-encoded and signed as ipykernel does). "
+            f"A frame message is {sizes[0] / 1024:.0f} KiB JPEG + {sizes[1]} B label RLE."
+        )
         if fill is not None:
             print(f"Opening + background fill of the whole clip: {fill[0]:.1f} s")
         header = f"{'kernel step':34} {'median ms':>10} {'p90 ms':>8} {'max ms':>8} {'n':>5}"
@@ -467,8 +507,9 @@ def report(kernel: dict, browser: dict, rapid_interval: int) -> None:
             print(f"{name:34} {med:10.1f} {p90:8.1f} {mx:8.1f} {n:5d}")
         print()
     if browser:
-        print("Browser end to end (key press -> frame with overlay drawn on the canvas), JupyterLab + "
-              "headless Chromium:")
+        print(
+            "Browser end to end (key press -> frame with overlay drawn on the canvas), JupyterLab + headless Chromium:"
+        )
         header = f"{'case':22} {'median ms':>10} {'p90 ms':>8} {'max ms':>8} {'n':>5}"
         print(header)
         print("-" * len(header))
@@ -480,10 +521,14 @@ def report(kernel: dict, browser: dict, rapid_interval: int) -> None:
             med, p90, mx, n = stats_ms(browser["on screen"][name])
             print(f"{name + ', on screen':22} {med:10.1f} {p90:8.1f} {mx:8.1f} {n:5d}")
         drawn, pressed = browser["rapid drawn"]
-        print(f"rapid steps (every {rapid_interval} ms): {drawn}/{pressed} stepped-to frames were drawn "
-              f"(the others were superseded before they arrived)")
-        print(f"kernel after the run: {browser['kernel stats']}  "
-              f"(fetch_frames messages, frames sent, shown frame, masks_version, error)")
+        print(
+            f"rapid steps (every {rapid_interval} ms): {drawn}/{pressed} stepped-to frames were drawn "
+            f"(the others were superseded before they arrived)"
+        )
+        print(
+            f"kernel after the run: {browser['kernel stats']}  "
+            f"(fetch_frames messages, frames sent, shown frame, masks_version, error)"
+        )
         print()
         split = browser.get("split", {})
         for kind in SPLIT_KINDS:
@@ -491,13 +536,14 @@ def report(kernel: dict, browser: dict, rapid_interval: int) -> None:
             if not events:
                 continue
             order = sorted(events, key=lambda e: stats_ms(events[e])[0])
-            print(f"{kind}, key press -> first trace event for the target (median ms, n): "
-                  + ", ".join(f"{e} {stats_ms(events[e])[0]:.1f} ({len(events[e])})" for e in order))
+            print(
+                f"{kind}, key press -> first trace event for the target (median ms, n): "
+                + ", ".join(f"{e} {stats_ms(events[e])[0]:.1f} ({len(events[e])})" for e in order)
+            )
         print()
         for name in ("prefetched step", "cold jump"):
             med = stats_ms(browser[name])[0]
-            print(f"{'PASS' if med <= TARGET_MS else 'FAIL'}: {name} median {med:.1f} ms, "
-                  f"target <= {TARGET_MS:.0f} ms")
+            print(f"{'PASS' if med <= TARGET_MS else 'FAIL'}: {name} median {med:.1f} ms, target <= {TARGET_MS:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -183,8 +183,7 @@ def run_cell(page, index: int, tries: int = 3) -> None:
         cell(page, index).locator(".jp-InputArea-editor .cm-content").click()
         page.keyboard.press("Shift+Enter")
         try:
-            wait_for(lambda: (t := prompt.inner_text()) != before and RAN_PROMPT.search(t), 10,
-                     f"cell {index} to run")
+            wait_for(lambda: (t := prompt.inner_text()) != before and RAN_PROMPT.search(t), 10, f"cell {index} to run")
             return
         except AssertionError:
             if attempt == tries - 1:
@@ -211,7 +210,7 @@ def read_state(page, jupyter, index: int, name: str, timeout_s: float = 90) -> t
 
 
 def rgb_of(color: str) -> np.ndarray:
-    return np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+    return np.array([int(color[k : k + 2], 16) for k in (1, 3, 5)])
 
 
 def focus_widget(page, root) -> None:
@@ -246,16 +245,15 @@ def prompt_zone(prompts: list[dict], view: View, shape: tuple[int, int]) -> np.n
             zone |= np.hypot(xx - p["x"], yy - p["y"]) <= MARKER_PX / view.scale + 2
         else:
             pad = BOX_LINE_PX / view.scale + 2
-            inside_outer = ((xx >= p["x0"] - pad) & (xx <= p["x1"] + pad)
-                            & (yy >= p["y0"] - pad) & (yy <= p["y1"] + pad))
-            inside_inner = ((xx > p["x0"] + pad) & (xx < p["x1"] - pad)
-                            & (yy > p["y0"] + pad) & (yy < p["y1"] - pad))
+            inside_outer = (xx >= p["x0"] - pad) & (xx <= p["x1"] + pad) & (yy >= p["y0"] - pad) & (yy <= p["y1"] + pad)
+            inside_inner = (xx > p["x0"] + pad) & (xx < p["x1"] - pad) & (yy > p["y0"] + pad) & (yy < p["y1"] - pad)
             zone |= inside_outer & ~inside_inner
     return zone
 
 
-def overlay_problems(before: Canvas, now: Canvas, label: np.ndarray, colours: dict[int, str],
-                     alpha: float, keep_out: np.ndarray) -> list[str]:
+def overlay_problems(
+    before: Canvas, now: Canvas, label: np.ndarray, colours: dict[int, str], alpha: float, keep_out: np.ndarray
+) -> list[str]:
     """How canvas ``now`` differs from ``before`` tinted by ``label`` (object id per image
     pixel, 0 = none) in ``colours`` with ``alpha``; empty when it matches. Pixels near a label
     edge (outlines are drawn opaque) and in ``keep_out`` (prompt markers) are left out, and so
@@ -272,8 +270,10 @@ def overlay_problems(before: Canvas, now: Canvas, label: np.ndarray, colours: di
             continue
         tinted = np.abs(now.at(xs, ys)[visible] - expected[visible]).max(axis=1) <= TINT_TOL
         if tinted.mean() < 0.98:
-            problems.append(f"object {oid}: {tinted.mean():.1%} of {visible.sum()} pixels inside its "
-                            f"mask are tinted {color} (want >= 98%)")
+            problems.append(
+                f"object {oid}: {tinted.mean():.1%} of {visible.sum()} pixels inside its "
+                f"mask are tinted {color} (want >= 98%)"
+            )
     background = ndimage.binary_erosion(label == 0, iterations=2, border_value=1) & ~keep_out
     ys, xs = np.nonzero(background)
     if len(xs) >= 20:
@@ -283,8 +283,16 @@ def overlay_problems(before: Canvas, now: Canvas, label: np.ndarray, colours: di
     return problems
 
 
-def wait_overlay(canvas, before: Canvas, label: np.ndarray, colours: dict[int, str], alpha: float,
-                 keep_out: np.ndarray, what: str, timeout_s: float = 20) -> Canvas:
+def wait_overlay(
+    canvas,
+    before: Canvas,
+    label: np.ndarray,
+    colours: dict[int, str],
+    alpha: float,
+    keep_out: np.ndarray,
+    what: str,
+    timeout_s: float = 20,
+) -> Canvas:
     """Wait until the canvas shows ``before`` tinted by ``label`` (overlay_problems); returns
     that read of the canvas, or fails with what differed the last time."""
     h, w = label.shape

@@ -26,9 +26,7 @@ def _npm(*args: str) -> str:
             pytrace=False,
         )
     env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    proc = subprocess.run(
-        [npm, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    proc = subprocess.run([npm, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     output = f"{proc.stdout}\n{proc.stderr}"
     assert proc.returncode == 0, f"`npm {' '.join(args)}` failed (exit {proc.returncode}):\n{output}"
     return output
