@@ -176,13 +176,14 @@ def _trunc_normal(*shape: int) -> torch.Tensor:
 
 def build_image_encoder(config: ModelConfig) -> ImageEncoder:
     """The Hiera trunk and FPN neck of ``config``, random weights (keys ``trunk.*``, ``neck.*``)."""
+    trunk = Hiera.from_config(config.trunk)
     neck = FpnNeck(
         position_encoding=PositionEmbeddingSine(config.d_model),
         d_model=config.d_model,
         backbone_channel_list=list(config.trunk.channel_list),
         fpn_top_down_levels=list(config.fpn_top_down_levels),
     )
-    return ImageEncoder(trunk=Hiera.from_config(config.trunk), neck=neck, scalp=config.scalp)
+    return ImageEncoder(trunk=trunk, neck=neck, scalp=config.scalp)
 
 
 def build_sam_heads(config: ModelConfig) -> tuple[PromptEncoder, MaskDecoder]:
@@ -214,7 +215,12 @@ def build_sam_heads(config: ModelConfig) -> tuple[PromptEncoder, MaskDecoder]:
 
 
 def build_sam2(config: ModelConfig, *, precision: Precision = "fp32") -> SAM2Model:
-    """Compose a SAM 2 model with random weights for ``config`` (on CPU, fp32 weights)."""
+    """Compose a SAM 2 model with random weights for ``config`` (on CPU, fp32 weights).
+
+    The parts are made in a fixed order (encoder, heads, memory attention, memory
+    encoder), so a seeded build always draws the same random weights: tests, examples
+    and benchmarks pick seeds whose random masks suit them."""
+    image_encoder = build_image_encoder(config)
     prompt_encoder, mask_decoder = build_sam_heads(config)
     memory_attention = MemoryAttention(
         d_model=config.d_model,
@@ -225,7 +231,7 @@ def build_sam2(config: ModelConfig, *, precision: Precision = "fp32") -> SAM2Mod
     )
     return SAM2Model(
         config=config,
-        image_encoder=build_image_encoder(config),
+        image_encoder=image_encoder,
         memory_attention=memory_attention,
         memory_encoder=MemoryEncoder(in_dim=config.d_model, out_dim=config.mem_dim),
         prompt_encoder=prompt_encoder,
