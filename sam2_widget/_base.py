@@ -117,7 +117,12 @@ class Sam2Widget(MessageDispatch, SyncedState):
         self._display = {"max_side": int(opts["display_max_side"]), "quality": int(opts["jpeg_quality"])}
         self._amg_options = amg_options
         self._autosave = autosave
-        self._worker = Worker(f"sam2_widget-{self.model_id}", on_error=self._show_error, on_idle=self._on_worker_idle)
+        self._worker = Worker(
+            f"sam2_widget-{self.model_id}",
+            on_error=self._show_error,
+            on_idle=self._on_worker_idle,
+            on_close=self._interrupt_work,
+        )
         self._view_lock = threading.RLock()  # traits are set from the comm and the worker thread
         self._on_change: list[OnChange] = []
         self._last_timing = ""
@@ -244,6 +249,10 @@ class Sam2Widget(MessageDispatch, SyncedState):
         super().close()
 
     # -- what each widget implements ---------------------------------------------
+
+    def _interrupt_work(self) -> None:
+        """Cut a long running job short when the worker closes (the widget is closed or the
+        interpreter exits); an image widget's jobs are short enough to wait for."""
 
     @classmethod
     def _restore(

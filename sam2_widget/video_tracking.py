@@ -154,6 +154,10 @@ class Tracking:
             raise
         return future, [future]
 
+    def _interrupt_work(self) -> None:
+        if hasattr(self, "_tickets"):  # the widget's __init__ may have failed before making them
+            self._cancel()
+
     def _cancel(self) -> bool:
         running = self._tickets.cancel_all()
         if running:

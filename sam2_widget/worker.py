@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# How long the interpreter's exit waits for running jobs (see _finish_at_exit).
+EXIT_WAIT_S = 120.0
 
 
 class Worker:
@@ -29,6 +35,7 @@ class Worker:
             worker thread whenever no job is waiting, until it returns False (nothing left
             for now). A job submitted meanwhile runs before the next slice, and
             :meth:`wait_idle` does not wait for slices.
+        on_close: called by :meth:`close` to cut a long running job short (e.g. cancel tracking).
     """
 
     def __init__(
@@ -37,11 +44,13 @@ class Worker:
         on_error: Callable[[Exception], None] | None = None,
         on_idle: Callable[[], None] | None = None,
         background: Callable[[], bool] | None = None,
+        on_close: Callable[[], Any] | None = None,
     ) -> None:
         self._name = name
         self._on_error = on_error
         self._on_idle = on_idle
         self._background = background
+        self._on_close = on_close
         self._cond = threading.Condition()
         self._pending: OrderedDict[Hashable, tuple[Callable[[], Any], Future]] = OrderedDict()
         self._busy = False  # a job or its idle hook is running (what wait_idle waits for)
@@ -50,6 +59,7 @@ class Worker:
         self._background_due = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        _open_workers.add(self)
 
     def submit(self, fn: Callable[[], Any], key: Hashable | None = None) -> Future:
         """Queue ``fn()``; returns a future of its result (shared with a waiting job of the same ``key``)."""
@@ -107,6 +117,12 @@ class Worker:
                 future.cancel()
             self._pending.clear()
             self._cond.notify_all()
+        self._call_hook(self._on_close)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (after :meth:`close`), at most ``timeout`` seconds."""
+        if self._thread is not None and not self.on_worker_thread():
+            self._thread.join(timeout)
 
     def _loop(self) -> None:
         while True:
@@ -162,6 +178,23 @@ class Worker:
             hook(*args)
         except Exception:  # broad on purpose: a broken hook must not stop the worker either
             log.exception("widget worker hook %r failed", hook)
+
+
+_open_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    """Let running jobs end before the interpreter does. A daemon thread still inside a torch
+    call when Python finalizes is stopped while unwinding C++ frames, and the process aborts
+    ("terminate called without an active exception", exit status 134). So at exit every
+    worker drops its waiting jobs, cuts a long one short (``on_close``) and is waited for."""
+    workers = list(_open_workers)
+    for worker in workers:
+        worker.close()
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def when_done(futures: list[Future], callback: Callable[[BaseException | None], None]) -> None:

@@ -1,0 +1,62 @@
+"""A script that ends while a widget's worker is inside a torch call must exit cleanly.
+
+Without waiting for running jobs at exit, the daemon worker thread is stopped by the
+interpreter's finalization inside torch's C++ frames and the process aborts
+("terminate called without an active exception", status 134)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BUSY_WORKER = """
+import time, torch
+from sam2_widget.worker import Worker
+
+def busy():
+    x = torch.randn(512, 512)
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        x = torch.tanh(x @ x)
+
+w = Worker("busy")
+w.submit(busy)
+w.submit(busy)  # still waiting at exit: dropped, not run
+time.sleep(0.3)  # the first job is running when the script ends
+"""
+
+WIDGET_MID_WORK = """
+import sys, numpy as np
+from PIL import Image
+from tests.models import tiny_model
+from sam2_widget import Sam2Widget
+for i in range(6):
+    Image.fromarray(np.full((64, 80, 3), 20 * i, np.uint8)).save(f"{sys.argv[1]}/{i}.png")
+try:
+    Sam2Widget(np.zeros((8, 8, 3), np.uint8), model=3)
+except TypeError:
+    pass
+w = Sam2Widget(sys.argv[1], model=tiny_model())
+w.add_points([[40, 30]], [1])
+w.goto(5)  # its encoding is queued or running when the script ends
+"""
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_a_script_ending_during_a_job_exits_cleanly():
+    for _ in range(2):  # the failure this guards against depends on timing
+        proc = _run(BUSY_WORKER)
+        assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+
+
+def test_a_widget_script_ending_mid_work_exits_cleanly(tmp_path):
+    for _ in range(3):
+        proc = _run(WIDGET_MID_WORK, str(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        assert "terminate called" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
