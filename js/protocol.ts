@@ -1,5 +1,5 @@
 // Types of the widget protocol, docs/widget_protocol.md: the synced traits
-// (mirroring the traits of `sam2_widget/widget.py`) and the kernel's replies.
+// (mirroring the traits of `sam2_widget/front_end.py`) and the kernel's replies.
 
 /** One object as listed in the `objects` trait, in display order. */
 export interface ObjectInfo {
@@ -52,7 +52,7 @@ export interface Progress {
 }
 
 /**
- * The synced traits, mirroring `sam2_widget/widget.py`. The front end only
+ * The synced traits, mirroring `sam2_widget/front_end.py`. The front end only
  * writes `opacity` and `outline`. Bytes traits arrive as a `DataView` in
  * JupyterLab, but other hosts may hand a `Uint8Array` or an `ArrayBuffer`.
  */
