@@ -67,8 +67,11 @@ def install_serializing_comm() -> dict:
     class SerializingComm(BaseComm):
         def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
             content = {"comm_id": self.comm_id, "data": data or {}, **keys}
-            parts = [json.dumps({"msg_type": msg_type}).encode(), json.dumps(metadata or {}).encode(),
-                     json.dumps(content, default=str).encode()]
+            parts = [
+                json.dumps({"msg_type": msg_type}).encode(),
+                json.dumps(metadata or {}).encode(),
+                json.dumps(content, default=str).encode(),
+            ]
             sig = hmac.new(key, digestmod=hashlib.sha256)
             for p in parts:
                 sig.update(p)
@@ -153,8 +156,10 @@ def profile(kind: str, model, clip: str, objects: int, top: int = 30) -> None:
             stats.add(p)
         except TypeError:  # a thread still running, no stats yet
             pass
-    print(f"{kind}: {out['frames']} frames, wall {out['wall']:.2f} s, CPU {out['cpu']:.2f} s "
-          f"(profiled, so slower than a plain run)")
+    print(
+        f"{kind}: {out['frames']} frames, wall {out['wall']:.2f} s, CPU {out['cpu']:.2f} s "
+        f"(profiled, so slower than a plain run)"
+    )
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
 
@@ -165,19 +170,31 @@ def profile(kind: str, model, clip: str, objects: int, top: int = 30) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=24, help="frames of the 720p clip, all tracked (default 24)")
-    parser.add_argument("--image-size", type=int, default=256,
-                        help="model input size (default 256: the model's share shrinks and the widget's "
-                             "per-frame work weighs the most; 1024 is the real size)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=256,
+        help="model input size (default 256: the model's share shrinks and the widget's "
+        "per-frame work weighs the most; 1024 is the real size)",
+    )
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 3], help="object counts (default 1 3)")
-    parser.add_argument("--pairs", type=int, default=4,
-                        help="timed (direct, widget) pairs per object count, ABBA order (default 4)")
-    parser.add_argument("--comm", choices=["json", "dummy"], default="json",
-                        help="json: sign and JSON-encode every comm message as a kernel does (default); "
-                             "dummy: the comm package's no-op comm")
+    parser.add_argument(
+        "--pairs", type=int, default=4, help="timed (direct, widget) pairs per object count, ABBA order (default 4)"
+    )
+    parser.add_argument(
+        "--comm",
+        choices=["json", "dummy"],
+        default="json",
+        help="json: sign and JSON-encode every comm message as a kernel does (default); "
+        "dummy: the comm package's no-op comm",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
     parser.add_argument("--quick", action="store_true", help="8 frames, 2 pairs (a smoke run)")
-    parser.add_argument("--profile", choices=["widget", "direct"],
-                        help="instead of the benchmark: cProfile one run (first --objects value), all threads")
+    parser.add_argument(
+        "--profile",
+        choices=["widget", "direct"],
+        help="instead of the benchmark: cProfile one run (first --objects value), all threads",
+    )
     args = parser.parse_args()
     if args.quick:
         args.frames, args.pairs = 8, 2
@@ -203,19 +220,26 @@ def main() -> None:
                 for kind in order:
                     r = RUNS[kind](model, clip, objects)
                     runs[kind].append(r)
-                    print(f"  {objects} object(s) pair {i + 1}/{args.pairs} {kind:6}: wall {r['wall']:6.2f} s, "
-                          f"CPU {r['cpu']:6.2f} s, {r['frames']} frames", file=sys.stderr)
+                    print(
+                        f"  {objects} object(s) pair {i + 1}/{args.pairs} {kind:6}: wall {r['wall']:6.2f} s, "
+                        f"CPU {r['cpu']:6.2f} s, {r['frames']} frames",
+                        file=sys.stderr,
+                    )
             results[objects] = runs
 
-    print(f"Widget overhead while tracking: SAM 2.1 tiny (random weights) at image size {args.image_size}, "
-          f"a {clip720.W}x{clip720.H} H.264 clip of {args.frames} frames tracked forward from clicks on frame 0; "
-          f"{args.pairs} interleaved (ABBA) pairs after a warm-up; comm: {args.comm}")
+    print(
+        f"Widget overhead while tracking: SAM 2.1 tiny (random weights) at image size {args.image_size}, "
+        f"a {clip720.W}x{clip720.H} H.264 clip of {args.frames} frames tracked forward from clicks on frame 0; "
+        f"{args.pairs} interleaved (ABBA) pairs after a warm-up; comm: {args.comm}"
+    )
     print(clip720.machine() + f"; took {(time.perf_counter() - started) / 60:.1f} min")
     if stats is not None:
         print(f"comm traffic over all widget runs: {stats['messages']} messages, {stats['bytes'] / 1e6:.2f} MB")
     print()
-    header = (f"{'objects':>7} {'metric':6} {'direct s (median)':>18} {'widget s (median)':>18} "
-              f"{'overhead (medians)':>19} {'overhead (median of pairs)':>27} {'per frame ms':>13}")
+    header = (
+        f"{'objects':>7} {'metric':6} {'direct s (median)':>18} {'widget s (median)':>18} "
+        f"{'overhead (medians)':>19} {'overhead (median of pairs)':>27} {'per frame ms':>13}"
+    )
     print(header)
     print("-" * len(header))
     verdicts = []
@@ -227,15 +251,19 @@ def main() -> None:
             ma, mb = statistics.median(a), statistics.median(b)
             over = (mb - ma) / ma
             paired = statistics.median((y - x) / x for x, y in zip(a, b))
-            print(f"{objects:7d} {metric:6} {ma:18.3f} {mb:18.3f} {over:+19.1%} {paired:+27.1%} "
-                  f"{1000 * (mb - ma) / frames:+13.1f}")
+            print(
+                f"{objects:7d} {metric:6} {ma:18.3f} {mb:18.3f} {over:+19.1%} {paired:+27.1%} "
+                f"{1000 * (mb - ma) / frames:+13.1f}"
+            )
             verdicts.append((objects, metric, over, paired))
     print()
     for objects, metric, over, paired in verdicts:
         if metric == "cpu":
             ok = over <= TARGET
-            print(f"{'PASS' if ok else 'FAIL'}: widget overhead on CPU time with {objects} object(s) "
-                  f"{over:+.1%} (median of pairs {paired:+.1%}), target <= {TARGET:.0%}")
+            print(
+                f"{'PASS' if ok else 'FAIL'}: widget overhead on CPU time with {objects} object(s) "
+                f"{over:+.1%} (median of pairs {paired:+.1%}), target <= {TARGET:.0%}"
+            )
 
 
 if __name__ == "__main__":
