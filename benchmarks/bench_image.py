@@ -6,6 +6,9 @@ come from one process in which the variants take turns (ref, ours, ref, ours,
 from one subprocess per variant, so each one's memory is its own. The table prints
 medians and ratios to the reference's exact fp32 path.
 
+It ends with the time to a first mask: a fresh interpreter that imports sam2_widget, loads the
+local checkpoint, sets an image from its file and clicks once, for each precision of ours.
+
     python benchmarks/bench_image.py [--repeats 5] [--clicks 20] [--threads N]
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,6 +117,35 @@ def memory_worker(impl: str, options: dict, ckpt: str) -> dict:
     return {"peak_rss_mib": _rss_mib(), "model_rss_mib": loaded}
 
 
+# Run in a fresh interpreter: every phase from the first import to the first mask.
+FIRST_MASK = """
+import json, sys, time
+t0 = time.perf_counter()
+import sam2_widget  # noqa: F401 (what a notebook imports first)
+from sam2_backend import ImagePredictor, load_model
+t1 = time.perf_counter()
+import torch
+torch.set_num_threads(int(sys.argv[4]))
+model = load_model(sys.argv[1], device="cpu", precision=sys.argv[3])
+t2 = time.perf_counter()
+pred = ImagePredictor(model)
+pred.set_image(sys.argv[2])
+t3 = time.perf_counter()
+pred.predict(points=[[300.0, 280.0]], labels=[1])
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "load_model": t2 - t1, "set_image": t3 - t2, "click": t4 - t3}))
+"""
+
+
+def first_mask(ckpt: str, image_path: str, precision: str, threads: int) -> dict:
+    """Seconds of each phase to the first mask in a fresh interpreter, and the process's wall time."""
+    start = time.perf_counter()
+    cmd = [sys.executable, "-c", FIRST_MASK, ckpt, image_path, precision, str(threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    phases = json.loads(out.stdout.strip().splitlines()[-1])
+    return {**phases, "process": time.perf_counter() - start}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="set_image runs per variant")
@@ -145,6 +178,9 @@ def main() -> None:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
             memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
         variants = {name: Variant(impl, options, ckpt) for name, impl, options in VARIANTS}
+        image_path = str(Path(tmp) / "image.png")
+        Image.fromarray(_image()).save(image_path)
+        to_first_mask = {p: first_mask(ckpt, image_path, p, args.threads) for p in ("fp32", "bf16")}
 
     # Warm-up, and compilation of the compiled variants: their first set_image and click.
     first = {name: (_timed(v.set_image), _timed(v.click)) for name, v in variants.items()}
@@ -183,6 +219,14 @@ def main() -> None:
             f"{dev:23.2e}"
         )
     print(f"ours fp32 vs reference fp32: max |logit diff| = {np.abs(exact - reference).max():.2e}")
+    print("\nTime to first mask (s), fresh interpreter, local checkpoint, image read from its file:")
+    print(f"{'precision':10} {'import':>7} {'load_model':>10} {'set_image':>9} {'click':>6} {'sum':>6} {'process':>8}")
+    for precision, t in to_first_mask.items():
+        total = t["import"] + t["load_model"] + t["set_image"] + t["click"]
+        print(
+            f"{precision:10} {t['import']:7.2f} {t['load_model']:10.2f} {t['set_image']:9.2f} {t['click']:6.2f} "
+            f"{total:6.2f} {t['process']:8.2f}"
+        )
 
 
 if __name__ == "__main__":
