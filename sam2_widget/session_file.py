@@ -25,6 +25,8 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,20 @@ from .video_session import VideoSession
 IMAGE_FORMAT = "sam2_widget.session"
 VIDEO_FORMAT = "sam2_widget.video_session"
 VERSIONS = {IMAGE_FORMAT: 1, VIDEO_FORMAT: 1}  # the newest each reads and writes
+
+# What a damaged or foreign file raises while it is read: a truncated zip, a bad CRC or
+# deflate stream, a field of the wrong JSON type or a missing array.
+_DAMAGE = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 @dataclass
@@ -159,14 +175,16 @@ def read_session_file(path: str | os.PathLike) -> SavedSession | SavedVideoSessi
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError(f"its meta is a JSON {type(meta).__name__}, not an object")
             fmt = meta.get("format")
             if fmt not in VERSIONS:
                 raise ValueError(f"its format marker is {fmt!r}, not one of {', '.join(VERSIONS)}")
             if meta["version"] > VERSIONS[fmt]:
                 raise ValueError(f"version {meta['version']} is newer than this sam2_widget reads ({VERSIONS[fmt]})")
             return _image_session(meta, data) if fmt == IMAGE_FORMAT else _video_session(meta, data)
-    except (KeyError, TypeError, ValueError, OSError) as e:
-        raise ValueError(f"{path} is not a readable sam2_widget session file ({e}).") from e
+    except _DAMAGE as e:
+        raise ValueError(f"{path} is not a readable sam2_widget session file ({type(e).__name__}: {e}).") from e
 
 
 def model_reference(model: Any) -> str:
