@@ -28,3 +28,8 @@ python -m pip install -q -e '.[test]'
 # without its optional CUDA extension.
 python -c "import sam2" 2>/dev/null ||
   SAM2_BUILD_CUDA=0 python -m pip install -q --no-build-isolation sam2==1.1.0
+# The official EdgeTAM (edgetam-dimos) is also imported as `sam2`, so it lives in its own
+# folder, outside site-packages; the EdgeTAM parity test and benchmarks run it in a
+# subprocess with that folder first on PYTHONPATH. Its dependencies are ours already.
+[ -f .venv/edgetam-reference/sam2/modeling/perceiver.py ] ||
+  python -m pip install -q --no-deps --target .venv/edgetam-reference edgetam-dimos==1.0.1
