@@ -1,11 +1,12 @@
-// Opt-in timing trace for benchmarks (benchmarks/bench_scrub.py). Off unless the page asks
+// Opt-in timing trace for benchmarks (benchmarks/bench_scrub.py, benchmarks/bench_widget.py). Off unless the page asks
 // for it before the widget renders, by setting a global array:
 //
 //   window.__sam2wTrace = [];
 //
 // A widget rendered while that global is an array then
 // - pushes [performance.now(), event, frame index] onto `window.__sam2wTrace` for each step
-//   of showing a frame (the array there at that moment: a benchmark may swap in a fresh one);
+//   of showing a frame (the array there at that moment: a benchmark may swap in a fresh one),
+//   and for each message sent and acked (the index is then the message's `seq`);
 // - sets `data-drawn-frame` on its canvas to the index of the image on it after each draw.
 // Otherwise both are no-ops, and the canvas carries no such attribute.
 
@@ -20,7 +21,10 @@ export type TraceEvent =
   | "labels" // a cached frame's label map decoded
   | "draw" // a draw started
   | "coloured" // the masks coloured
-  | "drawn"; // the draw finished
+  | "drawn" // the draw finished
+  | "send" // a message went to the kernel (the index is its seq)
+  | "ack" // the kernel acked a message (the index is its seq)
+  | "masks"; // the kernel's `label_rle` changed (the index is the kernel's image index)
 
 export interface Trace {
   mark(event: TraceEvent, index: number): void;

@@ -112,11 +112,13 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     }
     if (preview !== undefined) pending.set(msg.seq, preview);
     model.send(msg);
+    trace.mark("send", msg.seq);
     stage.scheduleDraw();
   }
 
   function onCustomMessage(msg: unknown, buffers?: readonly unknown[]): void {
     const ack = parseAck(msg);
+    if (ack !== null) trace.mark("ack", ack.seq);
     if (ack !== null && pending.delete(ack.seq)) stage.scheduleDraw();
     if (ack !== null) player?.onAck(ack.seq);
     const reply = parseFrameReply(msg);
@@ -268,6 +270,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   on(["image_index"], kernelShown); // tells a scrub's goto from a move by Python (also checked wherever it matters)
   on(["image_jpeg"], loadImage);
   on(["image_index", "image_width", "image_height"], onImageChanged);
+  on(["label_rle"], () => trace.mark("masks", model.get("image_index")));
   on(["label_rle", "image_width", "image_height"], () => stage.labelsChanged());
   on(["objects", "opacity", "outline"], () => stage.coloursChanged());
   on(["objects", "selected_id"], renderObjectList);

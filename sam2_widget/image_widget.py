@@ -221,15 +221,18 @@ class Sam2ImageWidget(Sam2Widget):
 
     def _predict_job(self, index: int, obj_id: int) -> None:
         predictor = self._predictor(index)
+        timings = self._timings
         self._set_status("predicting", "predicting")
         start = time.perf_counter()
-        if self._session.predict(index, obj_id, predictor):
+        if self._session.predict(index, obj_id, predictor if timings is None else timings.timed(predictor)):
             ms = (time.perf_counter() - start) * 1000
             self._last_timing = f"mask in {ms:.0f} ms"
             with self._view_lock:
                 self.set_trait("latency_ms", ms)
             if index == self.image_index:
                 self._refresh(masks=True)
+                if timings is not None:
+                    timings.masks_sent()
             self._notify(index)
 
     # -- the view ----------------------------------------------------------------

@@ -9,6 +9,8 @@ message scheduled is done, so the front end never waits forever.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
@@ -41,6 +43,85 @@ SHARED_MESSAGES = (
 )
 
 
+class MessageTimings:
+    """Opt-in timings of front-end messages in the kernel (benchmarks/bench_widget.py).
+
+    Off unless set on a widget (``w._timings = MessageTimings()``; None costs nothing). Then
+    every message gets a record in ``records``: its ``seq`` and ``type``, and seconds from its
+    arrival in the kernel (``perf_counter``, the kernel's clock only):
+
+    * ``handler_s``: the dispatch and its handler (prompt bookkeeping, the first trait sync);
+    * ``model_s``: the predictor's ``predict`` calls made while the message was open;
+    * ``masks_sent_s``: until the update carrying the new ``label_rle`` left (None if none did);
+    * ``acked_s``: until its ack left.
+
+    A message is open from its arrival to its ack: the model time and the masks of a job
+    count for every message open meanwhile (one, when the sender waits for each ack).
+    """
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self._open: dict[Any, dict] = {}
+        self._lock = threading.Lock()
+
+    def received(self, seq: Any, kind: Any) -> dict:
+        record = {
+            "seq": seq,
+            "type": kind,
+            "start": time.perf_counter(),
+            "handler_s": None,
+            "model_s": 0.0,
+            "masks_sent_s": None,
+            "acked_s": None,
+        }
+        with self._lock:
+            self.records.append(record)
+            self._open[seq] = record
+        return record
+
+    def handled(self, record: dict) -> None:
+        record["handler_s"] = time.perf_counter() - record["start"]
+
+    def model(self, seconds: float) -> None:
+        with self._lock:
+            for record in self._open.values():
+                record["model_s"] += seconds
+
+    def masks_sent(self) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            for record in self._open.values():
+                if record["masks_sent_s"] is None:
+                    record["masks_sent_s"] = now - record["start"]
+
+    def acked(self, seq: Any) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            record = self._open.pop(seq, None)
+            if record is not None:
+                record["acked_s"] = now - record["start"]
+
+    def timed(self, predictor: Any) -> Any:
+        """``predictor`` with its ``predict`` calls counted as model time."""
+        return _TimedPredictor(predictor, self)
+
+
+class _TimedPredictor:
+    def __init__(self, predictor: Any, timings: MessageTimings) -> None:
+        self._predictor = predictor
+        self._timings = timings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._predictor, name)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self._predictor.predict(*args, **kwargs)
+        finally:
+            self._timings.model(time.perf_counter() - start)
+
+
 class MessageDispatch:
     """Dispatch on a message's ``type`` to its ``_msg_<type>`` method, and the handlers of ``SHARED_MESSAGES``.
 
@@ -48,9 +129,13 @@ class MessageDispatch:
     ``_segment_everything``) and its error display (``_show_error``, ``_clear_error``).
     """
 
+    _timings: MessageTimings | None = None  # opt-in (MessageTimings); None: off
+
     def _on_frontend_msg(self, _widget: Any, content: Any, _buffers: list) -> None:
         """Dispatch a front-end message on its ``type``; every message gets an ``ack``."""
         seq = content.get("seq") if isinstance(content, dict) else None
+        timings = self._timings
+        record = None if timings is None else timings.received(seq, content.get("type") if seq is not None else None)
         try:
             handler = self._message_handler(content)
             futures = handler(content)
@@ -68,6 +153,8 @@ class MessageDispatch:
             )
             return
         self._clear_error()
+        if record is not None:
+            timings.handled(record)
         self._ack_when_done(seq, futures)
 
     def _message_handler(self, content: Any) -> Callable[[dict], Futures]:
@@ -137,6 +224,8 @@ class MessageDispatch:
         if error is not None:
             reply["error"] = describe_error(error)
         self.send(reply)
+        if self._timings is not None:
+            self._timings.acked(seq)
 
     def _ack_when_done(self, seq: Any, futures: Futures) -> None:
         """Ack once every job the message scheduled is done (or was served by a later one)."""
