@@ -1,6 +1,6 @@
 """Which files of a folder are images, and in which order: one rule for image sets and clip folders.
 
-Both readers decode with Pillow (``Image.open(...).convert("RGB")``), which reads every
+Both readers decode with Pillow (through :mod:`sam2_backend.image_decode`), which reads every
 format listed here; of a multi-frame file (an animated GIF or WebP, a multi-page TIFF)
 they read the first frame.
 """

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .image_decode import to_rgb
+
 ImageLike = Any  # numpy array, PIL image, torch tensor or path
 
 
@@ -33,7 +35,7 @@ def _load_path(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"Image file not found: {p}")
     try:
         with Image.open(p) as img:
-            return np.asarray(img.convert("RGB"))
+            return to_rgb(img)
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"Could not read {p} as an image ({e}). Is it a valid image file?") from e
 
@@ -59,7 +61,7 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
     if isinstance(image, (str, os.PathLike)):
         image = _load_path(image)
     elif _is_pil(image):
-        image = np.asarray(image.convert("RGB"))
+        image = to_rgb(image)
     elif isinstance(image, torch.Tensor):
         image = _tensor_to_hwc(image)
     elif not isinstance(image, np.ndarray):

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from sam2_backend.image_decode import oriented_size, to_rgb
 from sam2_backend.image_files import IMAGE_EXTENSIONS, list_image_files
 from sam2_backend.inputs import image_to_tensor
 
@@ -119,7 +120,7 @@ class ImageSet:
 
         try:
             with Image.open(item.path) as image:
-                hw = (image.height, image.width)
+                hw = oriented_size(image)
         except (UnidentifiedImageError, OSError) as e:
             raise ImageReadError(f"Could not read {item.path} as an image ({e}).") from e
         with self._lock:
@@ -144,7 +145,7 @@ def _memory_item(x: Any, index: int) -> _Item:
     from PIL import Image
 
     if isinstance(x, Image.Image):
-        array = np.asarray(x.convert("RGB"))  # what ImagePredictor.set_image does with PIL images
+        array = to_rgb(x)  # what ImagePredictor.set_image does with PIL images
     elif isinstance(x, torch.Tensor):
         array = image_to_tensor(x).permute(1, 2, 0).numpy()  # HWC float32 in [0, 1]: same model input
     elif isinstance(x, np.ndarray):
@@ -163,6 +164,6 @@ def _read_file(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))  # the same decode as sam2_backend's set_image(path)
+            return to_rgb(image)  # the same decode as sam2_backend's set_image(path)
     except (UnidentifiedImageError, OSError) as e:
         raise ImageReadError(f"Could not read {path} as an image ({e}). Is it a valid image file?") from e

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ...image_decode import oriented_size, to_rgb
 from ...inputs import image_to_tensor
 
 #: The video formats we name in error messages; anything FFmpeg reads works.
@@ -69,7 +70,7 @@ def _image_file_hw(path: Path, index: int | None = None) -> tuple[int, int]:
         raise FileNotFoundError(f"Frame file not found: {path}")
     try:
         with Image.open(path) as img:
-            w, h = img.size
+            h, w = oriented_size(img)
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError...
         which = f"frame {index} " if index is not None else ""
         raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
@@ -83,7 +84,7 @@ def _read_image_file(path: Path, index: int | None = None) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            return np.array(img.convert("RGB"))
+            return to_rgb(img)
     except Exception as e:  # truncated/corrupt data: OSError, SyntaxError, ValueError...
         which = f"frame {index} " if index is not None else ""
         raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
@@ -104,7 +105,7 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
         if image.ndim == 3 and image.shape[2] in (3, 4):
             return np.ascontiguousarray(image[:, :, :3]).copy()
     if _is_pil(image):
-        return np.array(image.convert("RGB"))
+        return to_rgb(image)
     if isinstance(image, (str, os.PathLike)):
         return _read_image_file(Path(image))
     # Everything else (float arrays, tensors, bad shapes) goes through the shared checks.
