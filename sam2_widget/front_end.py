@@ -12,6 +12,9 @@ from pathlib import Path
 import anywidget
 import traitlets as t
 
+# The traits the front end may write (the user's display choices); the kernel owns the rest.
+FRONT_END_WRITABLE = frozenset({"opacity", "outline"})
+
 _STATIC = Path(__file__).parent / "static"
 # js/ is bundled into static/ by `npm run build` (pip installs run it through the hatch
 # build hook). Without the bundle the Python side still works fully and the cell says why
@@ -84,3 +87,16 @@ class SyncedState(anywidget.AnyWidget):
     """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
     masks_version = t.Int(0, read_only=True).tag(sync=True)
     """Videos: bumped whenever masks change, so the front end knows which cached frames are stale."""
+
+    def set_state(self, sync_data: dict) -> None:
+        """An update from the front end: only :data:`FRONT_END_WRITABLE` traits with valid values
+        are taken. Anything else (a forged ``image_index``, an opacity of 5) is dropped and the
+        kernel's values are sent back, so the view and the kernel never disagree."""
+        taken = {k: v for k, v in sync_data.items() if k in FRONT_END_WRITABLE}
+        try:
+            super().set_state(taken)
+        except t.TraitError:
+            taken = {}
+        refused = [k for k in sync_data if k in self.keys and k not in taken]
+        if refused:
+            self.send_state(refused)
