@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 # 8-connectivity inside each (H, W) plane and no connection between planes.
 _PLANE_8_CONNECTED = np.zeros((3, 3, 3), dtype=bool)
@@ -36,6 +35,9 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     if mask.numel() == 0:
         empty = torch.zeros(shape, dtype=torch.int32, device=mask.device)
         return empty, empty.clone()
+    # scipy.ndimage costs ~0.25 s to import, and most sessions never clean a mask up.
+    from scipy import ndimage
+
     planes = mask.detach().to("cpu", torch.bool).reshape(-1, shape[-2], shape[-1]).numpy()
     # One scipy call for the whole batch; labels then run on across planes in raster order.
     labels, _ = ndimage.label(planes, structure=_PLANE_8_CONNECTED)
