@@ -87,18 +87,36 @@ class ObjectRegistry:
     def info(self, obj_id: int) -> ObjectInfo:
         return self._info[obj_id]
 
-    def add(self, objects: ObjectList, name: str | None = None) -> tuple[ObjectList, int]:
-        """A new object (named ``name``, default ``"object <id>"``) appended to ``objects`` and selected."""
+    def add(self, objects: ObjectList, name: str | None = None, obj_id: int | None = None) -> tuple[ObjectList, int]:
+        """A new object (named ``name``, default ``"object <id>"``) appended to ``objects`` and selected;
+        its id is the next one, or ``obj_id`` if that was never handed out (later ids go on from it)."""
         name = None if name is None else check_name(name)
-        obj_id = self._next_id
-        self._next_id += 1
+        if obj_id is None:
+            obj_id = self._next_id
+        self._next_id = obj_id + 1
         self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
         return objects.added(obj_id), obj_id
 
     def target(self, objects: ObjectList, obj_id: Any = None) -> tuple[ObjectList, int]:
-        """The object a prompt goes to: ``obj_id`` if given, else the selected one, else a new one."""
+        """The object a prompt goes to: ``obj_id`` if given, else the selected one, else a new one.
+
+        As in SAM 2's own predictors, an ``obj_id`` never used before makes that object (so
+        ``add_points(..., obj_id=1)`` works on a fresh session); one that was deleted is refused,
+        because ids are never reused (an undo may bring the old object back).
+        """
         if obj_id is not None:
-            return objects, objects.check(obj_id)
+            obj_id = check_int(obj_id, "object id")
+            if obj_id in objects.ids:
+                return objects, obj_id
+            if obj_id < 1:
+                raise ValueError(f"object ids start at 1, got {obj_id} (pass None for the selected object).")
+            if obj_id >= self._next_id:
+                return self.add(objects, obj_id=obj_id)
+            known = ", ".join(map(str, objects.ids)) or "none"
+            raise KeyError(
+                f"object id {obj_id} was used by an object that no longer exists (objects: {known}); ids are "
+                f"not reused: pass a new id (>= {self._next_id}) or None, or undo the deletion."
+            )
         if objects.selected_id:
             return objects, objects.selected_id
         return self.add(objects)
