@@ -29,6 +29,7 @@ visibility are not undone: they are how you look at the work, not the work.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -234,24 +235,28 @@ class Session:
         """
         if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)):
             raise TypeError(f"ids must be a list of object ids, got {type(ids).__name__} {ids!r:.80}.")
+        # Every check is linear in len(ids): a message with 100,000 ids is refused in milliseconds.
         checked = [check_int(i, "object id") for i in ids]
         if len(checked) < 2:
             raise ValueError(f"merging needs at least two object ids, got {checked}.")
-        repeated = sorted({i for i in checked if checked.count(i) > 1})
+        repeated = sorted(i for i, n in Counter(checked).items() if n > 1)
         if repeated:
-            raise ValueError(f"each object can be merged once; repeated ids: {', '.join(map(str, repeated))}.")
+            shown = ", ".join(map(str, repeated[:10])) + (
+                f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""
+            )
+            raise ValueError(f"each object can be merged once; repeated ids: {shown}.")
         with self.lock:
             s = self._state
             merged = [s.objects.check(i) for i in checked]
+            first, gone = merged[0], set(merged)
             for index, img in enumerate(s.images):
-                stale = [o for o in img.stale_objects() if o in merged]
+                stale = [o for o in img.stale_objects() if o in gone]
                 if stale:
                     raise ValueError(
                         f"the mask of object {stale[0]} on image {index + 1} is not predicted "
                         "from its prompts yet (still pending, or its prediction failed); "
                         "merge when the widget is idle. Nothing was changed."
                     )
-            first, gone = merged[0], set(merged)
             images = []
             for index, img in enumerate(s.images):
                 if not gone & (img.masks.keys() | img.seeds.keys() | {p.obj_id for p in img.prompts}):

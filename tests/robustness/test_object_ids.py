@@ -4,6 +4,8 @@ and nothing changes then."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sam2_widget import Sam2Widget
@@ -52,5 +54,21 @@ def test_the_id_of_a_deleted_object_is_refused_and_nothing_changes(model, video_
         assert [o["id"] for o in w.objects] == [3]
         w.add_points([[10, 10]], [1], obj_id=4)  # a new id still works
         assert set(w.masks) == {3, 4}
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("ids", [list(range(1, 100_001)), [1, 2] * 50_000, [1] + ["x"] * 100_000])
+def test_a_merge_of_100000_ids_is_refused_at_once(model, ids):
+    w = Sam2Widget(synthetic_image(48, 64), model=model)
+    try:
+        w.add_points([[20, 20]], [1])
+        w.add_points([[40, 30]], [1], obj_id=2)
+        start = time.perf_counter()
+        with pytest.raises((KeyError, ValueError, TypeError)) as error:
+            w.merge_objects(ids)
+        assert time.perf_counter() - start < 2.0, "the checks must be linear in the number of ids"
+        assert len(str(error.value)) < 400  # a short message, not the whole list
+        assert set(w.masks) == {1, 2}
     finally:
         w.close()
