@@ -1,7 +1,7 @@
-"""Build SAM 2 / 2.1 models: with official (or your own) weights, or random ones.
+"""Build SAM 2 / 2.1 and EdgeTAM models: with official (or your own) weights, or random ones.
 
 ``load_model`` accepts a model name (``"tiny"``, ``"sam2.1-hiera-large"``,
-``"facebook/sam2-hiera-small"``), a :class:`~sam2_backend.configs.ModelConfig`,
+``"facebook/sam2-hiera-small"``, ``"edgetam"``, ``"facebook/EdgeTAM"``), a :class:`~sam2_backend.configs.ModelConfig`,
 or the path of a local ``.pt`` file in the official format (a ``torch.save``'d
 ``{"model": state_dict}``). Names are downloaded by :mod:`sam2_backend.hub` into the
 standard Hugging Face cache; files are read and loaded strictly by
@@ -9,7 +9,8 @@ standard Hugging Face cache; files are read and loaded strictly by
 
 The precision is chosen here, once (``precision=``), and read by every predictor
 and tracker from ``model.precision``. A ``"bf16"`` model on a CPU gets the fast CPU
-path installed (:func:`~sam2_backend.modeling.fast_cpu.prepare_bf16_cpu`).
+path installed (:func:`~sam2_backend.modeling.fast_cpu.prepare_bf16_cpu`); EdgeTAM's
+RepViT trunk is not specialised, so a ``"bf16"`` EdgeTAM runs under plain CPU autocast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import as_config, config_for_filename, infer_config, load_strict, read_state_dict
-from .configs import ModelConfig, get_config, resolve_name
+from .configs import HieraConfig, ModelConfig, get_config, resolve_name
 from .devices import DeviceLike, PrecisionLike, resolve_device, resolve_precision
 from .hub import download
 from .modeling.fast_cpu import prepare_bf16_cpu
@@ -70,14 +71,14 @@ def load_model(
     config: str | ModelConfig | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> SAM2Model:
-    """A SAM 2 / 2.1 model with official (or your own) weights, in eval mode.
+    """A SAM 2 / 2.1 or EdgeTAM model with official (or your own) weights, in eval mode.
 
     Args:
         name_or_path: what to load. One of
             - a model name: short (``"tiny"``, ``"small"``, ``"base-plus"``,
               ``"large"``, all SAM 2.1), canonical (``"sam2.1-hiera-large"``,
-              ``"sam2-hiera-small"``) or a hub id
-              (``"facebook/sam2.1-hiera-base-plus"``): the official file is
+              ``"sam2-hiera-small"``, ``"edgetam"``) or a hub id
+              (``"facebook/sam2.1-hiera-base-plus"``, ``"facebook/EdgeTAM"``): the official file is
               downloaded from the Hugging Face Hub, or taken from its cache;
             - a ``ModelConfig``: downloads ``config.filename`` from
               ``config.hub_repo`` and builds exactly that config;
@@ -175,7 +176,8 @@ def _build_on_cpu(config: ModelConfig, precision: Precision) -> SAM2Model:
 def _place(model: SAM2Model, device: torch.device) -> SAM2Model:
     """Move a built (and loaded) model to ``device`` in eval mode, with the fast CPU path where it applies."""
     model = model.to(device=device).eval()
-    if model.precision == "bf16" and device.type == "cpu":
+    # The fast path specialises Hiera; EdgeTAM's RepViT runs in plain CPU bf16 autocast.
+    if model.precision == "bf16" and device.type == "cpu" and isinstance(model.config.trunk, HieraConfig):
         prepare_bf16_cpu(model, stacklevel=4)  # the warning names the caller of load_model / build_model
     return model
 

@@ -1,4 +1,4 @@
-"""Official SAM 2 / 2.1 checkpoint files: reading, telling their model, loading them strictly.
+"""Official SAM 2 / 2.1 and EdgeTAM checkpoint files: reading, telling their model, loading them strictly.
 
 A file is read with ``torch.load(weights_only=True)`` after checks that name the
 usual accidents (an empty or truncated file, a Git LFS pointer, an HTML error page
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .configs import CONFIGS, ModelConfig, config_names, get_config
+from .configs import CONFIGS, HieraConfig, ModelConfig, RepViTConfig, config_names, get_config
 from .modeling.sam2 import SAM2Model
 
 __all__ = [
@@ -34,6 +34,9 @@ __all__ = [
 PathLike = str | os.PathLike
 
 _TRUNK_KEY = "image_encoder.trunk.patch_embed.proj.weight"
+# EdgeTAM: the first conv of timm's RepViT stem, and the perceiver's global latents.
+_REPVIT_KEY = "image_encoder.trunk.body.stem.conv1.c.weight"
+_PERCEIVER_KEY = "spatial_perceiver.latents"
 _BLOCK_KEY = re.compile(r"^image_encoder\.trunk\.blocks\.(\d+)\.")
 _MAX_LISTED = 5
 
@@ -122,7 +125,7 @@ def read_state_dict(path: Path, *, from_hub: bool) -> dict[str, torch.Tensor]:
                 f"{shown} is not a SAM 2 checkpoint: its 'model' entry is a {type(state_dict).__name__}, "
                 "expected a state dict of tensors."
             )
-    elif isinstance(obj, dict) and _TRUNK_KEY in obj:
+    elif isinstance(obj, dict) and (_TRUNK_KEY in obj or _REPVIT_KEY in obj):
         state_dict = obj  # a bare state dict, saved without the {"model": ...} wrapper
     else:
         found = (
@@ -157,8 +160,15 @@ def _listing(items, limit: int = _MAX_LISTED) -> str:
 # --------------------------------------------------------------------------- architecture inference
 
 
-def _signature(state_dict: dict[str, torch.Tensor]) -> tuple[int, int, str] | None:
-    """(trunk embed dim, trunk blocks, "2.0"/"2.1") of a state dict, or None if it has no Hiera trunk."""
+# What tells official models apart: (trunk embed dim, trunk blocks, "2.0"/"2.1") for Hiera,
+# ("repvit", has a spatial perceiver) for EdgeTAM.
+Signature = tuple[int, int, str] | tuple[str, bool]
+
+
+def _signature(state_dict: dict[str, torch.Tensor]) -> Signature | None:
+    """The :data:`Signature` of a state dict, or None if it has neither a Hiera nor a RepViT trunk."""
+    if _REPVIT_KEY in state_dict:
+        return "repvit", _PERCEIVER_KEY in state_dict
     weight = state_dict.get(_TRUNK_KEY)
     if weight is None or weight.ndim != 4:
         return None
@@ -168,7 +178,9 @@ def _signature(state_dict: dict[str, torch.Tensor]) -> tuple[int, int, str] | No
     return int(weight.shape[0]), num_blocks, version
 
 
-def _config_signature(cfg: ModelConfig) -> tuple[int, int, str]:
+def _config_signature(cfg: ModelConfig) -> Signature:
+    if isinstance(cfg.trunk, RepViTConfig):
+        return "repvit", cfg.spatial_perceiver is not None
     return cfg.trunk.embed_dim, sum(cfg.trunk.stages), cfg.version
 
 
@@ -177,7 +189,8 @@ def infer_config(state_dict: dict[str, torch.Tensor], *, source: str = "the chec
 
     Uses the Hiera trunk's width (``patch_embed`` channels) and depth (number of
     ``blocks.N``) to tell the size, and the SAM 2.1-only ``no_obj_embed_spatial``
-    parameter to tell 2.1 from 2.0.
+    parameter to tell 2.1 from 2.0. A RepViT trunk (``trunk.body.stem``) with a
+    spatial perceiver is EdgeTAM.
 
     Args:
         state_dict: the checkpoint's ``"model"`` dict.
@@ -189,17 +202,22 @@ def infer_config(state_dict: dict[str, torch.Tensor], *, source: str = "the chec
     sig = _signature(state_dict)
     if sig is None:
         raise CheckpointError(
-            f"Cannot tell which SAM 2 model {source} is: it has no {_TRUNK_KEY!r} tensor, so it does not look "
-            f"like a SAM 2 checkpoint. If it is one, pass config= with one of: {', '.join(config_names())}."
+            f"Cannot tell which SAM 2 model {source} is: it has no {_TRUNK_KEY!r} (Hiera) or {_REPVIT_KEY!r} "
+            f"(EdgeTAM) tensor, so it does not look like a SAM 2 checkpoint. If it is one, pass config= with "
+            f"one of: {', '.join(config_names())}."
         )
     for cfg in CONFIGS.values():
         if _config_signature(cfg) == sig:
             return cfg
+    if sig[0] == "repvit":
+        raise CheckpointError(
+            f"Cannot tell which SAM 2 model {source} is: it has a RepViT trunk like EdgeTAM but no "
+            f"{_PERCEIVER_KEY!r}, which matches no official model. Pass config= with a matching ModelConfig."
+        )
     known = "; ".join(
-        f"{c.name}: {d}-dim, {b} blocks"
+        f"{c.name}: {c.trunk.embed_dim}-dim, {sum(c.trunk.stages)} blocks"
         for c in CONFIGS.values()
-        for d, b, _ in [_config_signature(c)]
-        if c.version == "2.1"
+        if isinstance(c.trunk, HieraConfig) and c.version == "2.1"
     )
     raise CheckpointError(
         f"Cannot tell which SAM 2 model {source} is: its Hiera trunk is {sig[0]}-dim with {sig[1]} blocks "
@@ -274,7 +292,8 @@ def verify_sha256(path: PathLike, config: str | ModelConfig | None = None) -> st
 
     Raises:
         CheckpointError: the digest differs (the file is corrupt, modified or a different model).
-        ValueError: ``config`` is None and the file name is not an official one.
+        ValueError: ``config`` is None and the file name is not an official one, or the
+            config has no recorded digest (``sha256=None``: EdgeTAM).
     """
     path = Path(path)
     cfg = as_config(config) if config is not None else config_for_filename(path)
@@ -282,6 +301,11 @@ def verify_sha256(path: PathLike, config: str | ModelConfig | None = None) -> st
         raise ValueError(
             f"Cannot tell which official file {path.name!r} should be; pass config= "
             f"(one of: {', '.join(config_names())})."
+        )
+    if cfg.sha256 is None:
+        raise ValueError(
+            f"No sha256 of the official {cfg.filename} is recorded for {cfg.name!r}, so {path} cannot be verified "
+            f"here; compare it with the digest the Hugging Face repo {cfg.hub_repo} shows for that file."
         )
     digest = hashlib.sha256()
     with open(path, "rb") as f:

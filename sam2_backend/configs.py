@@ -1,4 +1,4 @@
-"""The eight official SAM 2 / 2.1 checkpoints as plain frozen dataclasses.
+"""The eight official SAM 2 / 2.1 checkpoints and EdgeTAM as plain frozen dataclasses.
 
 Every architecture number and behaviour flag of the official yaml files (plus the
 overrides the official builders apply) is a visible field here, so no config
@@ -8,6 +8,7 @@ framework is needed to build a model.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -33,6 +34,51 @@ class HieraConfig:
         return tuple(reversed(dims))
 
 
+@dataclass(frozen=True)
+class RepViTConfig:
+    """EdgeTAM's trunk: a timm RepViT, built by timm as a 4-level feature extractor.
+
+    ``channels`` are timm's output channels per level, highest resolution first
+    (strides 4, 8, 16, 32); the weights live under ``image_encoder.trunk.body.*``.
+    """
+
+    timm_name: str = "repvit_m1.dist_in1k"
+    channels: tuple[int, ...] = (48, 96, 192, 384)
+
+    @property
+    def channel_list(self) -> tuple[int, ...]:
+        """Output channels per level, lowest resolution first (as the neck expects)."""
+        return tuple(reversed(self.channels))
+
+
+@dataclass(frozen=True)
+class PerceiverConfig:
+    """EdgeTAM's spatial perceiver: compresses each frame's memory into latent tokens.
+
+    ``num_latents`` global latents attend to the whole memory map; ``num_latents_2d``
+    local latents (a square grid) each attend to one window of it. A memory becomes
+    ``num_latents + num_latents_2d`` tokens of ``dim`` channels.
+    """
+
+    depth: int = 2
+    dim: int = 64
+    dim_head: int = 64
+    heads: int = 1
+    ff_mult: int = 4
+    num_latents: int = 256
+    num_latents_2d: int = 256
+    use_self_attn: bool = True
+
+    @property
+    def grid_side(self) -> int:
+        """Side of the square grid of 2-D latents."""
+        return math.isqrt(self.num_latents_2d)
+
+    @property
+    def tokens_per_memory(self) -> int:
+        return self.num_latents + self.num_latents_2d
+
+
 # Flags of the official yaml files that every official checkpoint sets to the same value.
 # They stay visible fields, so a config reads like its yaml, but only this value is built;
 # another one is refused when the config is made: {name: (the value, what it means)}.
@@ -46,7 +92,10 @@ _FIXED_FLAGS = {
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """One SAM 2 / 2.1 checkpoint: architecture, tracking flags and where to get it.
+    """One SAM 2 / 2.1 or EdgeTAM checkpoint: architecture, tracking flags and where to get it.
+
+    ``sha256`` is ``None`` where the official file's digest is not recorded here (EdgeTAM):
+    such a file is loaded unverified. ``spatial_perceiver`` is set for EdgeTAM only.
 
     ``directly_add_no_mem_embed``, ``use_obj_ptrs_in_encoder``, ``use_mlp_for_obj_ptr_proj``
     and ``non_overlap_masks_for_mem_enc`` accept only their default (the value of every
@@ -56,8 +105,8 @@ class ModelConfig:
     name: str
     hub_repo: str
     filename: str
-    sha256: str
-    trunk: HieraConfig
+    sha256: str | None
+    trunk: HieraConfig | RepViTConfig
     # SAM 2.1 only: a learned "object is absent" embedding added to spatial memories
     # and a signed, projected temporal encoding of object pointers.
     no_obj_embed_spatial: bool
@@ -102,6 +151,8 @@ class ModelConfig:
     dynamic_multimask_via_stability: bool = True
     dynamic_multimask_stability_delta: float = 0.05
     dynamic_multimask_stability_thresh: float = 0.98
+    # EdgeTAM: every memory is compressed to perceiver latents before it is stored.
+    spatial_perceiver: PerceiverConfig | None = None
 
     def __post_init__(self) -> None:
         for name, (supported, why) in _FIXED_FLAGS.items():
@@ -111,10 +162,25 @@ class ModelConfig:
                     f"ModelConfig.{name}={value!r} is not supported: every official SAM 2 / 2.1 checkpoint "
                     f"uses {supported!r} ({why}), the only value this backend implements. Keep the default."
                 )
+        perceiver = self.spatial_perceiver
+        if perceiver is not None:
+            side = self.image_size // self.backbone_stride
+            grid = perceiver.grid_side
+            if grid * grid != perceiver.num_latents_2d or side % grid:
+                raise ValueError(
+                    f"image_size={self.image_size} does not fit the perceiver: its {perceiver.num_latents_2d} "
+                    f"2-D latents need a square grid that divides the {side}x{side} memory map; "
+                    f"use a multiple of {self.backbone_stride * max(grid, 1)}."
+                )
 
     @property
     def version(self) -> str:
+        """ "2.1" or "2.0": which generation's tracking flags it has (EdgeTAM's are 2.0's)."""
         return "2.1" if self.name.startswith("sam2.1") else "2.0"
+
+    @property
+    def is_edgetam(self) -> bool:
+        return self.spatial_perceiver is not None
 
     def replace(self, **changes) -> ModelConfig:
         """A copy with some fields changed (e.g. a smaller ``image_size`` for tests)."""
@@ -185,7 +251,24 @@ def _make(version: str, size: str) -> ModelConfig:
 
 SIZES = ("tiny", "small", "base-plus", "large")
 
+# EdgeTAM (facebook/EdgeTAM): a RepViT trunk, two memory-attention layers and a spatial
+# perceiver, with SAM 2.0's tracking flags. The digest of edgetam.pt is not recorded here.
+EDGETAM = ModelConfig(
+    name="edgetam",
+    hub_repo="facebook/EdgeTAM",
+    filename="edgetam.pt",
+    sha256=None,
+    trunk=RepViTConfig(),
+    no_obj_embed_spatial=False,
+    add_tpos_enc_to_obj_ptrs=False,
+    proj_tpos_enc_in_obj_ptrs=False,
+    use_signed_tpos_enc_to_obj_ptrs=False,
+    memory_attention_layers=2,
+    spatial_perceiver=PerceiverConfig(),
+)
+
 CONFIGS: dict[str, ModelConfig] = {cfg.name: cfg for cfg in (_make(v, s) for v in ("2.1", "2.0") for s in SIZES)}
+CONFIGS[EDGETAM.name] = EDGETAM
 
 # Short names people type; SAM 2.1 is the default generation.
 _ALIASES = {
@@ -202,7 +285,7 @@ _ALIASES = {
 
 
 def config_names() -> list[str]:
-    """Every accepted canonical name, SAM 2.1 first."""
+    """Every accepted canonical name, SAM 2.1 first, EdgeTAM last."""
     return list(CONFIGS)
 
 
@@ -219,7 +302,8 @@ def resolve_name(name: str) -> str | None:
 
 
 def get_config(name: str) -> ModelConfig:
-    """The config for ``name`` (``"tiny"``, ``"sam2-hiera-small"``, ``"facebook/sam2.1-hiera-large"``).
+    """The config for ``name`` (``"tiny"``, ``"sam2-hiera-small"``, ``"facebook/sam2.1-hiera-large"``,
+    ``"edgetam"``, ``"facebook/EdgeTAM"``).
 
     Raises ``ValueError`` listing the valid names when ``name`` is unknown.
     """

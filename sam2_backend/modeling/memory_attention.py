@@ -3,7 +3,9 @@
 The current frame's stride-16 tokens attend to themselves, then to the memory bank
 (spatial memories of earlier frames, each an H*W grid of ``mem_dim`` channels,
 followed by object-pointer tokens). Both attentions use 2-D axial RoPE; object
-pointers have no spatial position and are left unrotated.
+pointers have no spatial position and are left unrotated. In EdgeTAM each memory
+frame is a set of perceiver latents instead of the grid, and the cross-attention
+rotates them on their own grid (:class:`~.latent_rope_attention.LatentRoPEAttention`).
 
 Key names match the official checkpoints (``layers.N.self_attn.*``,
 ``layers.N.cross_attn_image.*``, ``layers.N.linear1`` ... ``norm3``, ``norm``).
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import RoPEAttention
+from .latent_rope_attention import LatentRoPEAttention
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -28,6 +31,9 @@ class MemoryAttentionLayer(nn.Module):
         kv_in_dim: width of the memory tokens (keys/values of the cross-attention).
         num_heads: attention heads of both attentions.
         rope_theta: RoPE frequency base.
+        memory_latents: ``None`` when memory frames are image grids (SAM 2); for
+            perceiver memories (EdgeTAM), (unrotated global latents, side of the grid
+            of local latents) per frame.
     """
 
     def __init__(
@@ -38,14 +44,21 @@ class MemoryAttentionLayer(nn.Module):
         kv_in_dim: int = 64,
         num_heads: int = 1,
         rope_theta: float = 10000.0,
+        memory_latents: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.self_attn = RoPEAttention(d_model, num_heads, rope_theta=rope_theta)
-        # Memory holds several frames back to back, so the query grid's rotation is
-        # repeated once per frame along the keys.
-        self.cross_attn_image = RoPEAttention(
-            d_model, num_heads, rope_theta=rope_theta, rope_k_repeat=True, kv_in_dim=kv_in_dim
-        )
+        if memory_latents is None:
+            # Memory holds several frames back to back, so the query grid's rotation is
+            # repeated once per frame along the keys.
+            self.cross_attn_image: nn.Module = RoPEAttention(
+                d_model, num_heads, rope_theta=rope_theta, rope_k_repeat=True, kv_in_dim=kv_in_dim
+            )
+        else:
+            num_global, grid = memory_latents
+            self.cross_attn_image = LatentRoPEAttention(
+                d_model, num_heads, num_global=num_global, grid=grid, rope_theta=rope_theta, kv_in_dim=kv_in_dim
+            )
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
@@ -84,6 +97,7 @@ class MemoryAttention(nn.Module):
         kv_in_dim: width of the memory tokens (``mem_dim``).
         num_heads: attention heads.
         rope_theta: RoPE frequency base.
+        memory_latents: see :class:`MemoryAttentionLayer` (EdgeTAM only).
     """
 
     def __init__(
@@ -95,6 +109,7 @@ class MemoryAttention(nn.Module):
         kv_in_dim: int = 64,
         num_heads: int = 1,
         rope_theta: float = 10000.0,
+        memory_latents: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
@@ -104,6 +119,7 @@ class MemoryAttention(nn.Module):
                 kv_in_dim=kv_in_dim,
                 num_heads=num_heads,
                 rope_theta=rope_theta,
+                memory_latents=memory_latents,
             )
             for _ in range(num_layers)
         )
@@ -120,8 +136,8 @@ class MemoryAttention(nn.Module):
         """Condition current-frame tokens on the memory bank.
 
         Inputs are sequence-first, as the tracker keeps them:
-        curr and curr_pos (HW, B, C); memory and memory_pos (M, B, C_kv), where the
-        last ``num_obj_ptr_tokens`` memory tokens are object pointers.
+        curr and curr_pos (HW, B, C); memory and memory_pos (M, B, C_kv): the spatial
+        memories frame after frame, then ``num_obj_ptr_tokens`` object-pointer tokens.
         Returns (HW, B, C), sequence-first.
         """
         if curr.shape[1] != memory.shape[1]:

@@ -2,6 +2,8 @@
 
 ``SAM2Model`` owns every tensor of an official checkpoint under the official
 names, so ``load_state_dict(strict=True)`` works on the files from the hub.
+EdgeTAM is the same model with a RepViT trunk (``repvit.py``), two memory-attention
+layers and a spatial perceiver (``perceiver.py``) that compresses each memory.
 Tracking logic (memory bank, per-frame steps) lives in ``sam2_backend.video``
 and only calls into the parts here.
 """
@@ -14,13 +16,14 @@ from typing import Literal, NamedTuple
 import torch
 from torch import nn
 
-from ..configs import ModelConfig
+from ..configs import HieraConfig, ModelConfig
 from .common import MLP
 from .hiera import Hiera
 from .mask_decoder import MaskDecoder
 from .memory_attention import MemoryAttention
 from .memory_encoder import MemoryEncoder
 from .neck import BackboneOutput, FpnNeck, ImageEncoder
+from .perceiver import SpatialPerceiver
 from .position_encoding import PositionEmbeddingSine
 from .prompt_encoder import PromptEncoder
 from .two_way_transformer import TwoWayTransformer
@@ -42,7 +45,7 @@ class ImageFeatures(NamedTuple):
 
 
 class SAM2Model(nn.Module):
-    """All SAM 2 / 2.1 weights, under the official state-dict names.
+    """All SAM 2 / 2.1 (or EdgeTAM) weights, under the official state-dict names.
 
     Built by :func:`build_sam2` from a :class:`ModelConfig`; the config stays
     available as ``model.config``, the precision it computes in as ``model.precision``.
@@ -52,6 +55,7 @@ class SAM2Model(nn.Module):
             the tracker run the model under autocast to that dtype (weights stay fp32).
             ``load_model`` gives a ``"bf16"`` model on a CPU the fast CPU path
             (``fast_cpu.prepare_bf16_cpu``).
+        spatial_perceiver: EdgeTAM's memory compressor (``None`` for SAM 2).
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class SAM2Model(nn.Module):
         prompt_encoder: PromptEncoder,
         mask_decoder: MaskDecoder,
         precision: Precision = "fp32",
+        spatial_perceiver: SpatialPerceiver | None = None,
     ) -> None:
         super().__init__()
         if precision != "fp32" and precision not in AUTOCAST_DTYPES:
@@ -77,6 +82,7 @@ class SAM2Model(nn.Module):
         self.memory_encoder = memory_encoder
         self.sam_prompt_encoder = prompt_encoder
         self.sam_mask_decoder = mask_decoder
+        self.spatial_perceiver = spatial_perceiver
 
         # Learned embeddings of the tracker; random init only matters for tests.
         self.maskmem_tpos_enc = nn.Parameter(_trunc_normal(config.num_maskmem, 1, 1, mem))
@@ -175,8 +181,14 @@ def _trunc_normal(*shape: int) -> torch.Tensor:
 
 
 def build_image_encoder(config: ModelConfig) -> ImageEncoder:
-    """The Hiera trunk and FPN neck of ``config``, random weights (keys ``trunk.*``, ``neck.*``)."""
-    trunk = Hiera.from_config(config.trunk)
+    """The trunk (Hiera, or EdgeTAM's RepViT) and FPN neck of ``config``, random weights
+    (keys ``trunk.*``, ``neck.*``)."""
+    if isinstance(config.trunk, HieraConfig):
+        trunk: nn.Module = Hiera.from_config(config.trunk)
+    else:
+        from .repvit import RepViTTrunk  # imports timm: only when an EdgeTAM model is built
+
+        trunk = RepViTTrunk(config.trunk)
     neck = FpnNeck(
         position_encoding=PositionEmbeddingSine(config.d_model),
         d_model=config.d_model,
@@ -215,26 +227,30 @@ def build_sam_heads(config: ModelConfig) -> tuple[PromptEncoder, MaskDecoder]:
 
 
 def build_sam2(config: ModelConfig, *, precision: Precision = "fp32") -> SAM2Model:
-    """Compose a SAM 2 model with random weights for ``config`` (on CPU, fp32 weights).
+    """Compose a SAM 2 (or EdgeTAM) model with random weights for ``config`` (on CPU, fp32 weights).
 
     The parts are made in a fixed order (encoder, heads, memory attention, memory
-    encoder), so a seeded build always draws the same random weights: tests, examples
-    and benchmarks pick seeds whose random masks suit them."""
+    encoder, then EdgeTAM's perceiver), so a seeded build always draws the same random
+    weights: tests, examples and benchmarks pick seeds whose random masks suit them."""
     image_encoder = build_image_encoder(config)
     prompt_encoder, mask_decoder = build_sam_heads(config)
+    perceiver = config.spatial_perceiver
     memory_attention = MemoryAttention(
         d_model=config.d_model,
         num_layers=config.memory_attention_layers,
         dim_feedforward=config.memory_attention_ffn_dim,
         kv_in_dim=config.mem_dim,
         rope_theta=config.rope_theta,
+        memory_latents=None if perceiver is None else (perceiver.num_latents, perceiver.grid_side),
     )
+    memory_encoder = MemoryEncoder(in_dim=config.d_model, out_dim=config.mem_dim)
     return SAM2Model(
         config=config,
         image_encoder=image_encoder,
         memory_attention=memory_attention,
-        memory_encoder=MemoryEncoder(in_dim=config.d_model, out_dim=config.mem_dim),
+        memory_encoder=memory_encoder,
         prompt_encoder=prompt_encoder,
         mask_decoder=mask_decoder,
         precision=precision,
+        spatial_perceiver=None if perceiver is None else SpatialPerceiver(perceiver),
     )

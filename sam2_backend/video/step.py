@@ -175,7 +175,7 @@ def condition_on_memory(
     for t_pos, state in spatial:
         if state is None:
             continue
-        tokens.append(state.maskmem.to(curr.device, torch.float32).flatten(2).permute(2, 0, 1))
+        tokens.append(_memory_tokens(state.maskmem.to(curr.device, torch.float32)))
         token_pos.append(mem_pos_enc + model.maskmem_tpos_enc[cfg.num_maskmem - t_pos - 1])
 
     # Object pointers: past conditioning frames, then recent tracked frames.
@@ -225,8 +225,20 @@ def condition_on_memory(
     return out.permute(1, 2, 0).reshape(b, c, h, w)
 
 
+def _memory_tokens(maskmem: torch.Tensor) -> torch.Tensor:
+    """A stored memory as (tokens, 1, mem_dim): a SAM 2 map (1, mem_dim, h, w) or EdgeTAM latents (1, L, mem_dim)."""
+    if maskmem.ndim == 3:
+        return maskmem.transpose(0, 1)
+    return maskmem.flatten(2).permute(2, 0, 1)
+
+
 def memory_pos_encoding(model: SAM2Model, feats: FrameFeatures) -> torch.Tensor:
-    """(h*w, 1, mem_dim) position encoding of a spatial memory: the same for every frame."""
+    """(tokens, 1, mem_dim) position encoding of a spatial memory: the same for every frame.
+
+    SAM 2: the sine encoding of the h*w map; EdgeTAM: that of the perceiver's latents.
+    """
+    if model.spatial_perceiver is not None:
+        return model.spatial_perceiver.latent_pos(1, feats.vision_feat.device).transpose(0, 1)
     h, w = feats.vision_feat.shape[-2:]
     probe = feats.vision_feat.new_zeros(1, model.config.mem_dim, h, w)
     return model.memory_encoder.position_encoding(probe).flatten(2).permute(2, 0, 1)
@@ -239,7 +251,8 @@ def encode_memory(
     object_score: torch.Tensor,
     prompted: bool,
 ) -> torch.Tensor:
-    """Memory of one frame: (1, mem_dim, h, w) in bfloat16, as the official tracker stores it.
+    """Memory of one frame in bfloat16, as the official tracker stores it: (1, mem_dim, h, w),
+    or for EdgeTAM the perceiver's latents (1, L, mem_dim) (L = 512: 1/8 of a 1024 map).
 
     ``prompted``: the frame's mask answers the person's prompts (not tracking). With the
     config's ``binarize_mask_from_pts_for_mem_enc`` such a frame remembers the binary mask,
@@ -251,10 +264,13 @@ def encode_memory(
     else:
         mask = torch.sigmoid(high_res_logits)
     mask = mask * cfg.sigmoid_scale_for_mem_enc + cfg.sigmoid_bias_for_mem_enc
-    features = model.memory_encoder(feats.vision_feat, mask, skip_mask_sigmoid=True).vision_features
+    encoded = model.memory_encoder(feats.vision_feat, mask, skip_mask_sigmoid=True)
+    features = encoded.vision_features
     if model.no_obj_embed_spatial is not None:
         absent = 1 - (object_score > 0).float()
         features = features + absent[..., None, None] * model.no_obj_embed_spatial[..., None, None]
+    if model.spatial_perceiver is not None:
+        features = model.spatial_perceiver(features, encoded.vision_pos_enc)
     return features.to(torch.bfloat16)
 
 
