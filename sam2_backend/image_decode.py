@@ -53,6 +53,14 @@ def to_rgb(image: Any) -> np.ndarray:
     return np.array(image.convert("RGB"))
 
 
+def too_large_message(path: Any, error: Exception) -> str:
+    """What to say when Pillow refuses a file as a possible decompression bomb."""
+    return (
+        f"{path} is larger than Pillow's safety limit for images ({error}). If you trust the file, "
+        "raise the limit before loading it: PIL.Image.MAX_IMAGE_PIXELS = None (or a larger number)."
+    )
+
+
 def oriented_size(image: Any) -> tuple[int, int]:
     """``(height, width)`` of the upright picture, from the header only (no decoding)."""
     width, height = image.size

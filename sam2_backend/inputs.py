@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .image_decode import to_rgb
+from .image_decode import to_rgb, too_large_message
 
 ImageLike = Any  # numpy array, PIL image, torch tensor or path
 
@@ -36,6 +36,8 @@ def _load_path(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(p) as img:
             return to_rgb(img)
+    except Image.DecompressionBombError as e:
+        raise ValueError(too_large_message(p, e)) from e
     except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"Could not read {p} as an image ({e}). Is it a valid image file?") from e
 

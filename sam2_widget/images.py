@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from sam2_backend.image_decode import oriented_size, to_rgb
+from sam2_backend.image_decode import oriented_size, to_rgb, too_large_message
 from sam2_backend.image_files import IMAGE_EXTENSIONS, list_image_files
 from sam2_backend.inputs import image_to_tensor
 
@@ -121,6 +121,8 @@ class ImageSet:
         try:
             with Image.open(item.path) as image:
                 hw = oriented_size(image)
+        except Image.DecompressionBombError as e:
+            raise ImageReadError(too_large_message(item.path, e)) from e
         except (UnidentifiedImageError, OSError) as e:
             raise ImageReadError(f"Could not read {item.path} as an image ({e}).") from e
         with self._lock:
@@ -165,5 +167,7 @@ def _read_file(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return to_rgb(image)  # the same decode as sam2_backend's set_image(path)
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(too_large_message(path, e)) from e
     except (UnidentifiedImageError, OSError) as e:
         raise ImageReadError(f"Could not read {path} as an image ({e}). Is it a valid image file?") from e

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...image_decode import oriented_size, to_rgb
+from ...image_decode import oriented_size, to_rgb, too_large_message
 from ...inputs import image_to_tensor
 
 #: The video formats we name in error messages; anything FFmpeg reads works.
@@ -72,8 +72,7 @@ def _image_file_hw(path: Path, index: int | None = None) -> tuple[int, int]:
         with Image.open(path) as img:
             h, w = oriented_size(img)
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError...
-        which = f"frame {index} " if index is not None else ""
-        raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
+        raise _read_error(path, index, e) from e
     return h, w
 
 
@@ -86,8 +85,16 @@ def _read_image_file(path: Path, index: int | None = None) -> np.ndarray:
             img.load()
             return to_rgb(img)
     except Exception as e:  # truncated/corrupt data: OSError, SyntaxError, ValueError...
-        which = f"frame {index} " if index is not None else ""
-        raise FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {e}", index, str(path)) from e
+        raise _read_error(path, index, e) from e
+
+
+def _read_error(path: Path, index: int | None, error: Exception) -> FrameReadError:
+    from PIL import Image
+
+    which = f"frame {index} " if index is not None else ""
+    if isinstance(error, Image.DecompressionBombError):
+        return FrameReadError(f"{which}{too_large_message(path, error)}", index, str(path))
+    return FrameReadError(f"Could not read {which}{path.name!r} ({path}) as an image: {error}", index, str(path))
 
 
 def to_rgb_uint8(image: Any) -> np.ndarray:
