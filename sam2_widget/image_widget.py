@@ -232,7 +232,7 @@ class Sam2ImageWidget(Sam2Widget):
             if index == self.image_index:
                 self._refresh(masks=True)
                 if timings is not None:
-                    timings.masks_sent()
+                    timings.masks_sent(len(self.label_rle))
             self._notify(index)
 
     # -- the view ----------------------------------------------------------------

@@ -52,7 +52,8 @@ class MessageTimings:
 
     * ``handler_s``: the dispatch and its handler (prompt bookkeeping, the first trait sync);
     * ``model_s``: the predictor's ``predict`` calls made while the message was open;
-    * ``masks_sent_s``: until the update carrying the new ``label_rle`` left (None if none did);
+    * ``masks_sent_s``: until the update carrying the new ``label_rle`` left (None if none did),
+      and ``masks_bytes``, that ``label_rle``'s size;
     * ``acked_s``: until its ack left.
 
     A message is open from its arrival to its ack: the model time and the masks of a job
@@ -72,6 +73,7 @@ class MessageTimings:
             "handler_s": None,
             "model_s": 0.0,
             "masks_sent_s": None,
+            "masks_bytes": None,
             "acked_s": None,
         }
         with self._lock:
@@ -87,12 +89,13 @@ class MessageTimings:
             for record in self._open.values():
                 record["model_s"] += seconds
 
-    def masks_sent(self) -> None:
+    def masks_sent(self, size: int) -> None:
         now = time.perf_counter()
         with self._lock:
             for record in self._open.values():
                 if record["masks_sent_s"] is None:
                     record["masks_sent_s"] = now - record["start"]
+                    record["masks_bytes"] = size
 
     def acked(self, seq: Any) -> None:
         now = time.perf_counter()

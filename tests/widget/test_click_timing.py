@@ -39,6 +39,7 @@ def test_a_click_is_split_into_handler_model_masks_and_ack(model, monkeypatch):
         w._timings = timings = MessageTimings()
         click = front.send("add_point", x=72, y=72, label=1)
         ok(front, click)
+        label_rle = w.label_rle
         new_object = front.send("add_object")
         ok(front, new_object)
         refused = front.send("add_point", x="left", y=5, label=1)
@@ -52,12 +53,14 @@ def test_a_click_is_split_into_handler_model_masks_and_ack(model, monkeypatch):
     # worker, the label map left, then the ack.
     assert 0 < first["handler_s"] < first["masks_sent_s"] <= first["acked_s"]
     assert len(calls) == 1
+    assert first["masks_bytes"] == len(label_rle) > 0
     assert SLOW_S <= first["model_s"] < first["masks_sent_s"]
     # A message that changes no mask: no model time, no label map.
-    assert (second["seq"], second["type"], second["model_s"], second["masks_sent_s"]) == (
+    assert (second["seq"], second["type"], second["model_s"], second["masks_sent_s"], second["masks_bytes"]) == (
         new_object,
         "add_object",
         0.0,
+        None,
         None,
     )
     assert 0 < second["handler_s"] <= second["acked_s"]
