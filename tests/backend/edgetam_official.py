@@ -218,7 +218,12 @@ def image_predictor(model, image_size: int):
 def _encoder_levels(model, image_size: int, seed: int) -> dict:
     image = torch.randn(1, 3, image_size, image_size, generator=torch.Generator().manual_seed(seed))
     out = model.forward_image(image)
-    return {"input": image, "backbone_fpn": list(out["backbone_fpn"]), "vision_pos_enc": list(out["vision_pos_enc"])}
+    return {
+        "input": image,
+        "trunk": list(model.image_encoder.trunk(image)),  # to find where a difference starts
+        "backbone_fpn": list(out["backbone_fpn"]),
+        "vision_pos_enc": list(out["vision_pos_enc"]),
+    }
 
 
 def _image_outputs(model, image_size: int) -> dict:
@@ -233,16 +238,16 @@ def _image_outputs(model, image_size: int) -> dict:
         kwargs = {k: np.asarray(v) for k, v in prompt.items() if k != "multimask_output"}
         if name == "mask":
             first = results["points"]
-            kwargs["mask_input"] = first["logits"][int(np.argmax(first["iou"]))][None]
+            kwargs["mask_input"] = first["logits"][int(first["iou"].argmax())][None].numpy()
         masks, iou, logits = pred.predict(**kwargs, multimask_output=prompt["multimask_output"])
         object_score = scores[-1].numpy()
         full, _, _ = pred.predict(**kwargs, multimask_output=prompt["multimask_output"], return_logits=True)
         results[name] = {
-            "masks": masks.astype(bool),
-            "iou": iou,
-            "logits": logits,
-            "full": full,
-            "object_score": object_score,
+            "masks": torch.from_numpy(masks.astype(bool)),
+            "iou": torch.from_numpy(iou),
+            "logits": torch.from_numpy(logits),
+            "full": torch.from_numpy(full),
+            "object_score": torch.from_numpy(object_score),
         }
     hook.remove()
     return results
