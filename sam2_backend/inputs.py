@@ -141,8 +141,11 @@ def check_points(points: Any, labels: Any, hw: tuple[int, int]) -> tuple[np.ndar
     if pts.ndim != 3 or pts.shape[-1] != 2:
         raise ValueError(f"points must have shape (N, 2) or (B, N, 2) as (x, y); got {np.shape(points)}.")
     if lab.shape != pts.shape[:2]:
+        batched = np.ndim(points) == 3
+        expected = pts.shape[:2] if batched else pts.shape[1:2]
         raise ValueError(
-            f"labels must have one entry per point: {pts.shape[1]} points but labels of shape {np.shape(labels)}."
+            f"labels must have one entry per point: points of shape {np.shape(points)} need labels of shape "
+            f"{expected}, got {np.shape(labels)}."
         )
     if pts.shape[1] == 0:
         raise ValueError("points is empty; pass at least one point or leave points=None.")
