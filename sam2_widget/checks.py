@@ -30,10 +30,16 @@ def check_index(value: Any, count: int, item: str, whole: str) -> int:
     return index
 
 
+MAX_NAME_LENGTH = 200  # a name is a label in a list, not a document (it is synced to the browser)
+
+
 def check_name(name: Any) -> str:
-    """An object name: a string with something besides blanks (stored stripped)."""
+    """An object name: a string with something besides blanks, of at most ``MAX_NAME_LENGTH``
+    characters (stored stripped)."""
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"an object name must be a non-empty string, got {name!r}.")
+        raise ValueError(f"an object name must be a non-empty string, got {name!r:.80}.")
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise ValueError(f"an object name may have at most {MAX_NAME_LENGTH} characters, got {len(name.strip())}.")
     return name.strip()
 
 

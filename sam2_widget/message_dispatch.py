@@ -170,7 +170,7 @@ class MessageDispatch:
                 raise ValueError(
                     f"{kind} is not supported for {self._shows}{self._unsupported_note}; this widget handles {handled}."
                 )
-            raise ValueError(f"unknown message type {kind!r}; this widget handles {handled}.")
+            raise ValueError(f"unknown message type {kind!r:.80}; this widget handles {handled}.")
         integer(content, "seq")
         return getattr(self, f"_msg_{kind}")
 
