@@ -280,8 +280,38 @@ class Sam2ImageWidget(Sam2Widget):
         if not entries:
             return b""
         hw = self._images.size(index)
+        masks = [(obj_id, e.runs) for obj_id, e in entries.items()]
+        if sum(len(runs) for _, runs in masks) <= hw[0] * hw[1] // 8:  # smooth masks, as a trained model's
+            return _label_rle_of_runs(masks, hw[0] * hw[1])
         label = codecs.masks_to_label_map({o: e.mask(hw) for o, e in entries.items()}, hw, dtype=np.uint32)
         return codecs.encode_label_rle(label)
+
+
+def _label_rle_of_runs(masks: list[tuple[int, np.ndarray]], size: int) -> bytes:
+    """``codecs.encode_label_rle`` of ``codecs.masks_to_label_map`` (the first listed object wins
+    where masks overlap), straight from each object's mask runs (``sam2_backend.rle.encode_mask``)
+    without the (H, W) maps: the work grows with the runs, not the pixels (a click at 1080p with
+    six objects: ~0.2 ms instead of ~20 ms). The image is cut into segments at every run edge of
+    every object; each object paints the segments it covers, the first listed last."""
+    starts, ends = [], []
+    for _, runs in masks:
+        bounds = np.cumsum(runs, dtype=np.int64)  # runs are [bg, fg, bg, fg, ...]
+        start, end = bounds[0::2][: len(runs) // 2], bounds[1::2]
+        keep = end > start
+        starts.append(start[keep])
+        ends.append(end[keep])
+    edges = np.sort(np.concatenate([[0, size], *starts, *ends]))
+    edges = edges[np.concatenate(([True], edges[1:] != edges[:-1]))]  # np.unique is far slower here
+    segments = np.zeros(len(edges) - 1, dtype=np.uint32)  # the label of [edges[i], edges[i + 1])
+    for (obj_id, _), start, end in reversed(list(zip(masks, starts, ends))):
+        first, last = np.searchsorted(edges, start), np.searchsorted(edges, end)
+        count = last - first
+        segments[np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())] = obj_id
+    if not segments.any():
+        return b""
+    run_starts = np.concatenate(([0], np.flatnonzero(segments[1:] != segments[:-1]) + 1))
+    counts = np.diff(np.append(edges[run_starts], size))
+    return np.stack([segments[run_starts].astype(np.int64), counts], axis=1).astype("<u4").tobytes()
 
 
 def _images_with_new_masks(before: SessionState, after: SessionState) -> list[int]:

@@ -1,11 +1,17 @@
 """The opt-in message timings of the kernel (message_dispatch.MessageTimings), which
-benchmarks/bench_widget.py reads to split a click's round trip into model, kernel and transport."""
+benchmarks/bench_widget.py reads to split a click's round trip into model, kernel and transport;
+and the label map a click sends, made from the masks' runs (image_widget._label_rle_of_runs)."""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from sam2_backend import ImagePredictor
+from sam2_backend.rle import encode_mask
+from sam2_widget import codecs
+from sam2_widget.image_widget import _label_rle_of_runs
 from sam2_widget.message_dispatch import MessageTimings
 from tests.images import synthetic_image
 from tests.widget.harness import make_widget, ok
@@ -66,3 +72,39 @@ def test_a_click_is_split_into_handler_model_masks_and_ack(model, monkeypatch):
     assert 0 < second["handler_s"] <= second["acked_s"]
     # A refused message is acked (at once) but never handled.
     assert third["seq"] == refused and third["handler_s"] is None and third["acked_s"] > 0
+
+
+# --------------------------------------------------------------------------- the label map of a click
+
+
+def codec_label_rle(masks: dict[int, np.ndarray], hw: tuple[int, int]) -> bytes:
+    """The label map's RLE the slow way: the (H, W) map, then its runs."""
+    if not masks:
+        return b""
+    return codecs.encode_label_rle(codecs.masks_to_label_map(masks, hw, dtype=np.uint32))
+
+
+def test_label_rle_from_runs_matches_the_codec():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 12, 2))
+        ids = [int(i) for i in rng.permutation(np.arange(1, 9))[: rng.integers(0, 5)]]
+        # empty, sparse, dense and full masks, overlapping: the first listed must win
+        masks = {i: rng.random((h, w)) < rng.choice([0.0, 0.3, 0.7, 1.0]) for i in ids}
+        runs = [(i, encode_mask(m)) for i, m in masks.items()]
+        assert _label_rle_of_runs(runs, h * w) == codec_label_rle(masks, (h, w))
+
+
+def test_a_click_at_1080p_sends_the_label_map_of_its_masks(model):
+    w, front = make_widget(synthetic_image(1080, 1920), model)
+    try:
+        for x, y in ((300, 400), (1500, 700)):  # two objects
+            ok(front, front.send("add_point", x=x, y=y, label=1))
+            ok(front, front.send("add_object"))
+        masks = w.masks
+        assert len(masks) == 2
+        assert w.label_rle == codec_label_rle(masks, (1080, 1920))
+        label = codecs.decode_label_rle(w.label_rle, 1080, 1920)
+        assert {int(v) for v in np.unique(label)} <= {0, *masks}
+    finally:
+        w.close()
