@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sam2_backend import AutomaticMaskGenerator, ModelConfig, SAM2Model, load_model
 from sam2_backend.devices import resolve_device
@@ -30,7 +33,8 @@ ModelArg = str | os.PathLike | ModelConfig | SAM2Model
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Every option, the given ones over the defaults; TypeError naming each unknown keyword."""
+    """Every option, the given ones over the defaults; TypeError naming each unknown keyword,
+    TypeError/ValueError naming an option whose value is of the wrong type or out of range."""
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         hints = []
@@ -41,7 +45,16 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
             f"Sam2Widget() got unexpected keyword argument(s) {', '.join(hints)}. "
             f"Valid options: source, model, device, video, {', '.join(OPTIONS)}."
         )
-    return {**OPTIONS, **options}
+    return {**OPTIONS, **{name: _checked_value(name, value) for name, value in options.items()}}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    """An int or a finite float (NaN and infinities are not numbers an option can take)."""
+    return _is_int(value) or (isinstance(value, (float, np.floating)) and math.isfinite(value))
 
 
 def is_clip(source: Any, video: bool | None) -> bool:
@@ -71,3 +84,30 @@ def mask_generator(model: SAM2Model, amg_options: Mapping[str, Any]) -> Automati
     if amg_options.get("output_mode", "binary_mask") != "binary_mask":
         raise ValueError("segment everything needs binary masks; leave output_mode out of its options.")
     return AutomaticMaskGenerator(model, **amg_options)
+
+
+# option -> (what it must be, its type test, its range test); numbers are never bools.
+_VALUES = {
+    "opacity": ("a number from 0 to 1", _is_number, lambda v: 0 <= v <= 1),
+    "outline": ("True or False", lambda v: isinstance(v, bool), None),
+    "cache_size": ("an int >= 1", _is_int, lambda v: v >= 1),
+    "display_max_side": ("an int from 64 to 16384 (pixels)", _is_int, lambda v: 64 <= v <= 16384),
+    "jpeg_quality": ("an int from 1 to 100", _is_int, lambda v: 1 <= v <= 100),
+    "amg_options": (
+        "None or a dict of AutomaticMaskGenerator options",
+        lambda v: v is None or isinstance(v, Mapping),
+        None,
+    ),
+    "autosave": ("None or a file path", lambda v: v is None or isinstance(v, (str, os.PathLike)), None),
+    "frame_cache_mb": ("a number of MiB >= 0", _is_number, lambda v: v >= 0),
+}
+
+
+def _checked_value(name: str, value: Any) -> Any:
+    """``value`` if it suits option ``name`` (a numpy number as a Python one, as traits need)."""
+    what, of_type, in_range = _VALUES[name]
+    if not of_type(value):
+        raise TypeError(f"Sam2Widget(): {name} must be {what}, got {value!r:.80}.")
+    if in_range is not None and not in_range(value):
+        raise ValueError(f"Sam2Widget(): {name} must be {what}, got {value!r:.80}.")
+    return value.item() if isinstance(value, np.generic) else value

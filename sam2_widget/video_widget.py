@@ -19,6 +19,7 @@ during propagation.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from .frame_cache import JpegCache
 from .images import ImageReadError
 from .mask_versions import MaskVersions
 from .message_dispatch import SHARED_MESSAGES
+from .messages import is_int
 from .overlay_video import write_overlay_video
 from .session_file import SavedVideoSession, model_reference, write_video_session
 from .timeline_frames import TimelineFrames
@@ -171,12 +173,21 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
     ) -> Path:
         """Write the clip with masks (filled at ``opacity``), outlines and object ids drawn, frame
         by frame (PyAV). ``fps`` defaults to the source's (or 24). Waits for pending work."""
-        self.wait_idle()
         s = self._session
         n = s.num_frames
         stop = n if stop is None else stop
+        for name, value in (("start", start), ("stop", stop)):
+            if not is_int(value):
+                raise TypeError(f"save_video: {name} must be a frame index (an int), got {value!r:.80}.")
         if not 0 <= start < stop <= n:
-            raise ValueError(f"need 0 <= start < stop <= {n}, got start={start}, stop={stop}.")
+            raise ValueError(f"save_video: need 0 <= start < stop <= {n}, got start={start}, stop={stop}.")
+        if fps is not None and (
+            isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0
+        ):
+            raise ValueError(f"save_video: fps must be a positive number of frames per second, got {fps!r:.80}.")
+        if not isinstance(codec, str) or not codec:
+            raise TypeError(f"save_video: codec must be a codec name such as 'libx264', got {codec!r:.80}.")
+        self.wait_idle()
         fps = fps or s.tracker.source.fps or 24
         objects = [o for o in s.objects() if o.visible]
         return write_overlay_video(
