@@ -60,3 +60,39 @@ def test_a_widget_script_ending_mid_work_exits_cleanly(tmp_path):
         proc = _run(WIDGET_MID_WORK, str(tmp_path))
         assert proc.returncode == 0, proc.stderr
         assert "terminate called" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+EVERY_KIND_BUSY = """
+import sys, numpy as np
+from PIL import Image
+from tests.clips import make_clip
+from tests.models import tiny_model
+from sam2_widget import Sam2Widget
+
+model, video_model = tiny_model(), tiny_model(128)
+single = Sam2Widget(np.zeros((64, 80, 3), np.uint8) + 90, model=model)
+single.add_points([[40, 30]], [1])
+# "Everything" from the front end runs on the worker: it is still running when the script ends.
+single._on_frontend_msg(single, {"type": "segment_everything", "seq": 1}, [])
+
+for i in range(4):
+    Image.fromarray(np.full((64, 80, 3), 40 * i, np.uint8)).save(f"{sys.argv[1]}/{i}.png")
+image_set = Sam2Widget(sys.argv[1], model=model)
+image_set.add_points([[40, 30]], [1])
+image_set.goto(3)
+
+clip = Sam2Widget(make_clip(12), model=video_model, video=True)
+clip.add_points([[30, 30]], [1])
+clip.track("forward", wait=False)  # tracking runs on when the script ends
+
+closed = Sam2Widget(make_clip(12), model=video_model, video=True)
+closed.add_points([[30, 30]], [1])
+closed.track("forward", wait=False)
+closed.close()  # closed mid-tracking
+print("done")
+"""
+
+
+def test_a_script_with_every_kind_of_widget_busy_at_its_end_exits_cleanly(tmp_path):
+    proc = _run(EVERY_KIND_BUSY, str(tmp_path))
+    assert (proc.returncode, proc.stderr, proc.stdout.strip()) == (0, "", "done"), proc.stderr
