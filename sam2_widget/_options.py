@@ -66,7 +66,8 @@ def is_clip(source: Any, video: bool | None) -> bool:
 
 
 def resolve_model(model: Any, device: str) -> SAM2Model:
-    """A loaded model as given (its device must agree with ``device``), or one loaded by name or path."""
+    """A loaded model as given (its device must agree with ``device``), or one loaded by name or path
+    (any name ``sam2_backend.load_model`` takes: ``"tiny"``, ``"sam2.1-hiera-large"``, ``"edgetam"``, ...)."""
     if isinstance(model, SAM2Model):
         if device != "auto" and resolve_device(device).type != model.device.type:
             raise ValueError(

@@ -2,7 +2,8 @@
 
 Per object and tracked frame the model keeps a :class:`FrameState` (about
 0.8 MiB at 1024: the bf16 spatial memory, low-res mask logits, the object
-pointer and score). Tracking only ever reads the states of the last
+pointer and score; EdgeTAM's memory is 512 perceiver latents instead of the
+64x64 map, about 0.3 MiB in all). Tracking only ever reads the states of the last
 ``num_maskmem``/``max_obj_ptrs`` frames in the direction of travel plus the
 conditioning (prompted) frames, so :class:`SpillDict` keeps a small working
 set in RAM and moves the rest to files in a temporary folder, from which it
@@ -29,7 +30,8 @@ class FrameState:
     low_res: (1, 1, s, s) float32 mask logits (after hole filling).
     obj_ptr: (1, 256) object pointer.
     object_score: (1, 1) logit, > 0 when the object is visible.
-    maskmem: (1, mem_dim, h, w) bfloat16 spatial memory, or None until encoded.
+    maskmem: bfloat16 spatial memory, (1, mem_dim, h, w), or EdgeTAM's perceiver
+      latents (1, 512, mem_dim); None until encoded.
     """
 
     low_res: torch.Tensor
