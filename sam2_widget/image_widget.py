@@ -227,12 +227,13 @@ class Sam2ImageWidget(Sam2Widget):
         if self._session.predict(index, obj_id, predictor if timings is None else timings.timed(predictor)):
             ms = (time.perf_counter() - start) * 1000
             self._last_timing = f"mask in {ms:.0f} ms"
-            with self._view_lock:
+            with self._view_lock, self.hold_sync():  # one message: the latency with the new masks
                 self.set_trait("latency_ms", ms)
-            if index == self.image_index:
-                self._refresh(masks=True)
-                if timings is not None:
-                    timings.masks_sent(len(self.label_rle))
+                shown = index == self.image_index
+                if shown:
+                    self._refresh(masks=True)
+            if shown and timings is not None:
+                timings.masks_sent(len(self.label_rle))
             self._notify(index)
 
     # -- the view ----------------------------------------------------------------

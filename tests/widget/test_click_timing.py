@@ -108,3 +108,23 @@ def test_a_click_at_1080p_sends_the_label_map_of_its_masks(model):
         assert {int(v) for v in np.unique(label)} <= {0, *masks}
     finally:
         w.close()
+
+
+def test_the_new_masks_and_their_latency_go_in_one_update(model):
+    w, front = make_widget(synthetic_image(), model)
+    try:
+        w.wait_idle(60)
+        updates: list[set] = []
+        send_state = w.send_state
+
+        def recording(key=None):
+            updates.append(set([key] if isinstance(key, str) else key or ()))
+            send_state(key)
+
+        w.send_state = recording
+        ok(front, front.send("add_point", x=72, y=72, label=1))
+    finally:
+        w.close()
+    with_masks = [u for u in updates if "label_rle" in u]
+    assert len(with_masks) == 1 and "latency_ms" in with_masks[0], updates
+    assert not [u for u in updates if "latency_ms" in u and "label_rle" not in u], updates
