@@ -22,6 +22,7 @@ kind, and a file from any earlier version of this module.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -148,9 +149,18 @@ def write_video_session(
 
 def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     """``np.savez_compressed`` to ``path`` so that a crash at any moment leaves either the old
-    file or the new one: write a temporary file in the same folder, fsync it, ``os.replace``."""
+    file or the new one: write a temporary file in the same folder, fsync it, ``os.replace``.
+
+    A failed write (a full disk, a vanished folder) raises ``OSError`` naming the file, and the
+    previous file stays as it was. The temporary file's name holds the writer's process id, so
+    the temporary files of a process that was killed mid-write are removed by the next write.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_orphaned_temporaries(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from e
     try:
         with os.fdopen(fd, "wb") as f:  # a file object keeps the name exactly as given (no added .npz)
             np.savez_compressed(f, **arrays)
@@ -158,11 +168,43 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it a normal file's mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_error(path, e) from e
         raise
     return path
+
+
+_TMP_SUFFIX = ".sam2w-tmp"
+
+
+def _write_error(path: Path, error: OSError) -> OSError:
+    kept = "the previous file is unchanged" if path.exists() else "nothing was written"
+    return OSError(error.errno, f"could not write {path}: {error.strerror or error} ({kept})")
+
+
+def _remove_orphaned_temporaries(path: Path) -> None:
+    """Remove ``.<name>.<pid>.*`` temporaries next to ``path`` whose writing process is gone."""
+    with contextlib.suppress(OSError):
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{_TMP_SUFFIX}"):
+            pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: keep everything
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def read_session_file(path: str | os.PathLike) -> SavedSession | SavedVideoSession:
