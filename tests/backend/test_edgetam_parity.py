@@ -159,3 +159,42 @@ def test_scripted_video_session_matches(official, ours):
             session.check(record, f, masks)
     # 3 prompts (1 + 2 + 3 objects), 8 frames forward, 3 corrections, 7 frames backward, 3 objects each
     assert session.checked == 6 + 3 * 8 + 3 * 3 + 3 * 7
+
+
+def test_transformers_edgetam_image_matches(ours):
+    """A second opinion on the image path: transformers' ``EdgeTamModel`` on our weights (SAM 2's
+    renames of benchmarks/hf_peer.py; the RepViT trunk is the same timm model under another prefix)."""
+    pytest.importorskip("transformers", reason="transformers (a test extra) is not installed")
+    from transformers import EdgeTamConfig, EdgeTamModel, EdgeTamVisionConfig, TimmWrapperConfig
+
+    from benchmarks import hf_peer
+    from sam2_backend import ImagePredictor
+    from sam2_backend.inputs import image_to_tensor
+    from sam2_backend.transforms import preprocess
+
+    mapped = {
+        k.replace("vision_encoder.backbone.body.", "vision_encoder.backbone.timm_model."): v
+        for k, v in hf_peer.to_transformers(ours.state_dict()).items()
+    }
+    # Named in full: transformers' default backbone config misspells "architecture" and builds a ResNet.
+    trunk = TimmWrapperConfig(
+        architecture="repvit_m1.dist_in1k",
+        model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]},
+    )
+    vision = EdgeTamVisionConfig(
+        backbone_config=trunk, backbone_feature_sizes=[[IMAGE_SIZE // s, IMAGE_SIZE // s] for s in (4, 8, 16)]
+    )
+    peer = EdgeTamModel(EdgeTamConfig(vision_config=vision, prompt_encoder_config={"image_size": IMAGE_SIZE}))
+    keep = set(peer.state_dict())  # the image model has no memory modules
+    peer.load_state_dict({k: v for k, v in mapped.items() if k in keep}, strict=True)
+    peer.eval()
+
+    image = synthetic_image(180, 240)
+    click = (70.0, 72.0)
+    pred = ImagePredictor(ours)
+    pred.set_image(image)
+    mine = pred.predict(points=[click], labels=[1]).logits
+    pixels = preprocess(image_to_tensor(image)[None], IMAGE_SIZE)
+    theirs = hf_peer.image_logits(peer, pixels, (click[0] * IMAGE_SIZE / 240, click[1] * IMAGE_SIZE / 180))[0]
+    assert mine.shape == (3, IMAGE_SIZE // 4, IMAGE_SIZE // 4)
+    _close(mine, theirs, "transformers' EdgeTamModel: low-res logits")
