@@ -13,7 +13,10 @@ Two clocks, never mixed: the page's ``performance.now()`` and the kernel's ``per
   before the widget renders) marks ``send`` (the message left, by seq), ``masks`` (the new
   ``label_rle`` arrived), ``draw`` / ``coloured`` / ``drawn`` (a draw started, the labels
   decoded and coloured, the canvas drawn); a capture-phase listener of this script stamps the
-  ``pointerup`` that makes the click (its ``timeStamp``).
+  ``pointerup`` that makes the click (its ``timeStamp``), then the start of every animation
+  frame until one starts after ``drawn``: the frame that drew the canvas has been painted by
+  then (the canvas' raster work happens there, after ``drawn``; headless Chromium rasters on
+  the CPU), so that is an upper bound of when the overlay is on screen.
 * kernel: the widget's opt-in ``MessageTimings`` (sam2_widget/message_dispatch.py) gives, per
   message, from its arrival: the model's ``predict`` time and when the update carrying the
   new ``label_rle`` left.
@@ -27,7 +30,8 @@ Per click (ms):
   kernel: websocket, Jupyter server, zmq, ipywidgets (de)serialisation both ways;
 * front end: pointerup -> ``send`` plus ``masks`` -> ``drawn`` (the wait for an animation
   frame, RLE decode + colouring, drawing the canvas);
-* total: pointerup -> ``drawn``; the widget's own share is total - model.
+* total: pointerup -> ``drawn``; the widget's own share is total - model. The share to the
+  next animation frame (painted, on screen) is printed too.
 
 Target: the widget's own share <= 30 ms median at 1080p.
 
@@ -78,13 +82,29 @@ e2e_dump("timings", {"records": w._timings.records, "error": w.error, "threads":
 # Before the widget renders: the front end records its trace only if asked then.
 TRACE_JS = """
 window.__sam2wTrace = [];
+// The click's own marks: the pointerup that makes it, then the start of every animation frame
+// until one starts after the new masks were drawn (the frame before it put them on screen).
+const __drawn = (tr) => {
+  const masks = tr.find((e) => e[1] === "masks");
+  return masks !== undefined && tr.some((e) => e[1] === "drawn" && e[0] >= masks[0]);
+};
 window.addEventListener("pointerup", (e) => {
-  if (Array.isArray(window.__sam2wTrace)) window.__sam2wTrace.push([e.timeStamp, "pointerup", -1]);
+  const tr = window.__sam2wTrace;
+  if (!Array.isArray(tr)) return;
+  tr.push([e.timeStamp, "pointerup", -1]);
+  const until = performance.now() + 60000;
+  const frame = () => {
+    const now = performance.now(), drawn = __drawn(tr);
+    tr.push([now, "frame", -1]);
+    if (!drawn && now < until) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
 }, true);
 """
 
-# The state of the click whose trace is the page's current array: "drawn", "no masks" (acked,
-# and no new label map came within a second), or null (not yet).
+# The state of the click whose trace is the page's current array: "drawn" (and an animation
+# frame started after it), "no masks" (acked, and no new label map came within a second), or
+# null (not yet).
 CLICK_DONE_JS = """() => {
   const tr = window.__sam2wTrace;
   const send = tr.find((e) => e[1] === "send");
@@ -92,7 +112,8 @@ CLICK_DONE_JS = """() => {
   if (!ack) return null;
   const masks = tr.find((e) => e[1] === "masks" && e[0] >= send[0]);
   if (!masks) return performance.now() - ack[0] > 1000 ? "no masks" : null;
-  return tr.some((e) => e[1] === "drawn" && e[0] >= masks[0]) ? "drawn" : null;
+  const drawn = tr.find((e) => e[1] === "drawn" && e[0] >= masks[0]);
+  return drawn && tr.some((e) => e[1] === "frame" && e[0] > drawn[0]) ? "drawn" : null;
 }"""
 
 ACKED_JS = """() => {
@@ -151,17 +172,18 @@ def split(trace: list, kernel: dict) -> dict[str, float] | None:
     masks = first(trace, "masks", send[0])
     if masks is None or kernel["masks_sent_s"] is None:
         return None
-    drawn = first(trace, "drawn", masks[0])
-    draws = [e for e in trace if e[1] in ("draw", "coloured") and masks[0] <= e[0] <= drawn[0]]
+    drawn = first(trace, "drawn", masks[0])[0]
+    draws = [e for e in trace if e[1] in ("draw", "coloured") and masks[0] <= e[0] <= drawn]
     draw, coloured = draws[-2][0], draws[-1][0]  # those of the draw that ended in `drawn`
+    shown = next(e[0] for e in trace if e[1] == "frame" and e[0] > drawn)
     model = 1000 * kernel["model_s"]
     in_kernel = 1000 * kernel["masks_sent_s"]
-    total = drawn[0] - up[0]
+    total = drawn - up[0]
     return {
         "model": model,
         "kernel work": in_kernel - model,
         "transport": (masks[0] - send[0]) - in_kernel,
-        "front end": (send[0] - up[0]) + (drawn[0] - masks[0]),
+        "front end": (send[0] - up[0]) + (drawn - masks[0]),
         "total": total,
         "widget share": total - model,
         # the parts
@@ -169,7 +191,10 @@ def split(trace: list, kernel: dict) -> dict[str, float] | None:
         "front end: pointerup -> send": send[0] - up[0],
         "front end: masks -> draw start": draw - masks[0],
         "front end: labels decode + colour": coloured - draw,
-        "front end: canvas drawn": drawn[0] - coloured,
+        "front end: canvas drawn": drawn - coloured,
+        # painting: the canvas' raster work, and the wait for the next frame
+        "drawn -> next animation frame": shown - drawn,
+        "widget share to the next frame": shown - up[0] - model,
     }
 
 
@@ -295,8 +320,12 @@ def main() -> None:
         med, p90, mx, n = stats_ms([p[name] for p in phases])
         print(f"{name:36} {med:8.1f} {p90:8.1f} {mx:8.1f} {n:4d}")
     share = float(np.median([p["widget share"] for p in phases]))
+    painted = float(np.median([p["widget share to the next frame"] for p in phases]))
     verdict = "PASS" if share <= TARGET_MS else "FAIL"
-    print(f"\n{verdict}: the widget's own share (total - model) {share:.1f} ms median, target <= {TARGET_MS:.0f} ms")
+    print(
+        f"\n{verdict}: the widget's own share (click -> overlay drawn, minus model) {share:.1f} ms median, "
+        f"target <= {TARGET_MS:.0f} ms ({painted:.1f} ms to the next animation frame, painted)"
+    )
 
 
 if __name__ == "__main__":
