@@ -82,12 +82,20 @@ def image_prompts() -> dict[str, dict]:
 def video_script(frames: int) -> list[tuple]:
     """The scripted session on ``tests.clips.make_clip(frames)``: (action, frame, obj_id, arguments).
 
-    All first prompts are on frame 0 and, on the last frame, every object gets a correction:
-    EdgeTAM's predictor (an older SAM 2 one) tracks all objects as one batch and gives every
-    object a memory on every frame any object was prompted on, where ours (like sam2 1.1.0)
-    keeps each object's own frames; the two agree when all objects share their prompted frames.
-    The backward pass starts just before the corrected frame: the older predictor keeps a
-    corrected (non-conditioning) frame's output when propagation reaches it, 1.1.0 tracks it again.
+    EdgeTAM's predictor is an older SAM 2 one: it tracks all objects as one batch, where ours
+    (like sam2 1.1.0) tracks each object on its own. The script keeps to where both agree;
+    each of these changes makes them differ (checked on this script's weights):
+
+    * a first prompt on another frame (object 3's mask on frame 2): the older predictor makes
+      every prompted frame a conditioning frame of every object, with a -1024 mask (memory
+      encoded from it, an empty-mask pointer) for objects not prompted there;
+    * correcting one object only: it re-encodes the memory of every object on a corrected
+      frame as a prompted one (binarised masks), so the others' memories change too;
+    * propagating from the corrected frame: it keeps a corrected (non-conditioning) frame's
+      output when propagation reaches it; 1.1.0 and ours track that frame again.
+
+    So all first prompts are on frame 0, every object gets a correction on the last frame, and
+    the backward pass starts just before it.
     """
     from tests.clips import bar
 
