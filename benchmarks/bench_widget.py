@@ -7,6 +7,11 @@ size, so the model's time is what it would be). Once the image is encoded, Playw
 ``--clicks`` places spread over the canvas, one at a time (each waits for its mask drawn,
 its ack and a quiet websocket), a new object every ``--per-object`` clicks.
 
+A random-weight model's masks are speckled: ~1 MB of ``label_rle`` per click at 1080p, some
+50x the runs of a trained model's smooth masks. ``--masks smooth`` keeps the model's run (its
+time is measured) and swaps its masks for smooth ellipses around the clicks (~55 KB), which
+is closer to what the widget moves in real use.
+
 Two clocks, never mixed: the page's ``performance.now()`` and the kernel's ``perf_counter``.
 
 * page: the front end's trace (js/trace.ts, asked for by setting ``window.__sam2wTrace = []``
@@ -36,6 +41,9 @@ Per click (ms):
 Target: the widget's own share <= 30 ms median at 1080p.
 
     python benchmarks/bench_widget.py [--clicks 30] [--image-size 1024] [--per-object 5]
+        [--masks model|smooth]
+
+Takes about 1.5-2 minutes for 30 clicks (JupyterLab's start and the model build included).
 """
 
 from __future__ import annotations
