@@ -1,5 +1,5 @@
-// Opt-in timing trace for benchmarks (benchmarks/bench_scrub.py, benchmarks/bench_widget.py). Off unless the page asks
-// for it before the widget renders, by setting a global array:
+// Opt-in timing trace for benchmarks (benchmarks/bench_scrub.py, benchmarks/bench_widget.py).
+// Off unless the page asks for it before the widget renders, by setting a global array:
 //
 //   window.__sam2wTrace = [];
 //
