@@ -8,9 +8,10 @@ both sides: the parent imports it for the paths and the subprocess call (nothing
 
     python -m tests.backend.edgetam_official OUT.pt [--image-size 256] [--seed 0] [--frames 8]
 
-OUT.pt (``torch.save``): ``state_dict``; ``encoder`` (backbone_fpn and vision_pos_enc of a
-seeded image tensor); ``image`` (SAM2ImagePredictor outputs per prompt of :func:`image_prompts`);
-``video`` (every step of :func:`video_script` through SAM2VideoPredictor). Everything runs in
+OUT.pt (``torch.save``): ``state_dict``; ``encoder`` (trunk levels, backbone_fpn and
+vision_pos_enc of a seeded image tensor); ``perceiver`` (its latents for a random memory map);
+``image`` (SAM2ImagePredictor outputs per prompt of :func:`image_prompts`); ``video`` (every
+step of :func:`video_script` through SAM2VideoPredictor). Everything runs in
 fp32 on CPU; benchmarks/official_edgetam.py builds its timed model with :func:`build_official`.
 """
 
@@ -234,6 +235,15 @@ def _encoder_levels(model, image_size: int, seed: int) -> dict:
     }
 
 
+def _perceiver_outputs(model, seed: int) -> dict:
+    """The spatial perceiver on a random memory map of two objects at 1024's size (64x64: 4x4
+    windows per 2D latent; the test's own image size gives 1x1 windows), with its position encoding."""
+    gen = torch.Generator().manual_seed(seed)
+    x, pos = (torch.randn(2, 64, 64, 64, generator=gen) for _ in range(2))
+    latents, latent_pos = model.spatial_perceiver(x, pos)
+    return {"input": x, "pos": pos, "latents": latents, "latent_pos": latent_pos}
+
+
 def _image_outputs(model, image_size: int) -> dict:
     from tests.images import synthetic_image
 
@@ -329,6 +339,7 @@ def main() -> None:
         "state_dict": model.state_dict(),
         "encoder": _encoder_levels(model, args.image_size, args.seed),
         "image": _image_outputs(model, args.image_size),
+        "perceiver": _perceiver_outputs(model, args.seed),
     }
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
         result["video"] = _video_outputs(model, args.image_size, args.frames, Path(folder))

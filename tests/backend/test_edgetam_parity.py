@@ -67,12 +67,26 @@ def _close(mine, ref, what):
 def test_image_encoder_levels_match(official, ours):
     ref = official["encoder"]
     with torch.inference_mode():
+        trunk = ours.image_encoder.trunk(ref["input"])
         out = ours.forward_image(ref["input"])
+    assert len(trunk) == len(ref["trunk"]) == 4
+    for i, (mine, theirs) in enumerate(zip(trunk, ref["trunk"])):
+        _close(mine, theirs, f"trunk level {i}")
     assert len(out.backbone_fpn) == len(ref["backbone_fpn"]) == 3
     for i, (mine, theirs) in enumerate(zip(out.backbone_fpn, ref["backbone_fpn"])):
         _close(mine, theirs, f"backbone_fpn[{i}]")
     for i, (mine, theirs) in enumerate(zip(out.vision_pos_enc, ref["vision_pos_enc"])):
         _close(mine, theirs, f"vision_pos_enc[{i}]")
+
+
+def test_perceiver_matches_on_a_large_memory_map(official, ours):
+    """At IMAGE_SIZE each 2D latent pools one pixel; here 4x4 windows (1024's map), two objects."""
+    ref = official["perceiver"]
+    with torch.inference_mode():
+        latents = ours.spatial_perceiver(ref["input"], ref["pos"])
+        pos = ours.spatial_perceiver.latent_pos(2, torch.device("cpu"))
+    _close(latents, ref["latents"], "perceiver latents")
+    _close(pos, ref["latent_pos"], "perceiver latents' position encoding")
 
 
 def test_image_predictions_match(official, ours):
