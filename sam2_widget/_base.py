@@ -309,8 +309,9 @@ class Sam2Widget(MessageDispatch, SyncedState):
 
     # -- actions shared by messages and the Python API -------------------------
 
-    def _call(self, op: Callable[..., tuple[Any, Futures]], *args: Any) -> Any:
-        """Run a Python API action: show and raise bad input, then wait for the masks it needs."""
+    def _call(self, op: Callable[..., tuple[Any, Futures]], *args: Any, wait: bool = True) -> Any:
+        """Run a Python API action: show and raise bad input, then (``wait``) wait for the work it
+        queued, re-raising its failure."""
         if self._worker.on_worker_thread():
             raise RuntimeError(
                 "widget methods cannot be called from an on_change callback: they "
@@ -322,7 +323,7 @@ class Sam2Widget(MessageDispatch, SyncedState):
             self._show_error(e)
             raise
         self._clear_error()
-        for future in futures:
+        for future in futures if wait else ():
             future.result()  # re-raises a failed prediction (already shown in the widget)
         return result
 

@@ -126,7 +126,7 @@ class Tracking:
         Masks appear in the widget as frames are done. With ``wait=True`` returns the number
         of frames tracked; else a Future of it (call :meth:`cancel` to stop early).
         """
-        future = self._call(self._track, direction, frame)
+        future = self._call(self._track, direction, frame, wait=wait)
         return future.result() if wait else future
 
     def cancel(self) -> bool:

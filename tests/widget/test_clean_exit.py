@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BUSY_WORKER = """
@@ -96,3 +98,53 @@ print("done")
 def test_a_script_with_every_kind_of_widget_busy_at_its_end_exits_cleanly(tmp_path):
     proc = _run(EVERY_KIND_BUSY, str(tmp_path))
     assert (proc.returncode, proc.stderr, proc.stdout.strip()) == (0, "", "done"), proc.stderr
+
+
+KERNEL_CODE = """
+from tests.clips import make_clip
+from tests.models import tiny_model
+from sam2_widget import Sam2Widget
+w = Sam2Widget(make_clip(1000), model=tiny_model(128), video=True)
+w.add_points([[30, 30]], [1])
+w.track("forward", wait=False)
+import time
+deadline = time.monotonic() + 60
+while w.progress.get("done", 0) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("tracking" if w.progress.get("running") else "idle")
+"""
+
+
+def _kernel_tracking(km, stderr) -> subprocess.Popen:
+    """Start ``km``'s kernel (stderr to ``stderr``), have it track in the background; its process."""
+    km.start_kernel(stderr=stderr, stdout=subprocess.DEVNULL, cwd=str(ROOT))
+    kc = km.client()
+    kc.start_channels()
+    said: list[str] = []
+    try:
+        kc.wait_for_ready(120)
+        reply = kc.execute_interactive(
+            KERNEL_CODE, timeout=240, output_hook=lambda m: said.append(m["content"].get("text", ""))
+        )
+    finally:
+        kc.stop_channels()
+    assert reply["content"]["status"] == "ok" and "".join(said).strip() == "tracking"
+    return km.provisioner.process
+
+
+@pytest.mark.parametrize("how", ["shutdown", "restart"])
+def test_a_kernel_shut_down_or_restarted_mid_tracking_exits_cleanly(tmp_path, how):
+    from jupyter_client import KernelManager
+
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+    err = tmp_path / "kernel.err"
+    with err.open("w") as stderr:
+        process = _kernel_tracking(km, stderr)
+        if how == "restart":
+            km.restart_kernel(now=False)  # what the notebook's "Restart kernel" does
+        else:
+            km.shutdown_kernel(now=False)
+        assert process.wait(60) == 0
+        assert err.read_text() == "", err.read_text()
+    if how == "restart":
+        km.shutdown_kernel(now=True)
