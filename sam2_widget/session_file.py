@@ -22,7 +22,6 @@ kind, and a file from any earlier version of this module.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sam2_backend.orphans import owned_prefix, remove_orphans
 
 from .objects import ObjectInfo, ObjectList
 from .prompts import prompt_from_dict
@@ -156,9 +157,9 @@ def write_npz_atomic(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
     the temporary files of a process that was killed mid-write are removed by the next write.
     """
     path = Path(path)
-    _remove_orphaned_temporaries(path)
+    remove_orphans(path.parent, f".{path.name}.", _TMP_SUFFIX)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=owned_prefix(f".{path.name}."), suffix=_TMP_SUFFIX, dir=path.parent)
     except OSError as e:
         raise _write_error(path, e) from e
     try:
@@ -183,28 +184,6 @@ _TMP_SUFFIX = ".sam2w-tmp"
 def _write_error(path: Path, error: OSError) -> OSError:
     kept = "the previous file is unchanged" if path.exists() else "nothing was written"
     return OSError(error.errno, f"could not write {path}: {error.strerror or error} ({kept})")
-
-
-def _remove_orphaned_temporaries(path: Path) -> None:
-    """Remove ``.<name>.<pid>.*`` temporaries next to ``path`` whose writing process is gone."""
-    with contextlib.suppress(OSError):
-        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*{_TMP_SUFFIX}"):
-            pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-
-
-def _process_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: keep everything
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive, and not ours to judge
-        return True
-    return True
 
 
 def read_session_file(path: str | os.PathLike) -> SavedSession | SavedVideoSession:

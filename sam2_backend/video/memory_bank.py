@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..orphans import owned_prefix, remove_orphans
 
 
 @dataclass
@@ -178,21 +181,30 @@ class ObjectMemory:
         return set(self.points) | set(self.masks)
 
 
+SPILL_PREFIX = "sam2_memory_"
+
+
 class MemoryStore:
-    """Creates each object's memory and owns the spill folder (removed on close).
+    """Creates each object's memory and owns the spill folder.
 
     The folder is a new temporary one, made inside ``folder`` when given, so that
-    trackers sharing a ``spill_dir`` never read or delete each other's files.
+    trackers sharing a ``spill_dir`` never read or delete each other's files. It is removed
+    on :meth:`close`, when the store is garbage collected, and at interpreter exit; the
+    folders of processes killed before they could remove theirs go when the next store is
+    made in the same place (``sam2_backend.orphans``: only ours, by the owner's pid in the name).
     """
 
     def __init__(self, device: torch.device, ram_frames: int | None, folder: str | None = None) -> None:
         self.device = device
         self.ram_frames = ram_frames
         self._root = None
+        self._remove = None
         if ram_frames is not None:
             if folder is not None:
                 Path(folder).mkdir(parents=True, exist_ok=True)
-            self._root = Path(tempfile.mkdtemp(prefix="sam2_memory_", dir=folder))
+            remove_orphans(folder or tempfile.gettempdir(), SPILL_PREFIX)
+            self._root = Path(tempfile.mkdtemp(prefix=owned_prefix(SPILL_PREFIX), dir=folder))
+            self._remove = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
         self._count = 0
 
     def new_object(self) -> ObjectMemory:
@@ -204,8 +216,8 @@ class MemoryStore:
         return ObjectMemory(non_cond=SpillDict(folder, self.ram_frames, self.device))
 
     def close(self) -> None:
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+        if self._remove is not None:
+            self._remove()  # runs once: close, garbage collection or exit, whichever comes first
             self._root = None
 
 

@@ -9,3 +9,8 @@ from tests.models import tiny_model
 @pytest.fixture(scope="module")
 def model() -> SAM2Model:
     return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def video_model() -> SAM2Model:
+    return tiny_model(128)
