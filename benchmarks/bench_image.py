@@ -1,10 +1,12 @@
-"""Image prediction: ours against the official SAM2ImagePredictor, side by side.
+"""Image prediction: ours against the official SAM2ImagePredictor and transformers' Sam2Model.
 
-Both load the same random SAM 2.1 tiny weights at the full 1024 input. Timings
+All load the same random SAM 2.1 tiny weights at the full 1024 input (transformers' under its
+parameter names, benchmarks/hf_peer.py; its logits are checked against ours before timing). Timings
 come from one process in which the variants take turns (ref, ours, ref, ours,
 ...), so a busy machine slows them alike and the ratios stay fair; peak RSS comes
 from one subprocess per variant, so each one's memory is its own. The table prints
-medians and ratios to the reference's exact fp32 path.
+medians and ratios to the reference's exact fp32 path; a second table compares each path of ours
+with the same path of each peer (exact: fp32; fast: bf16).
 
 It ends with the time to a first mask: a fresh interpreter that imports sam2_widget, loads the
 local checkpoint, sets an image from its file and clicks once, for each precision of ours.
@@ -43,7 +45,19 @@ VARIANTS = [
     # compile=True adds a compiled mask decoder (the bf16 CPU encoder stays eager).
     ("ours bf16 model", "ours", {"precision": "bf16"}),
     ("ours bf16 model + compile", "ours", {"precision": "bf16", "compile": True}),
+    # transformers' Sam2Model: processor + get_image_embeddings, then a forward per click.
+    ("transformers fp32", "transformers", {}),
+    # Its fast path: the model cast to bf16 (see benchmarks/hf_peer.py).
+    ("transformers bf16", "transformers", {"bf16": True}),
 ]
+# Ours / peer on the same path: (path, ours, official, transformers).
+PATHS = [
+    ("exact (fp32)", "ours fp32 (exact)", "reference fp32", "transformers fp32"),
+    ("fast (bf16)", "ours bf16 model", "reference bf16 autocast", "transformers bf16"),
+    ("fast + compile", "ours bf16 model + compile", "reference bf16 autocast", "transformers bf16"),
+]
+# How far the peer may be from ours on the same input before its timings are not trusted.
+PEER_TOLERANCE = 1e-3
 POINT, LABEL = np.array([[300.0, 280.0]]), np.array([1])
 
 
@@ -58,7 +72,20 @@ class Variant:
 
     def __init__(self, impl: str, options: dict, ckpt: str) -> None:
         image = _image()
-        if impl == "reference":
+        self.model = None
+        if impl == "transformers":
+            from benchmarks.hf_peer import ImagePeer, build_image_peer
+
+            dtype = torch.bfloat16 if options.get("bf16") else torch.float32
+            self.model = build_image_peer(torch.load(ckpt, weights_only=True)["model"], dtype=dtype)
+            peer = ImagePeer(self.model)
+
+            def set_image():
+                peer.set_image(image)
+
+            def click():
+                return peer.click(POINT, LABEL)
+        elif impl == "reference":
             from sam2.sam2_image_predictor import SAM2ImagePredictor
 
             from tests.backend.reference import build_reference
@@ -88,6 +115,7 @@ class Variant:
                 weights = model.state_dict()
                 model = build_sam2(model.config, precision="bf16").eval()
                 model.load_state_dict(weights)
+            self.model = model
             pred = ImagePredictor(model, compile=options.get("compile", False))
 
             def set_image():
@@ -97,6 +125,24 @@ class Variant:
                 return pred.predict(points=POINT, labels=LABEL).logits
 
         self.set_image, self.click = set_image, click
+
+
+def check_peer(ours, peer_model) -> float:
+    """Max |low-res logit| difference of transformers' model from ours on the same preprocessed image
+    and click (the peer's own processor resizes a little differently, so its pipeline is not used here)."""
+    from benchmarks.hf_peer import image_logits
+    from sam2_backend import ImagePredictor
+    from sam2_backend.inputs import image_to_tensor
+    from sam2_backend.transforms import preprocess
+
+    image = _image()
+    pred = ImagePredictor(ours)
+    pred.set_image(image)
+    expected = pred.predict(points=POINT, labels=LABEL).logits
+    size, (h, w) = ours.image_size, image.shape[:2]
+    pixels = preprocess(image_to_tensor(image)[None], size)
+    got = image_logits(peer_model, pixels, (POINT[0, 0] / w * size, POINT[0, 1] / h * size))[0]
+    return float(np.abs(got.numpy() - expected).max())
 
 
 def _timed(fn) -> float:
@@ -182,6 +228,10 @@ def main() -> None:
         Image.fromarray(_image()).save(image_path)
         to_first_mask = {p: first_mask(ckpt, image_path, p, args.threads) for p in ("fp32", "bf16")}
 
+    peer_dev = check_peer(variants["ours fp32 (exact)"].model, variants["transformers fp32"].model)
+    if peer_dev > PEER_TOLERANCE:
+        raise SystemExit(f"transformers' logits differ from ours by {peer_dev:.2e} on the same input: not timed")
+
     # Warm-up, and compilation of the compiled variants: their first set_image and click.
     first = {name: (_timed(v.set_image), _timed(v.click)) for name, v in variants.items()}
     sets = {name: [] for name in variants}
@@ -219,6 +269,20 @@ def main() -> None:
             f"{dev:23.2e}"
         )
     print(f"ours fp32 vs reference fp32: max |logit diff| = {np.abs(exact - reference).max():.2e}")
+    print(
+        f"ours fp32 vs transformers fp32 on the same preprocessed input: max |logit diff| = {peer_dev:.2e} "
+        f"(checked <= {PEER_TOLERANCE:g} before timing; in the table it runs its own processor)"
+    )
+    print("\nOurs / peer on the same path (medians above; < 1 is faster):")
+    print(
+        f"{'path':15} {'set_image vs official':>22} {'vs transformers':>16} "
+        f"{'click vs official':>18} {'vs transformers':>16}"
+    )
+    for path, ours, official, hf in PATHS:
+        print(
+            f"{path:15} {med[ours][0] / med[official][0]:22.2f} {med[ours][0] / med[hf][0]:16.2f} "
+            f"{med[ours][1] / med[official][1]:18.2f} {med[ours][1] / med[hf][1]:16.2f}"
+        )
     print("\nTime to first mask (s), fresh interpreter, local checkpoint, image read from its file:")
     print(f"{'precision':10} {'import':>7} {'load_model':>10} {'set_image':>9} {'click':>6} {'sum':>6} {'process':>8}")
     for precision, t in to_first_mask.items():

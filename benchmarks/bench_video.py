@@ -1,9 +1,12 @@
-"""Video tracking: our VideoTracker against the official SAM2VideoPredictor, side by side.
+"""Video tracking: our VideoTracker against the official SAM2VideoPredictor and transformers' Sam2VideoModel.
 
-Both load the same random SAM 2.1 tiny weights (written once to a temporary
-checkpoint) and track objects clicked on frame 0 of the same synthetic 480p clip
-(854x480, moving shapes), written once as a JPEG folder: the reference only
-accepts that, and ours reads the same files, so both decode the same frames.
+All load the same random SAM 2.1 tiny weights (written once to a temporary
+checkpoint; transformers' under its parameter names, benchmarks/hf_peer.py) and track
+objects clicked on frame 0 of the same synthetic 480p clip (854x480, moving shapes),
+written once as a JPEG folder: the reference only accepts that, ours reads the same
+files, and transformers gets the same files decoded with PIL, so all decode the same frames.
+Before the speed part, transformers' low-res logits are compared with ours on the first
+frames (3 objects, same preprocessed input); a mismatch stops the benchmark.
 Every run is its own subprocess, so its peak RSS is its own; all run one after
 another in this one invocation.
 
@@ -29,6 +32,11 @@ The reference runs as its tests run it on CPU: built with
 fp32 at the door of its memory attention, ``async_loading_frames=False``, no
 autocast. Ours runs with its defaults (``memory_frames_in_ram=32``; no autocast on
 CPU), and in the speed part once more as the fast CPU path (``precision="bf16"``).
+transformers runs as its documentation runs it: the video processor prepares every frame
+up front (``init_video_session``), the clicks of all objects go in with one
+``add_inputs_to_inference_session`` call, ``propagate_in_video_iterator`` tracks, and each
+frame's masks are upscaled to the clip's size (``post_process_masks``); its fast path is the
+model and the session in bf16 (see benchmarks/hf_peer.py).
 
     python benchmarks/bench_video.py [--frames 20] [--long-frames 500]
         [--image-size 1024] [--mem-image-size 256] [--threads N]
@@ -58,7 +66,17 @@ H, W = 480, 854
 MEM_CHECKPOINT = 50  # the early frame of the memory part
 # The speed part's runs: name -> extra job settings. "ours bf16" is the fast CPU path,
 # load_model(precision="bf16"): the image encoder in bf16, the rest under bf16 autocast.
-SPEED_RUNS = {"reference": {}, "ours": {}, "ours bf16": {"precision": "bf16"}}
+SPEED_RUNS = {
+    "reference": {},
+    "ours": {},
+    "ours bf16": {"precision": "bf16"},
+    "transformers": {},
+    "transformers bf16": {"bf16": True},
+}
+# Ours / peer on the same path: (path, ours, transformers).
+PATHS = [("exact", "ours", "transformers"), ("fast (bf16)", "ours bf16", "transformers bf16")]
+PEER_FRAMES = 3  # frames compared with transformers before timing
+PEER_TOLERANCE = 1e-3
 
 
 # --------------------------------------------------------------------------- the clip
@@ -166,9 +184,65 @@ class _Ours:
             yield frame
 
 
+class _Transformers:
+    def __init__(self, ckpt: str, image_size: int, bf16: bool = False):
+        from benchmarks.hf_peer import build_video_peer
+
+        self.dtype = torch.bfloat16 if bf16 else torch.float32
+        self.image_size = image_size
+        self.model = build_video_peer(torch.load(ckpt, weights_only=True)["model"], image_size, self.dtype)
+
+    def open(self, folder: str, objects) -> None:
+        from benchmarks.hf_peer import VideoPeer
+
+        self.peer = VideoPeer(self.model, read_clip(folder), dtype=self.dtype, image_size=self.image_size)
+        self.peer.add_clicks([(obj_id, points[0]) for obj_id, points, _labels in objects])
+
+    def propagate(self):
+        for frame, low_res in self.peer.propagate():
+            self.peer.to_frame_size(low_res)
+            yield frame
+
+
+def read_clip(folder: str) -> list[np.ndarray]:
+    """The clip's JPEG frames decoded to RGB arrays, in order."""
+    from PIL import Image
+
+    return [np.asarray(Image.open(path).convert("RGB")) for path in sorted(Path(folder).glob("*.jpg"))]
+
+
+def check_peer(ckpt: str, folder: str, image_size: int) -> float:
+    """Max |low-res logit| difference of transformers from ours (exact) on the first frames, 3 objects,
+    both on our preprocessing of the same decoded frames."""
+    from benchmarks.hf_peer import VideoPeer, build_video_peer
+    from sam2_backend import VideoTracker
+    from sam2_backend.inputs import image_to_tensor
+    from sam2_backend.transforms import preprocess
+
+    frames = read_clip(folder)[:PEER_FRAMES]
+    clicks = [(obj_id, points[0]) for obj_id, points, _labels in prompts(3)]
+    ours = _Ours(ckpt, image_size).model
+    tracker = VideoTracker(ours, np.stack(frames))
+    for obj_id, xy in clicks:
+        tracker.add_points(0, obj_id, [xy], [1])
+    expected = {
+        t: np.stack([tracker.frame_output(t, obj_id)[0] for obj_id, _ in clicks]) for t, _ in tracker.propagate()
+    }
+    pixels = torch.cat([preprocess(image_to_tensor(f)[None], image_size) for f in frames])
+    model = build_video_peer(torch.load(ckpt, weights_only=True)["model"], image_size)
+    peer = VideoPeer(model, pixels, hw=frames[0].shape[:2], image_size=image_size)
+    peer.add_clicks(clicks)
+    got = {t: low_res[:, 0].float().numpy() for t, low_res in peer.propagate()}
+    if sorted(got) != sorted(expected):
+        raise SystemExit(f"transformers tracked frames {sorted(got)}, ours {sorted(expected)}")
+    return max(float(np.abs(got[t] - expected[t]).max()) for t in expected)
+
+
 def _implementation(job: dict):
     if job["impl"] == "reference":
         return _Reference(job["ckpt"], job["image_size"])
+    if job["impl"] == "transformers":
+        return _Transformers(job["ckpt"], job["image_size"], job.get("bf16", False))
     return _Ours(job["ckpt"], job["image_size"], job.get("precision", "auto"))
 
 
@@ -331,7 +405,12 @@ def main() -> None:
         speed, memory = {}, {}
         load_start = os.getloadavg()
         t_start = time.perf_counter()
+        peer_dev = None
         if not args.skip_speed:
+            peer_dev = check_peer(ckpt, str(short), args.image_size)
+            print(f"  transformers vs ours, first {PEER_FRAMES} frames: {peer_dev:.2e}", file=sys.stderr)
+            if peer_dev > PEER_TOLERANCE:
+                raise SystemExit(f"transformers' logits differ from ours by {peer_dev:.2e}: not timed")
             for objects in (1, 3):
                 for impl in SPEED_RUNS:
                     job = {
@@ -381,10 +460,10 @@ def main() -> None:
         print(
             f"Speed: {args.frames} frames at image size {args.image_size}. Wall = elapsed time; CPU = this "
             "process's CPU time (all threads), steadier when other work shares the cores. "
-            "Ratios = ours / reference; < 1 is faster."
+            "Ratios = each run / reference; < 1 is faster."
         )
         header = (
-            f"{'objects':>7} {'impl':10} {'setup s':>8} {'propagate s':>12} {'fps':>6} {'total fps':>10} "
+            f"{'objects':>7} {'impl':17} {'setup s':>8} {'propagate s':>12} {'fps':>6} {'total fps':>10} "
             f"{'median s/frame':>15} {'CPU s/frame':>12} {'ratio wall':>11} {'median':>7} {'CPU':>6} "
             f"{'peak RSS MiB':>13}"
         )
@@ -409,10 +488,23 @@ def main() -> None:
                     )
                 total = r["frames"] / (r["setup_s"] + r["propagate_s"])
                 print(
-                    f"{objects:7d} {impl:10} {r['setup_s']:8.1f} {r['propagate_s']:12.1f} "
+                    f"{objects:7d} {impl:17} {r['setup_s']:8.1f} {r['propagate_s']:12.1f} "
                     f"{r['frames'] / r['propagate_s']:6.3f} {total:10.3f} {r['frame_s_median']:15.2f} "
                     f"{r['frame_cpu_s_median']:12.2f} {ratio:11.2f} {median_ratio:7.2f} {cpu_ratio:6.2f} "
                     f"{r['rss_end']['peak']:13.0f}"
+                )
+        print()
+        print(
+            f"Ours / peer, propagation wall time on the same path (the official code has no bf16 run: its "
+            f"ratio there is to its fp32). transformers matched ours to {peer_dev:.1e} on {PEER_FRAMES} frames."
+        )
+        print(f"{'objects':>7} {'path':12} {'vs official':>12} {'vs transformers':>16} {'median/frame vs hf':>19}")
+        for objects in (1, 3):
+            for path, ours, hf in PATHS:
+                o, ref, t = speed[ours, objects], speed["reference", objects], speed[hf, objects]
+                print(
+                    f"{objects:7d} {path:12} {o['propagate_s'] / ref['propagate_s']:12.2f} "
+                    f"{o['propagate_s'] / t['propagate_s']:16.2f} {o['frame_s_median'] / t['frame_s_median']:19.2f}"
                 )
         print()
     mem_ok = grow = None

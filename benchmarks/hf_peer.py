@@ -9,6 +9,11 @@ result strictly: every parameter of their model filled, every one of ours used (
 has no memory modules, so it takes all but those). A silently wrong mapping would make every
 timing meaningless, so the benchmarks and ``tests/backend/test_hf_peer.py`` compare the peer's
 logits with ours before trusting it (:func:`image_logits`, :func:`VideoPeer`).
+
+The peer's fast path is the model cast to bf16 (what ``from_pretrained(..., dtype=torch.bfloat16)``
+gives) with bf16 inputs, as transformers' SAM 2 documentation runs it. On a 2-core Xeon with AMX
+that was as fast as bf16 autocast on the fp32 model for the image embeddings (758 vs 790 ms) and
+faster for a click (40 vs 48 ms), with the same deviation from fp32.
 """
 
 from __future__ import annotations
@@ -164,8 +169,8 @@ def _load_strict(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> No
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in weights.items()}, strict=True)
 
 
-def build_image_peer(state_dict: dict[str, torch.Tensor], image_size: int = 1024):
-    """transformers' ``Sam2Model`` in fp32 with our weights; the memory modules' weights are the only ones left out."""
+def build_image_peer(state_dict: dict[str, torch.Tensor], image_size: int = 1024, dtype: torch.dtype = torch.float32):
+    """transformers' ``Sam2Model`` with our weights, cast to ``dtype``: all of them but the memory modules'."""
     from transformers import Sam2Model
 
     mapped = to_transformers(state_dict)
@@ -176,16 +181,16 @@ def build_image_peer(state_dict: dict[str, torch.Tensor], image_size: int = 1024
     if stray:
         raise ValueError(f"weights the image model should have taken: {stray}")
     _load_strict(model, {k: v for k, v in mapped.items() if k in keep})
-    return model
+    return model.to(dtype)
 
 
-def build_video_peer(state_dict: dict[str, torch.Tensor], image_size: int = 1024):
-    """transformers' ``Sam2VideoModel`` in fp32 with every one of our weights."""
+def build_video_peer(state_dict: dict[str, torch.Tensor], image_size: int = 1024, dtype: torch.dtype = torch.float32):
+    """transformers' ``Sam2VideoModel`` with every one of our weights, cast to ``dtype``."""
     from transformers import Sam2VideoModel
 
     model = Sam2VideoModel(_configs(image_size)[1]).eval()
     _load_strict(model, to_transformers(state_dict))
-    return model
+    return model.to(dtype)
 
 
 # --------------------------------------------------------------------------- running the peer
@@ -208,6 +213,43 @@ def image_logits(model, pixel_values: torch.Tensor, point_xy: tuple[float, float
             input_labels=torch.tensor([[[1]]]),
         )
     return out.pred_masks[0].float()
+
+
+class ImagePeer:
+    """transformers' image pipeline as its documentation runs it: the processor resizes and
+    normalises the image and scales the clicks, ``get_image_embeddings`` embeds it once, each click
+    runs the prompt encoder and mask decoder on those embeddings, and the processor upscales the
+    masks to the image's size (ours and the official predictor return them at that size too)."""
+
+    def __init__(self, model, image_size: int = 1024) -> None:
+        from transformers import Sam2Processor
+
+        self.model = model
+        self.dtype = next(model.parameters()).dtype
+        self.processor = Sam2Processor(image_processor=image_processor(image_size))
+
+    def set_image(self, image: np.ndarray) -> None:
+        with torch.inference_mode():
+            inputs = self.processor(images=image, return_tensors="pt")
+            self.original_sizes = inputs["original_sizes"]
+            self.embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.dtype))
+
+    def click(self, points: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+        """(3, s, s) low-res multimask logits for one object's clicks (x, y) in image pixels."""
+        with torch.inference_mode():
+            prompt = self.processor(
+                input_points=[[points.tolist()]],
+                input_labels=[[labels.tolist()]],
+                original_sizes=self.original_sizes,
+                return_tensors="pt",
+            )
+            out = self.model(
+                image_embeddings=self.embeddings,
+                input_points=prompt["input_points"].to(self.dtype),
+                input_labels=prompt["input_labels"],
+            )
+            self.masks = self.processor.post_process_masks(out.pred_masks, self.original_sizes)
+        return out.pred_masks[0, 0].float()
 
 
 class VideoPeer:
