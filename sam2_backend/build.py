@@ -194,6 +194,11 @@ def _classify_source(name_or_path) -> tuple[str, object]:
             f"got {type(name_or_path).__name__}: {name_or_path!r}."
         )
     text = name_or_path.strip()
+    if not text:
+        raise ValueError(
+            "The model name is empty (an unset environment variable such as $SAM2_MODEL?). Pass a model "
+            "name such as 'sam2.1-hiera-tiny' or 'edgetam', or the path of a checkpoint file."
+        )
     path = Path(text).expanduser()
     if path.exists():
         return "file", _existing_file(path)
@@ -230,4 +235,6 @@ def _existing_file(path: Path) -> Path:
             f"{str(path)!r} is a directory; pass the path of the checkpoint file inside it "
             "(e.g. .../sam2.1_hiera_tiny.pt)."
         )
+    if not path.is_file():  # a named pipe or a device would block or never end when read
+        raise ValueError(f"{str(path)!r} is not a regular file (a pipe, socket or device?); pass a checkpoint file.")
     return path

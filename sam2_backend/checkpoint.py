@@ -118,8 +118,9 @@ def read_state_dict(path: Path, *, from_hub: bool) -> dict[str, torch.Tensor]:
     except (RuntimeError, OSError, EOFError, ValueError) as e:
         raise corrupt(f"{type(e).__name__}: {_first_line(e)}") from e
 
+    obj = _unwrapped(obj)
     if isinstance(obj, dict) and "model" in obj:
-        state_dict = obj["model"]
+        state_dict = _unwrapped(obj["model"])
         if not isinstance(state_dict, dict):
             raise CheckpointError(
                 f"{shown} is not a SAM 2 checkpoint: its 'model' entry is a {type(state_dict).__name__}, "
@@ -144,6 +145,15 @@ def read_state_dict(path: Path, *, from_hub: bool) -> dict[str, torch.Tensor]:
             f"name -> tensor pairs ({_listing(map(repr, bad))})."
         )
     return state_dict
+
+
+def _unwrapped(obj: object) -> object:
+    """A state dict saved from ``nn.DataParallel`` / ``DistributedDataParallel`` (every name starts
+    with ``module.``) with the wrapper's prefix removed; anything else as it is."""
+    prefix = "module."
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) and k.startswith(prefix) for k in obj):
+        return {k[len(prefix) :]: v for k, v in obj.items()}
+    return obj
 
 
 def _first_line(e: BaseException) -> str:

@@ -162,6 +162,13 @@ class ModelConfig:
                     f"ModelConfig.{name}={value!r} is not supported: every official SAM 2 / 2.1 checkpoint "
                     f"uses {supported!r} ({why}), the only value this backend implements. Keep the default."
                 )
+        size = self.image_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32:
+            near = max(32, round(size / 32) * 32) if isinstance(size, int) else 1024
+            raise ValueError(
+                f"image_size={size!r} is not supported: the image encoder halves the image five times, "
+                f"so it must be a positive multiple of 32 (e.g. {near})."
+            )
         perceiver = self.spatial_perceiver
         if perceiver is not None:
             side = self.image_size // self.backbone_stride

@@ -183,3 +183,23 @@ def check_mask_input(mask_input: Any, size: int) -> np.ndarray:
             f"output of a previous predict call); got {np.shape(mask_input)}."
         )
     return arr
+
+
+def check_object_mask(mask: Any, hw: tuple[int, int]) -> np.ndarray:
+    """An object's (H, W) mask on an ``hw`` image or frame as a bool array: a bool array, integers
+    where non-zero is the object (0/255 label PNGs are common), or floats that are all 0 or 1 (a
+    tensor too). Soft masks and logits are refused: no one threshold would be right for them."""
+    m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask)
+    if m.shape != tuple(hw) or m.dtype.kind not in "biuf":
+        raise ValueError(
+            f"a mask must be a boolean array the size of the image or frame, (H, W) = {tuple(hw)}; "
+            f"got shape {m.shape} dtype {m.dtype}."
+        )
+    if m.dtype.kind == "f" and not np.isin(m, (0, 1)).all():
+        finite = m[np.isfinite(m)]
+        values = f"values from {finite.min()} to {finite.max()}" if finite.size else "no finite values"
+        raise ValueError(
+            f"a mask of floats must hold only 0 and 1; got {values}"
+            f"{' and NaN or infinity' if finite.size < m.size else ''}. Threshold it first, e.g. mask > 0.5."
+        )
+    return m.astype(bool)

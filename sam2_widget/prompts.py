@@ -75,24 +75,6 @@ def check_box(box: Any, hw: tuple[int, int]) -> tuple[float, float, float, float
     return x0, y0, x1, y1
 
 
-def check_mask(mask: Any, hw: tuple[int, int]) -> np.ndarray:
-    """An object's mask on an ``hw`` image as a bool array: a bool array, integers where
-    non-zero is the object (0/255 label PNGs are common), or floats that are all 0 or 1 (a
-    tensor too). Soft masks and logits are refused: no one threshold would be right for them."""
-    m = _as_numpy(mask)
-    if m.shape != tuple(hw) or m.dtype.kind not in "biuf":
-        raise ValueError(
-            f"a mask must be a boolean array the size of the image or frame, (H, W) = {tuple(hw)}; "
-            f"got shape {m.shape} dtype {m.dtype}."
-        )
-    if m.dtype.kind == "f" and not np.isin(m, (0, 1)).all():
-        raise ValueError(
-            f"a mask of floats must hold only 0 and 1; got values from {m.min()} to {m.max()}. "
-            "Threshold it first, e.g. mask > 0.5."
-        )
-    return m.astype(bool)
-
-
 def with_box(prompts: tuple[Prompt, ...], box: Box) -> tuple[Prompt, ...]:
     """``prompts`` with ``box`` in place of its object's box, or appended if the object has none."""
     k = next((i for i, p in enumerate(prompts) if isinstance(p, Box) and p.obj_id == box.obj_id), None)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from sam2_backend import ImagePredictor
+from sam2_backend.inputs import check_object_mask
 from sam2_backend.rle import decode_mask, encode_mask
 from sam2_backend.transforms import mask_to_low_res_logits
 
@@ -45,7 +46,7 @@ from .checks import check_index, check_int
 from .history import History
 from .images import ImageSet
 from .objects import ObjectInfo, ObjectList, ObjectRegistry
-from .prompts import Box, Point, Prompt, check_box, check_clicks, check_mask, of_object, with_box
+from .prompts import Box, Point, Prompt, check_box, check_clicks, of_object, with_box
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +202,7 @@ class Session:
         """New mask-only objects on image ``index``, one per ``(HxW bool mask, score)`` (one undo step)."""
         index = self.check_index(index)
         hw = self.images.size(index)
-        entries = [make_entry(check_mask(mask, hw), score, ((), True)) for mask, score in masks]
+        entries = [make_entry(check_object_mask(mask, hw), score, ((), True)) for mask, score in masks]
         if not entries:
             return []
         with self.lock:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .. import postprocess
 from ..devices import reject_autocast
-from ..inputs import check_boxes, check_points, image_to_tensor
+from ..inputs import check_boxes, check_object_mask, check_points, image_to_tensor
 from ..modeling.sam2 import SAM2Model
 from ..transforms import coords_to_model, mask_to_model, preprocess
 from .memory_bank import FrameState, MemoryStore, ObjectMemory
@@ -208,15 +208,10 @@ class VideoTracker:
     def add_mask(self, frame: int, obj_id: int, mask: Any) -> Masks:
         """A full (H, W) boolean mask of the object on ``frame``; replaces its prompts there."""
         frame = self._check_frame(frame)
-        m = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask)
-        if m.shape != (self.height, self.width) or m.dtype.kind not in "biuf":
-            raise ValueError(
-                f"mask must be a boolean array of the video's size (H, W) = ({self.height}, {self.width}); "
-                f"got shape {m.shape} dtype {m.dtype}."
-            )
+        m = check_object_mask(mask, (self.height, self.width))
         with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
-            t = torch.from_numpy(m.astype(bool)).to(self.model.device)[None, None].float()
+            t = torch.from_numpy(m).to(self.model.device)[None, None].float()
             t = mask_to_model(t, self.model.image_size)
             obj.masks[frame] = t
             obj.points.pop(frame, None)
@@ -349,6 +344,11 @@ class VideoTracker:
         """
         if direction not in ("forward", "backward", "both"):
             raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}.")
+        if max_frames is not None:
+            if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)):
+                raise TypeError(f"max_frames must be None or an int (frames beyond start), got {max_frames!r:.80}.")
+            if max_frames < 0:
+                raise ValueError(f"max_frames must be None or >= 0 (frames beyond start), got {max_frames}.")
         with torch.inference_mode(), self._lock:
             self._preflight()
         if start is None:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from sam2_backend.inputs import check_object_mask as check_mask
 from sam2_widget.checks import check_flag, check_index, check_int
 from sam2_widget.history import History
 from sam2_widget.images import ImageSet
 from sam2_widget.objects import ObjectList, ObjectRegistry
-from sam2_widget.prompts import Box, Point, check_box, check_clicks, check_mask, with_box
+from sam2_widget.prompts import Box, Point, check_box, check_clicks, with_box
 from sam2_widget.session import Session
 from sam2_widget.session_file import (
     SavedSession,
