@@ -17,6 +17,10 @@ Two parts:
   is opening the clip and clicking (the reference preloads and resizes every frame
   there; ours decodes lazily during propagation, so "total fps" is the fair
   end-to-end figure).
+* EdgeTAM: ours against the official EdgeTAM (``edgetam-dimos``, timed in its own
+  environment by benchmarks/official_edgetam.py) on the same random EdgeTAM weights,
+  clip and clicks, 1 and 3 objects at ``--image-size``; and EdgeTAM's fps against SAM 2.1
+  tiny's (ours, exact) from the speed part. ``--skip-edgetam`` leaves it out.
 * memory: one run per implementation tracks ``--long-frames`` frames (1 object)
   and records the peak RSS (``ru_maxrss``) and the current RSS (``VmRSS``) after
   frame 50 and after the last frame. Tracking 500 frames at 1024 on a small CPU
@@ -165,11 +169,11 @@ class _Reference:
 
 
 class _Ours:
-    def __init__(self, ckpt: str, image_size: int, precision: str = "auto"):
+    def __init__(self, ckpt: str, image_size: int, precision: str = "auto", model: str = MODEL):
         from sam2_backend import load_model
         from sam2_backend.configs import get_config
 
-        config = get_config(MODEL).replace(image_size=image_size)
+        config = get_config(model).replace(image_size=image_size)
         self.model = load_model(ckpt, device="cpu", config=config, precision=precision)
 
     def open(self, folder: str, objects) -> None:
@@ -243,7 +247,7 @@ def _implementation(job: dict):
         return _Reference(job["ckpt"], job["image_size"])
     if job["impl"] == "transformers":
         return _Transformers(job["ckpt"], job["image_size"], job.get("bf16", False))
-    return _Ours(job["ckpt"], job["image_size"], job.get("precision", "auto"))
+    return _Ours(job["ckpt"], job["image_size"], job.get("precision", "auto"), job.get("model", MODEL))
 
 
 def worker(job: dict) -> dict:
@@ -275,6 +279,56 @@ def worker(job: dict) -> dict:
         frame_s_median=float(np.median(per_frame[1:])) if len(per_frame) > 1 else nan,
         frame_cpu_s_median=float(np.median(per_frame_cpu[1:])) if len(per_frame) > 1 else nan,
     )
+    return out
+
+
+def edgetam_checkpoint(path: Path) -> None:
+    """Random EdgeTAM weights (seeded) saved as a checkpoint both implementations load."""
+    from sam2_backend import build_model, get_config
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(get_config("edgetam"), device="cpu", precision="fp32")
+    torch.save({"model": model.state_dict()}, path)
+
+
+def edgetam_speed(ckpt: str, folder: str, args) -> dict:
+    """(impl, objects) -> speed result of ours and, when installed, the official EdgeTAM."""
+    from benchmarks.official_edgetam import time_video
+    from tests.backend.edgetam_official import reference_installed
+
+    out = {}
+    for objects in (1, 3):
+        job = {
+            "impl": "ours",
+            "model": "edgetam",
+            "ckpt": ckpt,
+            "image_size": args.image_size,
+            "folder": folder,
+            "objects": objects,
+        }
+        out["ours", objects] = r = _run(job, args.threads, args.save)
+        print(f"  EdgeTAM ours, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps", file=sys.stderr)
+        if not reference_installed():
+            continue
+        points = [p[0].tolist() for _, p, _ in prompts(objects)]
+        o = time_video(
+            ckpt,
+            frames=args.frames,
+            objects=objects,
+            image_size=args.image_size,
+            folder=folder,
+            points=points,
+            threads=args.threads,
+        )
+        out["official", objects] = {
+            "setup_s": o["setup_s"],
+            "propagate_s": o["propagate_s"],
+            "frames": o["frames"],
+            "frame_s_median": o["frame_ms_median"] / 1000,
+            "rss_end": {"peak": o["peak_rss_mib"]},
+        }
+        print(f"  EdgeTAM official, {objects} object(s): {o['fps']:.3f} fps", file=sys.stderr)
     return out
 
 
@@ -354,6 +408,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-speed", action="store_true", help="only the memory part")
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
+    parser.add_argument("--skip-edgetam", action="store_true", help="leave out the EdgeTAM part")
     parser.add_argument(
         "--profile",
         choices=["ours", "reference"],
@@ -426,6 +481,11 @@ def main() -> None:
                         f"  speed {impl}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
                         file=sys.stderr,
                     )
+        edgetam = {}
+        if not args.skip_edgetam:
+            edgetam_ckpt = tmp / "random_edgetam.pt"
+            edgetam_checkpoint(edgetam_ckpt)
+            edgetam = edgetam_speed(str(edgetam_ckpt), str(short), args)
         if not args.skip_memory:
             clips = {args.long_frames: tmp / "clip"}
             if args.long_frames > early:
@@ -505,6 +565,42 @@ def main() -> None:
                 print(
                     f"{objects:7d} {path:12} {o['propagate_s'] / ref['propagate_s']:12.2f} "
                     f"{o['propagate_s'] / t['propagate_s']:16.2f} {o['frame_s_median'] / t['frame_s_median']:19.2f}"
+                )
+        print()
+    if edgetam:
+        print(
+            f"EdgeTAM (random weights): {args.frames} frames at image size {args.image_size}, the same clip and "
+            "clicks; the official EdgeTAM runs in its own environment (benchmarks/official_edgetam.py), all "
+            "frames in RAM; ours with its defaults. Ratio = ours / official."
+        )
+        header = (
+            f"{'objects':>7} {'impl':9} {'setup s':>8} {'propagate s':>12} {'fps':>6} {'median s/frame':>15} "
+            f"{'ratio wall':>11} {'median':>7} {'peak RSS MiB':>13}"
+        )
+        print(header)
+        print("-" * len(header))
+        for objects in (1, 3):
+            base = edgetam.get(("official", objects))
+            for impl in ("official", "ours"):
+                r = edgetam.get((impl, objects))
+                if r is None:
+                    print(f"{objects:7d} {impl:9} (not installed: scripts/setup.sh puts it in .venv/edgetam-reference)")
+                    continue
+                ratio = f"{r['propagate_s'] / base['propagate_s']:11.2f}" if base else f"{'-':>11}"
+                median = f"{r['frame_s_median'] / base['frame_s_median']:7.2f}" if base else f"{'-':>7}"
+                print(
+                    f"{objects:7d} {impl:9} {r['setup_s']:8.1f} {r['propagate_s']:12.1f} "
+                    f"{r['frames'] / r['propagate_s']:6.3f} {r['frame_s_median']:15.2f} {ratio} {median} "
+                    f"{r['rss_end']['peak']:13.0f}"
+                )
+        if speed:
+            for objects in (1, 3):
+                e, s2 = edgetam["ours", objects], speed["ours", objects]
+                speedup = (e["frames"] / e["propagate_s"]) / (s2["frames"] / s2["propagate_s"])
+                print(
+                    f"{'PASS' if speedup >= 10 else 'FAIL'}: EdgeTAM fps / SAM 2.1 tiny fps (ours, exact) >= 10 with "
+                    f"{objects} object(s): {speedup:.2f} (median per frame "
+                    f"{s2['frame_s_median'] / e['frame_s_median']:.2f})"
                 )
         print()
     mem_ok = grow = None
