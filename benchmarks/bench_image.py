@@ -8,10 +8,14 @@ from one subprocess per variant, so each one's memory is its own. The table prin
 medians and ratios to the reference's exact fp32 path; a second table compares each path of ours
 with the same path of each peer (exact: fp32; fast: bf16).
 
+Then EdgeTAM: ours against the official EdgeTAM (``edgetam-dimos``, timed in its own environment
+by benchmarks/official_edgetam.py, so not interleaved) on the same random EdgeTAM weights, image
+and click (``--skip-edgetam`` leaves it out).
+
 It ends with the time to a first mask: a fresh interpreter that imports sam2_widget, loads the
 local checkpoint, sets an image from its file and clicks once, for each precision of ours.
 
-    python benchmarks/bench_image.py [--repeats 5] [--clicks 20] [--threads N]
+    python benchmarks/bench_image.py [--repeats 5] [--clicks 20] [--threads N] [--skip-edgetam]
 """
 
 from __future__ import annotations
@@ -145,6 +149,28 @@ def check_peer(ours, peer_model) -> float:
     return float(np.abs(got.numpy() - expected).max())
 
 
+def edgetam_times(tmp: str, repeats: int, clicks: int, threads: int) -> dict:
+    """impl -> (median set_image ms, median click ms) of ours and, when installed, the official EdgeTAM."""
+    from benchmarks.official_edgetam import time_set_image
+    from sam2_backend import ImagePredictor, build_model, get_config, load_model
+    from tests.backend.edgetam_official import reference_installed
+
+    ckpt = str(Path(tmp) / "random_edgetam.pt")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.save({"model": build_model(get_config("edgetam"), device="cpu").state_dict()}, ckpt)
+    pred = ImagePredictor(load_model(ckpt, device="cpu", config=get_config("edgetam")))
+    image = _image()
+    pred.set_image(image)  # warm-up
+    sets = [_timed(lambda: pred.set_image(image)) for _ in range(repeats)]
+    taps = [_timed(lambda: pred.predict(points=POINT, labels=LABEL)) for _ in range(clicks)]
+    out = {"ours": (statistics.median(sets), statistics.median(taps))}
+    if reference_installed():
+        official = time_set_image(ckpt, runs=repeats, threads=threads)
+        out["official"] = (official["set_image_ms_median"], official["predict_ms_median"])
+    return out
+
+
 def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
@@ -197,6 +223,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="set_image runs per variant")
     parser.add_argument("--clicks", type=int, default=20, help="predict runs per variant")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--skip-edgetam", action="store_true", help="leave out the EdgeTAM rows")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -227,6 +254,7 @@ def main() -> None:
         image_path = str(Path(tmp) / "image.png")
         Image.fromarray(_image()).save(image_path)
         to_first_mask = {p: first_mask(ckpt, image_path, p, args.threads) for p in ("fp32", "bf16")}
+        edgetam = {} if args.skip_edgetam else edgetam_times(tmp, args.repeats, args.clicks, args.threads)
 
     peer_dev = check_peer(variants["ours fp32 (exact)"].model, variants["transformers fp32"].model)
     if peer_dev > PEER_TOLERANCE:
@@ -283,6 +311,22 @@ def main() -> None:
             f"{path:15} {med[ours][0] / med[official][0]:22.2f} {med[ours][0] / med[hf][0]:16.2f} "
             f"{med[ours][1] / med[official][1]:18.2f} {med[ours][1] / med[hf][1]:16.2f}"
         )
+    if edgetam:
+        print(
+            "\nEdgeTAM, random weights, 1024 input, the same image and click (ms; the official runs in its own "
+            "environment after ours, so the two are not interleaved; its click: one after each set_image):"
+        )
+        print(f"{'impl':10} {'set_image ms':>13} {'ratio':>6} {'predict ms':>11} {'ratio':>6}")
+        official = edgetam.get("official")
+        for impl in ("official", "ours"):
+            if impl not in edgetam:
+                print(f"{impl:10} (not installed: scripts/setup.sh puts it in .venv/edgetam-reference)")
+                continue
+            set_ms, click_ms = edgetam[impl]
+            ratios = (set_ms / official[0], click_ms / official[1]) if official else (float("nan"),) * 2
+            print(f"{impl:10} {set_ms:13.0f} {ratios[0]:6.2f} {click_ms:11.1f} {ratios[1]:6.2f}")
+        sam2 = med["ours fp32 (exact)"][0]
+        print(f"ours EdgeTAM set_image / ours SAM 2.1 tiny exact: {edgetam['ours'][0] / sam2:.2f}")
     print("\nTime to first mask (s), fresh interpreter, local checkpoint, image read from its file:")
     print(f"{'precision':10} {'import':>7} {'load_model':>10} {'set_image':>9} {'click':>6} {'sum':>6} {'process':>8}")
     for precision, t in to_first_mask.items():
