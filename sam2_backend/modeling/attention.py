@@ -6,13 +6,39 @@ checkpoints.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .position_encoding import apply_rope, axial_rope_angles
+from .position_encoding import axial_rope_angles
+
+
+@functools.lru_cache(maxsize=4)
+def _rope_tables(head_dim: int, side: int, theta: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """2-D axial RoPE of a ``side`` x ``side`` grid as per-channel tables (side * side, head_dim).
+
+    ``cos`` repeats each pair's cosine on both channels; ``sin`` holds (-sin, sin) per pair,
+    so that rotating pairs is ``x * cos + swap_pairs(x) * sin`` (:func:`_rotate`). Shared by
+    every attention of one head size and grid, never saved.
+    """
+    angles = axial_rope_angles(head_dim, side, side, theta).to(device)
+    sin = angles.sin()
+    return angles.cos().repeat_interleave(2, -1), torch.stack((-sin, sin), -1).flatten(-2)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the channel pairs of x (..., L, D) by tables (L, D) of :func:`_rope_tables`.
+
+    Computed in fp32 and returned in x's dtype, bit for bit what ``apply_rope`` gives (a * c +
+    b * -s rounds as a * c - b * s, and the sums commute), in three passes over contiguous
+    channels instead of strided halves, repeated tables and a stack.
+    """
+    x32 = x.float()
+    swapped = x32.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) for each pair (a, b); a copy
+    return (x32 * cos).add_(swapped.mul_(sin)).to(x.dtype)
 
 
 class Attention(nn.Module):
@@ -95,30 +121,42 @@ class RoPEAttention(Attention):
         )
         self.rope_theta = rope_theta
         self.rope_k_repeat = rope_k_repeat
-        # Angles depend only on the grid size; cached per (tokens, device), never saved.
-        self._rope_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _rope(self, num_tokens: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (num_tokens, device)
-        if key not in self._rope_cache:
-            side = int(math.isqrt(num_tokens))
-            if side * side != num_tokens:
-                raise ValueError(f"RoPE needs a square token grid, got {num_tokens} tokens")
-            angles = axial_rope_angles(self.internal_dim // self.num_heads, side, side, self.rope_theta).to(device)
-            self._rope_cache[key] = (angles.cos(), angles.sin())
-        return self._rope_cache[key]
+        """The tables of :func:`_rope_tables` for a square grid of ``num_tokens`` queries."""
+        side = int(math.isqrt(num_tokens))
+        if side * side != num_tokens:
+            raise ValueError(f"RoPE needs a square token grid, got {num_tokens} tokens")
+        return _rope_tables(self.internal_dim // self.num_heads, side, self.rope_theta, device)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0) -> torch.Tensor:
         q = self._heads(self.q_proj(q))
-        k = self._heads(self.k_proj(k))
-        v = self._heads(self.v_proj(v))
         cos, sin = self._rope(q.shape[-2], q.device)
-        q = apply_rope(q, cos, sin)
+        q = _rotate(q, cos, sin)
+        k = self._rotated_keys(k, num_k_exclude_rope, cos, sin)
+        return self._output_from_values(q, k, v)
+
+    def _rope_repeats(self, num_k_rope: int, num_q: int) -> int:
+        """How many query grids the rotated keys span."""
+        repeats = num_k_rope // num_q
+        if repeats * num_q != num_k_rope:
+            raise ValueError(f"{num_k_rope} rotated keys are no whole number of {num_q}-token grids")
+        if repeats != 1 and not self.rope_k_repeat:
+            raise ValueError("keys and queries differ in length but rope_k_repeat is off")
+        return repeats
+
+    def _rotated_keys(
+        self, k: torch.Tensor, num_k_exclude_rope: int, cos: torch.Tensor, sin: torch.Tensor
+    ) -> torch.Tensor:
+        """Projected keys (B, heads, Nk, C/heads) of k (B, Nk, C_kv); the last ``num_k_exclude_rope`` stay unrotated."""
+        k = self._heads(self.k_proj(k))
         num_k_rope = k.shape[-2] - num_k_exclude_rope
         if num_k_rope > 0:
-            repeats = num_k_rope // q.shape[-2]
-            if repeats != 1 and not self.rope_k_repeat:
-                raise ValueError("keys and queries differ in length but rope_k_repeat is off")
-            k_rope = apply_rope(k[:, :, :num_k_rope], cos.repeat(repeats, 1), sin.repeat(repeats, 1))
-            k = torch.cat([k_rope, k[:, :, num_k_rope:]], dim=2)
-        return self._output(q, k, v)
+            # One grid of keys per memory frame, each rotated like the query grid (broadcast, not repeated).
+            frames = k[:, :, :num_k_rope].unflatten(2, (self._rope_repeats(num_k_rope, cos.shape[0]), -1))
+            k = torch.cat([_rotate(frames, cos, sin).flatten(2, 3), k[:, :, num_k_rope:]], dim=2)
+        return k
+
+    def _output_from_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Output for rotated q and k (B, heads, N, C/heads) and unprojected values v (B, Nk, C_kv)."""
+        return self._output(q, k, self._heads(self.v_proj(v)))

@@ -17,11 +17,13 @@ encoder's trunk 1.38 s -> 1.16 s from the kernels alone):
 - :class:`ChunkedAttention` and its siblings: attention as two bf16 matmuls over
   chunks of queries (``cpu_kernels.attention``): ~95 ms instead of ~150-160 ms per
   global block of 4 heads x 4096 tokens, about half the time on small windows.
-- :class:`FusedMLP`: the first linear layer and its GELU as one oneDNN call, one pass
-  less over the widest activations (-60 ms).
-- :class:`StripedBlock`: windowed blocks run a strip of window rows at a time, so every
-  intermediate stays in cache instead of faulting in fresh 40-75 MB activations (minor
-  page faults per forward 96 k -> 20 k, -85 ms).
+- the trunk's own CPU inference measures, which serve the exact fp32 path too
+  (``hiera.py``): the MLPs' first linear layer and its GELU as one oneDNN call, one pass
+  less over the widest activations (-60 ms), and windowed blocks run a strip of window
+  rows at a time, so every intermediate stays in cache instead of faulting in fresh
+  40-75 MB activations (minor page faults per forward 96 k -> 20 k, -85 ms).
+- :class:`ChunkedRoPEAttention`: memory cross-attention over the unprojected 64-channel
+  memory values, keys made in the kernel's transposed layout (see its docstring).
 - :class:`ChannelsLastPatchEmbed` (stage 1 runs on a contiguous channels-last map, not a
   transposed view) and :class:`FoldedFpnNeck` (``conv_s0``/``conv_s1`` folded into the
   neck's 1x1 convs, so the 256-channel stride-4 map is never made), with no fp32 round
@@ -38,13 +40,9 @@ from torch import nn
 
 from . import cpu_kernels
 from .attention import Attention, RoPEAttention
-from .common import MLP
-from .hiera import MultiScaleAttention, MultiScaleBlock, PatchEmbed
+from .hiera import MultiScaleAttention, PatchEmbed
 from .neck import BackboneOutput, FpnNeck
 from .sam2 import SAM2Model
-
-# Tokens per strip of a windowed block: ~8192 keeps a strip's activations in cache.
-STRIP_TOKENS = 8192
 
 
 class _ChunkedAttend:
@@ -61,40 +59,65 @@ class ChunkedAttention(_ChunkedAttend, Attention):
 
 
 class ChunkedRoPEAttention(_ChunkedAttend, RoPEAttention):
-    """:class:`RoPEAttention` (memory attention) with the chunked kernel."""
+    """:class:`RoPEAttention` (memory attention) with the chunked kernel.
+
+    Where the values arrive narrower than a head (the memory's 64 channels against 256
+    per head), it attends over the unprojected values and projects afterwards: each
+    query's weights sum to one, so the value projection commutes with them, and the
+    weights-times-values product, half of the attention's work, shrinks by that ratio.
+
+    The keys are projected straight into the transposed (channels x keys) layout the
+    kernel multiplies by, and rotated there one memory frame at a time: no transposed
+    copy of ~30k keys per layer, and no repeated angle tables or concatenation.
+    """
+
+    def _rotated_keys(
+        self, k: torch.Tensor, num_k_exclude_rope: int, cos: torch.Tensor, sin: torch.Tensor
+    ) -> torch.Tensor:
+        if self.training or not cpu_kernels.attention_is_bf16(k):
+            return super()._rotated_keys(k, num_k_exclude_rope, cos, sin)
+        b, n_k, _ = k.shape
+        n_rope = n_k - num_k_exclude_rope
+        frames = self._rope_repeats(n_rope, cos.shape[0]) if n_rope > 0 else 0
+        heads, dim = self.num_heads, self.internal_dim // self.num_heads
+        keys_t = torch.matmul(self.k_proj.weight, k.transpose(-2, -1))  # (B, heads * dim, Nk), bf16 by autocast
+        bias = self.k_proj.bias.float().view(heads, dim, 1)
+        out = torch.empty(b, heads, dim, n_k, dtype=keys_t.dtype)
+        keys_t = keys_t.view(b, heads, dim, n_k)
+        torch.add(keys_t[..., n_rope:], bias, out=out[..., n_rope:])  # object pointers: not rotated
+        if frames:
+            # Channel pairs (2j, 2j+1) of each head, every frame rotated like the query grid.
+            grids = (frames, cos.shape[0])
+            pairs = keys_t[..., :n_rope].unflatten(2, (-1, 2)).unflatten(-1, grids)  # (B, heads, dim/2, 2, F, HW)
+            done = out[..., :n_rope].unflatten(2, (-1, 2)).unflatten(-1, grids)
+            b_pairs = bias.view(heads, -1, 2, 1, 1)
+            even, odd = pairs[:, :, :, 0] + b_pairs[:, :, 0], pairs[:, :, :, 1] + b_pairs[:, :, 1]  # fp32
+            # One angle per pair: (dim/2, 1, HW) from the per-channel tables (L, dim).
+            cos_t, sin_t = cos[:, 0::2].t().contiguous()[:, None], sin[:, 1::2].t().contiguous()[:, None]
+            torch.sub(even * cos_t, odd * sin_t, out=done[:, :, :, 0])
+            torch.add(even * sin_t, odd * cos_t, out=done[:, :, :, 1])
+        return out.transpose(-2, -1)  # (B, heads, Nk, dim), a view of the transposed keys
+
+    def _output_from_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        head_dim = self.internal_dim // self.num_heads
+        if self.training or v.shape[-1] >= head_dim or not cpu_kernels.attention_is_bf16(q):
+            return super()._output_from_values(q, k, v)
+        mixed = cpu_kernels.attention(q, k, v[:, None])  # (B, heads, Nq, C_kv), v shared by the heads
+        weight, bias = self._folded_value_output()
+        return F.linear(mixed.transpose(1, 2).flatten(2), weight, bias)  # (B, Nq, C)
+
+    def _folded_value_output(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``out_proj`` after ``v_proj`` as one linear map from heads x C_kv channels, composed in fp32."""
+        with torch.autocast("cpu", enabled=False):
+            w_v = self.v_proj.weight.float().unflatten(0, (self.num_heads, -1))  # (heads, c, C_kv)
+            w_out = self.out_proj.weight.float().unflatten(1, (self.num_heads, -1))  # (C, heads, c)
+            weight = torch.einsum("ohc,hck->ohk", w_out, w_v).flatten(1)  # (C, heads * C_kv)
+            bias = self.out_proj.weight.float() @ self.v_proj.bias.float() + self.out_proj.bias.float()
+        return weight, bias
 
 
 class ChunkedMultiScaleAttention(_ChunkedAttend, MultiScaleAttention):
     """Hiera's :class:`MultiScaleAttention` with the chunked kernel."""
-
-
-class FusedMLP(MLP):
-    """:class:`MLP` whose hidden layers run linear + activation as one oneDNN call."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers[:-1]:
-            x = cpu_kernels.linear_act(x, layer, self.act)
-        x = self.layers[-1](x)
-        return torch.sigmoid(x) if self.sigmoid_output else x
-
-
-class StripedBlock(MultiScaleBlock):
-    """A windowed :class:`MultiScaleBlock` run strip by strip over rows of windows.
-
-    Each row of windows is attended on its own, and the norms and the MLP are per
-    token, so the strips give the same sums as the whole map.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows, whole = self.strip_rows(x), super().forward
-        if rows >= x.shape[1]:
-            return whole(x)
-        return torch.cat([whole(x[:, r : r + rows]) for r in range(0, x.shape[1], rows)], 1)
-
-    def strip_rows(self, x: torch.Tensor) -> int:
-        """Rows of tokens per strip of ``x`` (B, H, W, C): whole rows of windows."""
-        b, _, w, _ = x.shape
-        return max(1, STRIP_TOKENS // (b * w * self.window_size)) * self.window_size
 
 
 class ChannelsLastPatchEmbed(PatchEmbed):
@@ -210,10 +233,6 @@ def prepare_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Model:
         part.to(torch.bfloat16)
 
     _become(encoder.trunk.patch_embed, ChannelsLastPatchEmbed)
-    for block in encoder.trunk.blocks:
-        if block.window_size:
-            _become(block, StripedBlock)
-        _become(block.mlp, FusedMLP)
     _become(encoder.neck, FoldedFpnNeck)
     encoder.neck.heads = heads
     for module in model.modules():

@@ -17,7 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..configs import HieraConfig
+from . import cpu_kernels
 from .common import MLP
+
+# Tokens per strip of a windowed block in CPU inference: ~8192 keeps a strip's
+# activations in cache instead of faulting in fresh 40-75 MB maps per block.
+STRIP_TOKENS = 8192
 
 
 def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -100,8 +105,28 @@ class MultiScaleAttention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v)
 
 
+class FusedMLP(MLP):
+    """:class:`MLP` whose hidden layers spare a pass over their output in CPU inference.
+
+    Same parameters and keys as :class:`MLP`. ``cpu_kernels.linear_act`` runs linear +
+    activation as one oneDNN call in bf16 and the activation in place in fp32 (the same
+    bits as the two ops); anywhere else, the two ops.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = cpu_kernels.linear_act(x, layer, self.act)
+        x = self.layers[-1](x)
+        return torch.sigmoid(x) if self.sigmoid_output else x
+
+
 class MultiScaleBlock(nn.Module):
     """Pre-norm transformer block on (B, H, W, dim) -> (B, H', W', dim_out).
+
+    In CPU inference a windowed block runs strip by strip over rows of windows: each
+    row of windows is attended on its own, and the norms and the MLP are per token, so
+    the strips give the same sums as the whole map while every intermediate stays in
+    cache.
 
     Args:
         dim: input channels.
@@ -128,10 +153,23 @@ class MultiScaleBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = MultiScaleAttention(dim=dim, dim_out=dim_out, num_heads=num_heads, q_stride=q_stride)
         self.norm2 = nn.LayerNorm(dim_out, eps=1e-6)
-        self.mlp = MLP(dim_out, int(dim_out * mlp_ratio), dim_out, 2, activation=nn.GELU)
+        self.mlp = FusedMLP(dim_out, int(dim_out * mlp_ratio), dim_out, 2, activation=nn.GELU)
         self.proj = nn.Linear(dim, dim_out) if dim != dim_out else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = self.strip_rows(x)
+        if rows >= x.shape[1]:
+            return self._forward_map(x)
+        return torch.cat([self._forward_map(x[:, r : r + rows]) for r in range(0, x.shape[1], rows)], 1)
+
+    def strip_rows(self, x: torch.Tensor) -> int:
+        """Rows of tokens per strip of ``x`` (B, H, W, C): whole rows of windows in CPU inference, else all."""
+        if not self.window_size or x.device.type != "cpu" or torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return x.shape[1]
+        b, _, w, _ = x.shape
+        return max(1, STRIP_TOKENS // (b * w * self.window_size)) * self.window_size
+
+    def _forward_map(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x  # (B, H, W, dim)
         x = self.norm1(x)
         if self.proj is not None:

@@ -78,6 +78,17 @@ def test_fused_linear_activation_matches_the_two_ops(act):
     torch.testing.assert_close(got.float(), want, atol=0.02, rtol=0.01)
 
 
+@pytest.mark.parametrize("act", [nn.GELU(), nn.ReLU()])
+def test_fp32_linear_activation_keeps_every_bit_of_the_two_ops(act):
+    layer = nn.Linear(96, 384)
+    x = torch.randn(2, 32, 32, 96)
+    with torch.inference_mode():
+        assert torch.equal(linear_act(x, layer, act), act(layer(x)))
+    with torch.enable_grad():  # training: the plain ops, gradients intact
+        got = linear_act(x, layer, act)
+    assert got.requires_grad and torch.equal(got, act(layer(x)))
+
+
 def test_linear_activation_without_a_fused_form_runs_the_two_ops(monkeypatch):
     layer = nn.Linear(8, 4).to(BF16)
     x = torch.randn(3, 8).to(BF16)

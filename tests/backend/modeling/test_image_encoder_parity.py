@@ -67,8 +67,10 @@ def test_parity_1024_tiny():
     image = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(2))
     diffs = max_diffs(reference, ours, image)
     print(name, "1024", {k: f"{v:.2e}" for k, v in diffs.items()})
-    # The same ops on the same layouts in the same order: equal to the last bit.
-    assert max(diffs.values()) == 0, diffs
+    # The same ops on the same layouts in the same order, but windowed blocks run in strips
+    # of window rows in CPU inference (for the cache): a matmul over fewer rows may split its
+    # sums otherwise between threads, so a feature may move by a float step (issue 12's bound).
+    assert max(diffs.values()) <= 1e-5, diffs
 
 
 def test_cached_position_embedding_follows_new_weights(pair):
