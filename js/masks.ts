@@ -1,10 +1,18 @@
-// The mask overlay as a canvas of the original image size: decoded labels
-// and their outlines are cached, so a change of colour, visibility, opacity
-// or outline only recolours. The overlay is painted run by run into a reused
-// ImageData (rle.ts paintOverlay), and the same label bytes are not decoded twice.
+// The mask overlay as a canvas of the original image size. Labels are kept as runs
+// (rle.ts decodeLabelRuns) with their outline runs cached, so a change of colour,
+// visibility, opacity or outline only recolours. The overlay is painted run by run into a
+// reused ImageData: a new map clears only the runs the last one painted, and only the rows
+// either covers go to the canvas. The same label bytes are not decoded twice.
 
 import type { BinaryLike, ObjectInfo } from "./protocol";
-import { decodeLabelRuns, outlineIndices, paintOverlay, sameBytes, toBytes, type LabelRuns } from "./rle";
+import { decodeLabelRuns, outlineRuns, paintOverlay, sameBytes, toBytes, type LabelRuns } from "./rle";
+
+/** The rows `[first, end)` that hold a run of `map` (empty: first >= end). */
+function rowSpan(map: LabelRuns): [number, number] {
+  const { runs, width } = map;
+  if (runs.length === 0) return [map.height, 0];
+  return [Math.floor(runs[0] / width), Math.floor((runs[runs.length - 2] - 1) / width) + 1];
+}
 
 export class MaskLayer {
   private readonly canvas = document.createElement("canvas");
@@ -12,6 +20,8 @@ export class MaskLayer {
   private map: LabelRuns | null = null;
   private outlines: Uint32Array | null = null;
   private pixels: ImageData | null = null;
+  /** The map whose paint `pixels` and the canvas hold (null: unknown, repaint all). */
+  private painted: LabelRuns | null = null;
   private rle: Uint8Array | null = null; // a copy of the bytes `map` was decoded from
   private width = 0;
   private height = 0;
@@ -45,17 +55,32 @@ export class MaskLayer {
     this.ready = false;
     this.ctx ??= this.canvas.getContext("2d");
     const ctx = this.ctx;
-    if (this.map === null || ctx === null) return;
+    const map = this.map;
+    if (map === null || ctx === null) return;
     const { width, height } = this;
-    if (outline && this.outlines === null) this.outlines = outlineIndices(this.map, width, height);
+    if (outline && this.outlines === null) this.outlines = outlineRuns(map);
     if (this.pixels === null || this.pixels.width !== width || this.pixels.height !== height) {
       this.pixels = new ImageData(width, height);
+      this.painted = null;
     }
-    paintOverlay(this.pixels.data, this.map, objects, opacity, outline ? this.outlines : null);
     // Setting a canvas' size clears and reallocates it even when unchanged.
-    if (this.canvas.width !== width) this.canvas.width = width;
-    if (this.canvas.height !== height) this.canvas.height = height;
-    ctx.putImageData(this.pixels, 0, 0);
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.painted = null;
+    }
+    const before = this.painted;
+    this.painted = null; // until painted: a throw (a bad colour) leaves the buffer unknown
+    paintOverlay(this.pixels.data, map, objects, opacity, outline ? this.outlines : null, before);
+    let [y0, y1] = rowSpan(map);
+    if (before === null) [y0, y1] = [0, height];
+    else {
+      const [b0, b1] = rowSpan(before);
+      y0 = Math.min(y0, b0);
+      y1 = Math.max(y1, b1);
+    }
+    if (y1 > y0) ctx.putImageData(this.pixels, 0, 0, 0, y0, width, y1 - y0);
+    this.painted = map;
     this.ready = true;
   }
 }

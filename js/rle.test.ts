@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BinaryLike } from "./protocol";
-import { decodeLabelRuns, outlineIndices, paintOverlay, parseHexColor, sameBytes, toBytes } from "./rle";
+import { decodeLabelRuns, outlineRuns, paintOverlay, parseHexColor, sameBytes, toBytes, type LabelRuns } from "./rle";
 import { buildOverlay, decodeLabelRle, outlineMask } from "./rle_reference";
 
 /** Encode (value, count) pairs as the protocol's little-endian uint32 bytes. */
@@ -174,52 +174,127 @@ function randomPairs(size: number, seed: number): [number, number][] {
   return pairs;
 }
 
+/** The labels of `map`, one per pixel. */
+function labelsOf(map: LabelRuns): Uint32Array {
+  const labels = new Uint32Array(map.width * map.height);
+  for (let k = 0; k < map.runs.length; k += 3) labels.fill(map.runs[k + 2], map.runs[k], map.runs[k + 1]);
+  return labels;
+}
+
+/** Pixel flags (1: in a run) of `[start, end, value]` runs, checking they are ascending and disjoint. */
+function flagsOf(runs: Uint32Array, size: number): Uint8Array {
+  const flags = new Uint8Array(size);
+  let last = 0;
+  for (let k = 0; k < runs.length; k += 3) {
+    expect(runs[k]).toBeGreaterThanOrEqual(last);
+    expect(runs[k + 1]).toBeGreaterThan(runs[k]);
+    flags.fill(1, runs[k], runs[k + 1]);
+    last = runs[k + 1];
+  }
+  return flags;
+}
+
+/** A random label map with blobs (long runs, shapes that continue across rows) and speckle. */
+function blobPairs(width: number, height: number, seed: number): [number, number][] {
+  let x = seed;
+  const rand = (n: number): number => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+  const blobs = Array.from({ length: 1 + rand(4) }, () => ({
+    cx: rand(width), cy: rand(height), r: 1 + rand(Math.max(2, width >> 1)), v: 1 + rand(3),
+  }));
+  const pairs: [number, number][] = [];
+  for (let y = 0; y < height; y++) {
+    for (let px = 0; px < width; px++) {
+      let v = 0;
+      for (const b of blobs) if ((px - b.cx) ** 2 + (y - b.cy) ** 2 < b.r * b.r) v = b.v;
+      if (rand(40) === 0) v = rand(4);
+      const lastPair = pairs[pairs.length - 1];
+      if (lastPair !== undefined && lastPair[0] === v && rand(7) !== 0) lastPair[1]++;
+      else pairs.push([v, 1]); // sometimes two runs of one label in a row
+    }
+  }
+  return pairs;
+}
+
 describe("decodeLabelRuns", () => {
-  it("gives the labels of decodeLabelRle and the non-zero runs", () => {
-    const pairs: [number, number][] = [[0, 2], [3, 3], [0, 0], [5, 0], [2, 1], [0, 2]];
+  it("gives the non-zero runs, split at row ends and merged within a row", () => {
+    const pairs: [number, number][] = [[0, 2], [3, 3], [0, 0], [5, 0], [3, 1], [0, 2]];
     const map = decodeLabelRuns(encode(pairs), 4, 2);
-    expect([...map.labels]).toEqual([...decodeLabelRle(encode(pairs), 4, 2)]);
-    expect([...map.runs]).toEqual([2, 5, 3, 5, 6, 2]);
+    expect([...labelsOf(map)]).toEqual([...decodeLabelRle(encode(pairs), 4, 2)]);
+    expect([...map.runs]).toEqual([2, 4, 3, 4, 6, 3]);
+    expect([...map.rows]).toEqual([0, 1, 2]);
+  });
+
+  it("gives the labels of decodeLabelRle on random maps, runs maximal in their row", () => {
+    for (const [w, h, seed] of [[7, 5, 1], [1, 6, 2], [6, 1, 3], [13, 11, 4], [1, 1, 5], [31, 17, 6]]) {
+      for (const pairs of [randomPairs(w * h, seed), blobPairs(w, h, seed)]) {
+        const map = decodeLabelRuns(encode(pairs), w, h);
+        const labels = decodeLabelRle(encode(pairs), w, h);
+        expect([...labelsOf(map)]).toEqual([...labels]);
+        for (let y = 0; y < h; y++) {
+          for (let k = map.rows[y]; k < map.rows[y + 1]; k++) {
+            const [s, e, v] = map.runs.subarray(3 * k, 3 * k + 3);
+            expect(Math.floor(s / w)).toBe(y);
+            expect(Math.floor((e - 1) / w)).toBe(y);
+            if (s % w !== 0) expect(labels[s - 1]).not.toBe(v);
+            if (e % w !== 0) expect(labels[e]).not.toBe(v);
+          }
+        }
+      }
+    }
   });
 
   it("has no runs for empty input or all background", () => {
     expect(decodeLabelRuns(null, 2, 2).runs.length).toBe(0);
+    expect([...decodeLabelRuns(null, 2, 2).rows]).toEqual([0, 0, 0]);
     expect(decodeLabelRuns(encode([[0, 4]]), 2, 2).runs.length).toBe(0);
   });
 
   it("throws on malformed input as decodeLabelRle does", () => {
     expect(() => decodeLabelRuns(encode([[1, 7]]), 4, 2)).toThrow(/covers 7 pixels/);
+    expect(() => decodeLabelRuns(encode([[1, 9]]), 4, 2)).toThrow(/more than/);
     expect(() => decodeLabelRuns(new Uint8Array(12), 4, 2)).toThrow(/pairs/);
   });
 });
 
-describe("outlineIndices and paintOverlay", () => {
+describe("outlineRuns and paintOverlay", () => {
   const objects = [
     { id: 1, color: "#ff8000", visible: true },
     { id: 2, color: "#00ff00", visible: false },
     { id: 3, color: "#1020f0", visible: true },
   ];
 
-  it("mark exactly the pixels of outlineMask", () => {
-    for (const [w, h, seed] of [[7, 5, 1], [1, 6, 2], [6, 1, 3], [13, 11, 4], [1, 1, 5]]) {
-      const map = decodeLabelRuns(encode(randomPairs(w * h, seed)), w, h);
-      const want = outlineMask(map.labels, w, h);
-      const got = new Uint8Array(w * h);
-      for (const i of outlineIndices(map, w, h)) got[i] = 1;
-      expect([...got]).toEqual([...want]);
+  it("mark exactly the pixels of outlineMask, with the label of each", () => {
+    for (const [w, h, seed] of [[7, 5, 1], [1, 6, 2], [6, 1, 3], [13, 11, 4], [1, 1, 5], [2, 2, 6], [40, 30, 7], [3, 50, 8]]) {
+      for (const pairs of [randomPairs(w * h, seed), blobPairs(w, h, seed), [[2, w * h]] as [number, number][]]) {
+        const labels = decodeLabelRle(encode(pairs), w, h);
+        const outline = outlineRuns(decodeLabelRuns(encode(pairs), w, h));
+        expect([...flagsOf(outline, w * h)]).toEqual([...outlineMask(labels, w, h)]);
+        for (let k = 0; k < outline.length; k += 3) {
+          for (let i = outline[k]; i < outline[k + 1]; i++) expect(labels[i]).toBe(outline[k + 2]);
+        }
+      }
     }
   });
 
   it("paint the pixels of buildOverlay, with and without outlines, into a reused buffer", () => {
     const rgba = new Uint8ClampedArray(17 * 9 * 4).fill(77); // garbage from an earlier frame
+    let painted: LabelRuns | null = null;
     for (const seed of [1, 2, 3]) {
-      const map = decodeLabelRuns(encode(randomPairs(17 * 9, seed)), 17, 9);
-      for (const opacity of [0, 0.37, 1, 2]) {
-        for (const outlined of [false, true]) {
-          const mask = outlined ? outlineMask(map.labels, 17, 9) : null;
-          const want = buildOverlay(map.labels, objects, { opacity, outline: mask });
-          paintOverlay(rgba, map, objects, opacity, outlined ? outlineIndices(map, 17, 9) : null);
-          expect([...rgba]).toEqual([...want]);
+      for (const pairs of [randomPairs(17 * 9, seed), blobPairs(17, 9, seed)]) {
+        const map = decodeLabelRuns(encode(pairs), 17, 9);
+        const labels = decodeLabelRle(encode(pairs), 17, 9);
+        for (const opacity of [0, 0.37, 1, 2]) {
+          for (const outlined of [false, true]) {
+            const mask = outlined ? outlineMask(labels, 17, 9) : null;
+            const want = buildOverlay(labels, objects, { opacity, outline: mask });
+            // the first paint clears the garbage; later ones clear only what the last one painted
+            paintOverlay(rgba, map, objects, opacity, outlined ? outlineRuns(map) : null, painted);
+            painted = map;
+            expect([...rgba]).toEqual([...want]);
+          }
         }
       }
     }

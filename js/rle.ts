@@ -28,28 +28,35 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** A decoded label map and its runs of non-zero labels (the overlay is painted run by run). */
+/**
+ * A decoded label map as runs of non-zero labels, split at row ends and merged where a row
+ * has the same label twice in a row: each run is a maximal one of its row, so the pixels
+ * left and right of it hold other labels (or lie outside the image). No per-pixel array:
+ * outlines and the overlay are made from the runs.
+ */
 export interface LabelRuns {
-  /** width * height labels, row-major. */
-  labels: Uint32Array;
-  /** `[start, end, value]` per run of a non-zero label, in pixel order (`end` exclusive). */
+  width: number;
+  height: number;
+  /** `[start, end, value]` per run, pixel indices in pixel order (`end` exclusive). */
   runs: Uint32Array;
+  /** `rows[y]`: the number of runs before row y (`rows[height]`: all of them). */
+  rows: Uint32Array;
 }
 
 /**
- * Decode little-endian uint32 `(value, count)` pairs into `width * height` labels, and the
- * runs of non-zero labels. Empty input means no masks (all zero). Throws on malformed input.
+ * Decode little-endian uint32 `(value, count)` pairs covering `width * height` labels
+ * (row-major) into their runs. Empty input means no masks (all zero). Throws on malformed input.
  */
 export function decodeLabelRuns(buf: BinaryLike | null | undefined, width: number, height: number): LabelRuns {
   const bytes = toBytes(buf);
   const size = width * height;
-  const labels = new Uint32Array(size);
-  if (bytes.byteLength === 0) return { labels, runs: new Uint32Array(0) };
+  if (bytes.byteLength === 0) return { width, height, runs: new Uint32Array(0), rows: new Uint32Array(height + 1) };
   if (bytes.byteLength % 8 !== 0) {
     throw new Error(`label_rle has ${bytes.byteLength} bytes, not a whole number of (value, count) pairs`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const runs = new Uint32Array((bytes.byteLength / 8) * 3);
+  // A pair gives one run, plus one more for each row end it crosses.
+  const runs = new Uint32Array((bytes.byteLength / 8 + height) * 3);
   let n = 0;
   let at = 0;
   for (let off = 0; off < bytes.byteLength; off += 8) {
@@ -58,18 +65,36 @@ export function decodeLabelRuns(buf: BinaryLike | null | undefined, width: numbe
     if (at + count > size) {
       throw new Error(`label_rle covers more than the ${width}x${height} image`);
     }
-    if (value !== 0 && count > 0) {
-      labels.fill(value, at, at + count);
-      runs[n++] = at;
-      runs[n++] = at + count;
-      runs[n++] = value;
+    const end = at + count;
+    if (value !== 0) {
+      let s = at;
+      while (s < end) {
+        const rowEnd = s - (s % width) + width;
+        const e = end < rowEnd ? end : rowEnd;
+        if (n > 0 && runs[n - 2] === s && runs[n - 1] === value && s % width !== 0) {
+          runs[n - 2] = e; // the same label again, after an empty run
+        } else {
+          runs[n++] = s;
+          runs[n++] = e;
+          runs[n++] = value;
+        }
+        s = e;
+      }
     }
-    at += count;
+    at = end;
   }
   if (at !== size) {
     throw new Error(`label_rle covers ${at} pixels, the ${width}x${height} image has ${size}`);
   }
-  return { labels, runs: runs.slice(0, n) };
+  const rows = new Uint32Array(height + 1);
+  let r = 0;
+  for (let y = 0; y < height; y++) {
+    const rowStart = y * width;
+    while (r < n && runs[r] < rowStart) r += 3;
+    rows[y] = r / 3;
+  }
+  rows[height] = n / 3;
+  return { width, height, runs: runs.slice(0, n), rows };
 }
 
 /** "#rrggbb" -> [r, g, b]. */
@@ -81,32 +106,74 @@ export function parseHexColor(color: string): [number, number, number] {
 }
 
 /**
- * The outline pixels, as ascending pixel indices: those inside a mask (label != 0) that
- * differ from one of their 4-neighbours, outside the image counting as background (outlines
- * close at the image border). Visits only the pixels of the runs, not the whole image.
+ * The outline pixels as runs `[start, end, value]` in pixel order: the pixels inside a mask
+ * (label != 0) that differ from one of their 4-neighbours, outside the image counting as
+ * background (outlines close at the image border). Made from the runs alone: a run's two
+ * ends always differ from their row neighbours, and a pixel inside it is on the outline
+ * unless the rows above and below both hold its label there.
  */
-export function outlineIndices(map: LabelRuns, width: number, height: number): Uint32Array {
-  const { labels, runs } = map;
-  const lastRow = (height - 1) * width; // first index of the last row
-  let out = new Uint32Array(1024);
+export function outlineRuns(map: LabelRuns): Uint32Array {
+  const { width, height, runs, rows } = map;
+  let out = new Uint32Array(Math.max(48, runs.length * 2));
   let n = 0;
-  for (let r = 0; r < runs.length; r += 3) {
-    const end = runs[r + 1];
-    const v = runs[r + 2];
-    let x = runs[r] % width;
-    for (let i = runs[r]; i < end; i++, x++) {
-      if (x === width) x = 0;
-      if (
-        x === 0 || x === width - 1 || i < width || i >= lastRow ||
-        labels[i - 1] !== v || labels[i + 1] !== v || labels[i - width] !== v || labels[i + width] !== v
-      ) {
-        if (n === out.length) {
-          const grown = new Uint32Array(2 * n);
-          grown.set(out);
-          out = grown;
+  const emit = (s: number, e: number, v: number): void => {
+    if (n + 3 > out.length) {
+      const grown = new Uint32Array(2 * out.length);
+      grown.set(out);
+      out = grown;
+    }
+    out[n++] = s;
+    out[n++] = e;
+    out[n++] = v;
+  };
+  for (let y = 0; y < height; y++) {
+    const first = rows[y];
+    const last = rows[y + 1];
+    if (y === 0 || y === height - 1) {
+      for (let k = first; k < last; k++) emit(runs[3 * k], runs[3 * k + 1], runs[3 * k + 2]);
+      continue;
+    }
+    // Runs of the rows above and below, walked along with this row's runs.
+    let up = rows[y - 1];
+    const upEnd = first;
+    let down = last;
+    const downEnd = rows[y + 2];
+    for (let k = first; k < last; k++) {
+      const a = runs[3 * k];
+      const b = runs[3 * k + 1];
+      const v = runs[3 * k + 2];
+      const lo = a + 1; // pixels lo..hi-1 may be inside the mask
+      const hi = b - 1;
+      while (up < upEnd && runs[3 * up + 1] + width <= lo) up++;
+      while (down < downEnd && runs[3 * down + 1] - width <= lo) down++;
+      let cursor = a; // the outline reaches up to here
+      let i = up;
+      let j = down;
+      while (i < upEnd && j < downEnd) {
+        const i0 = runs[3 * i] + width;
+        const j0 = runs[3 * j] - width;
+        if (i0 >= hi || j0 >= hi) break;
+        const i1 = runs[3 * i + 1] + width;
+        const j1 = runs[3 * j + 1] - width;
+        if (runs[3 * i + 2] !== v) {
+          i++;
+          continue;
         }
-        out[n++] = i;
+        if (runs[3 * j + 2] !== v) {
+          j++;
+          continue;
+        }
+        // Where both neighbours hold v, the pixels are inside: the outline stops there.
+        const s = Math.max(i0, j0, lo);
+        const e = Math.min(i1, j1, hi);
+        if (s < e) {
+          emit(cursor, s, v);
+          cursor = e;
+        }
+        if (i1 < j1) i++;
+        else j++;
       }
+      emit(cursor, b, v);
     }
   }
   return out.slice(0, n);
@@ -120,10 +187,11 @@ function packRgba(r: number, g: number, b: number, a: number): number {
 }
 
 /**
- * Colour each label with its object's colour into `rgba` (width * height * 4 bytes,
- * overwritten; reused between calls), painted run by run. Labels of hidden or unknown
- * objects stay transparent; fill alpha is `opacity` (0..1), outline pixels are opaque.
- * `outline` lists the outline pixels (`outlineIndices`) or is null for none.
+ * Colour each run with its object's colour into `rgba` (width * height * 4 bytes, reused
+ * between calls). Labels of hidden or unknown objects stay transparent; fill alpha is
+ * `opacity` (0..1), outline pixels are opaque. `outline` holds the outline runs
+ * (`outlineRuns`) or is null for none. `painted` is the map whose paint `rgba` holds, cleared
+ * run by run; null clears all of `rgba`.
  */
 export function paintOverlay(
   rgba: Uint8ClampedArray,
@@ -131,10 +199,13 @@ export function paintOverlay(
   objects: readonly { id: number; color: string; visible: boolean }[],
   opacity: number,
   outline: Uint32Array | null,
+  painted: LabelRuns | null = null,
 ): void {
-  if (rgba.byteLength !== map.labels.length * 4) throw new Error("paintOverlay: the RGBA buffer does not match the labels");
-  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, map.labels.length);
-  px.fill(0);
+  const size = map.width * map.height;
+  if (rgba.byteLength !== size * 4) throw new Error("paintOverlay: the RGBA buffer does not match the labels");
+  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, size);
+  if (painted === null || painted.width * painted.height !== size) px.fill(0);
+  else for (let k = 0; k < painted.runs.length; k += 3) px.fill(0, painted.runs[k], painted.runs[k + 1]);
   const fill = Math.round(255 * Math.min(1, Math.max(0, opacity)));
   const filled = new Map<number, number>();
   const opaque = new Map<number, number>();
@@ -144,22 +215,19 @@ export function paintOverlay(
     filled.set(o.id, packRgba(r, g, b, fill));
     opaque.set(o.id, packRgba(r, g, b, 255));
   }
-  const runs = map.runs;
-  for (let k = 0; k < runs.length; k += 3) {
-    const c = filled.get(runs[k + 2]);
-    if (c !== undefined) px.fill(c, runs[k], runs[k + 1]);
-  }
-  if (outline === null) return;
-  const labels = map.labels;
+  paintRuns(px, map.runs, filled);
+  if (outline !== null) paintRuns(px, outline, opaque);
+}
+
+function paintRuns(px: Uint32Array, runs: Uint32Array, colours: ReadonlyMap<number, number>): void {
   let lastLabel = 0;
   let lastColour: number | undefined;
-  for (let k = 0; k < outline.length; k++) {
-    const i = outline[k];
-    const v = labels[i];
+  for (let k = 0; k < runs.length; k += 3) {
+    const v = runs[k + 2];
     if (v !== lastLabel) {
       lastLabel = v;
-      lastColour = opaque.get(v);
+      lastColour = colours.get(v);
     }
-    if (lastColour !== undefined) px[i] = lastColour;
+    if (lastColour !== undefined) px.fill(lastColour, runs[k], runs[k + 1]);
   }
 }

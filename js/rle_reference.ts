@@ -1,7 +1,7 @@
 // Plain per-pixel versions of the label-map codec and the overlay painting, for tests only:
-// the fast painters of rle.ts (run by run, outlines from the runs) must give the same pixels.
+// the fast decoder and painters of rle.ts (runs only, outlines from the runs) must give the same pixels.
 
-import { decodeLabelRuns, parseHexColor } from "./rle";
+import { parseHexColor, toBytes } from "./rle";
 import type { BinaryLike } from "./protocol";
 
 /**
@@ -9,7 +9,22 @@ import type { BinaryLike } from "./protocol";
  * labels. Empty input means no masks (all zero). Throws on malformed input.
  */
 export function decodeLabelRle(buf: BinaryLike | null | undefined, width: number, height: number): Uint32Array {
-  return decodeLabelRuns(buf, width, height).labels;
+  const bytes = toBytes(buf);
+  const size = width * height;
+  const labels = new Uint32Array(size);
+  if (bytes.byteLength === 0) return labels;
+  if (bytes.byteLength % 8 !== 0) throw new Error(`label_rle has ${bytes.byteLength} bytes, not a whole number of (value, count) pairs`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  for (let off = 0; off < bytes.byteLength; off += 8) {
+    const value = view.getUint32(off, true);
+    const count = view.getUint32(off + 4, true);
+    if (at + count > size) throw new Error(`label_rle covers more than the ${width}x${height} image`);
+    for (let i = 0; i < count; i++) labels[at + i] = value;
+    at += count;
+  }
+  if (at !== size) throw new Error(`label_rle covers ${at} pixels, the ${width}x${height} image has ${size}`);
+  return labels;
 }
 
 /**

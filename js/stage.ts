@@ -1,7 +1,8 @@
 // The canvas stage: the view (fitted to the canvas until the user zooms or pans), the image
 // (bitmap_loader.ts), the masks (masks.ts), and drawing them with the prompts (draw.ts) at
-// most once per animation frame. Trait changes arrive one key at a time, so labels are
-// decoded and coloured when drawing, once per frame.
+// most once per animation frame. Trait changes arrive one key at a time, all keys of one
+// kernel update in one task: new labels and colours are decoded and coloured in a microtask
+// after that task (while the next animation frame is awaited), and drawn in the frame.
 
 import { BitmapLoader } from "./bitmap_loader";
 import { drawScene, type Scene } from "./draw";
@@ -45,6 +46,7 @@ export class Stage {
   private labelsDirty = true;
   private coloursDirty = true;
   private frame = 0; // the requested animation frame, 0: none
+  private prepareQueued = false;
   private disposed = false;
 
   constructor(
@@ -90,15 +92,17 @@ export class Stage {
     this.scheduleDraw();
   }
 
-  /** The kernel's labels changed: decode them at the next draw. */
+  /** The kernel's labels changed: decode them once the update is applied, draw them in the next frame. */
   labelsChanged(): void {
     this.labelsDirty = true;
+    this.prepareSoon();
     this.scheduleDraw();
   }
 
   /** The objects' colours, visibility, the opacity or the outline changed. */
   coloursChanged(): void {
     this.coloursDirty = true;
+    this.prepareSoon();
     this.scheduleDraw();
   }
 
@@ -148,10 +152,18 @@ export class Stage {
     this.scheduleDraw();
   }
 
-  private draw(): void {
-    this.frame = 0;
-    const index = this.loader.index;
-    this.trace.mark("draw", index);
+  /** Decode and colour in a microtask: after the other keys of this update (its size, its objects) are set. */
+  private prepareSoon(): void {
+    if (this.prepareQueued || this.disposed) return;
+    this.prepareQueued = true;
+    queueMicrotask(() => {
+      this.prepareQueued = false;
+      if (!this.disposed) this.prepare();
+    });
+  }
+
+  /** Decode labels and colour the masks where they changed. */
+  private prepare(): void {
     if (this.labelsDirty) {
       this.labelsDirty = false;
       const labels = this.host.kernelLabels();
@@ -166,6 +178,13 @@ export class Stage {
         this.host.error(message(e)); // e.g. a colour not "#rrggbb"
       }
     }
+  }
+
+  private draw(): void {
+    this.frame = 0;
+    const index = this.loader.index;
+    this.trace.mark("draw", index);
+    this.prepare(); // what changed since the last update's microtask (a scrubbed frame's labels)
     this.trace.mark("coloured", index);
     if (this.ctx === null) return;
     const images = { image: this.loader.bitmap, overlay: this.masks.image };
