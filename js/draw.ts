@@ -2,6 +2,7 @@
 // coordinates, through the view transform. No state, no events.
 
 import { toScreen, type Box, type View } from "./geometry";
+import type { Overlay } from "./masks";
 import type { Prompt } from "./protocol";
 
 export const POSITIVE = "#22c55e";
@@ -15,8 +16,8 @@ export interface Scene {
   height: number;
   /** The image, drawn stretched to width x height (it may be downscaled). */
   image: CanvasImageSource | null;
-  /** Mask colours, width x height. */
-  overlay: CanvasImageSource | null;
+  /** Mask colours: stretched over the image, or in canvas pixels (masks.ts). */
+  overlay: Overlay | null;
   prompts: readonly Prompt[];
   /** Prompts sent to the kernel and not yet acknowledged, drawn faded. */
   pending: readonly Prompt[];
@@ -39,7 +40,12 @@ export function drawScene(ctx: CanvasRenderingContext2D, view: View, scene: Scen
   ctx.imageSmoothingEnabled = view.scale < 1;
   if (scene.image !== null) ctx.drawImage(scene.image, 0, 0, scene.width, scene.height);
   ctx.imageSmoothingEnabled = false;
-  if (scene.overlay !== null) ctx.drawImage(scene.overlay, 0, 0, scene.width, scene.height);
+  const overlay = scene.overlay;
+  if (overlay !== null && overlay.at === null) ctx.drawImage(overlay.image, 0, 0, scene.width, scene.height);
+  if (overlay !== null && overlay.at !== null) {
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(overlay.image, overlay.at.x, overlay.at.y);
+  }
 
   // Markers keep their size in screen pixels whatever the zoom.
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { BinaryLike } from "./protocol";
-import { decodeLabelRuns, outlineRuns, paintOverlay, parseHexColor, sameBytes, toBytes, type LabelRuns } from "./rle";
+import {
+  decodeLabelRuns,
+  outlineRuns,
+  overlayColours,
+  paintOverlay,
+  paintPlaced,
+  parseHexColor,
+  sameBytes,
+  toBytes,
+  type LabelRuns,
+} from "./rle";
 import { buildOverlay, decodeLabelRle, outlineMask } from "./rle_reference";
 
 /** Encode (value, count) pairs as the protocol's little-endian uint32 bytes. */
@@ -270,8 +280,13 @@ describe("outlineRuns and paintOverlay", () => {
     for (const [w, h, seed] of [[7, 5, 1], [1, 6, 2], [6, 1, 3], [13, 11, 4], [1, 1, 5], [2, 2, 6], [40, 30, 7], [3, 50, 8]]) {
       for (const pairs of [randomPairs(w * h, seed), blobPairs(w, h, seed), [[2, w * h]] as [number, number][]]) {
         const labels = decodeLabelRle(encode(pairs), w, h);
-        const outline = outlineRuns(decodeLabelRuns(encode(pairs), w, h));
+        const outlineMap = outlineRuns(decodeLabelRuns(encode(pairs), w, h));
+        const outline = outlineMap.runs;
         expect([...flagsOf(outline, w * h)]).toEqual([...outlineMask(labels, w, h)]);
+        for (let y = 0; y < h; y++) {
+          for (let k = outlineMap.rows[y]; k < outlineMap.rows[y + 1]; k++) expect(Math.floor(outline[3 * k] / w)).toBe(y);
+        }
+        expect(outlineMap.rows[h]).toBe(outline.length / 3);
         for (let k = 0; k < outline.length; k += 3) {
           for (let i = outline[k]; i < outline[k + 1]; i++) expect(labels[i]).toBe(outline[k + 2]);
         }
@@ -291,7 +306,7 @@ describe("outlineRuns and paintOverlay", () => {
             const mask = outlined ? outlineMask(labels, 17, 9) : null;
             const want = buildOverlay(labels, objects, { opacity, outline: mask });
             // the first paint clears the garbage; later ones clear only what the last one painted
-            paintOverlay(rgba, map, objects, opacity, outlined ? outlineRuns(map) : null, painted);
+            paintOverlay(rgba, map, overlayColours(objects, opacity), outlined ? outlineRuns(map) : null, painted);
             painted = map;
             expect([...rgba]).toEqual([...want]);
           }
@@ -302,7 +317,53 @@ describe("outlineRuns and paintOverlay", () => {
 
   it("refuses a buffer of another size", () => {
     const map = decodeLabelRuns(encode([[1, 4]]), 2, 2);
-    expect(() => paintOverlay(new Uint8ClampedArray(12), map, objects, 1, null)).toThrow(/does not match/);
+    expect(() => paintOverlay(new Uint8ClampedArray(12), map, overlayColours(objects, 1), null)).toThrow(/does not match/);
+    expect(() => paintPlaced(new Uint8ClampedArray(12), 2, 2, map, overlayColours(objects, 1), null, { scale: 1, tx: 0, ty: 0 })).toThrow(
+      /does not match/,
+    );
+  });
+});
+
+describe("paintPlaced", () => {
+  const objects = [
+    { id: 1, color: "#ff8000", visible: true },
+    { id: 2, color: "#00ff00", visible: false },
+    { id: 3, color: "#1020f0", visible: true },
+  ];
+
+  it("gives each canvas pixel the full-size overlay's pixel under its centre", () => {
+    const [w, h] = [41, 29];
+    const places = [
+      { scale: 0.37, tx: 3.3, ty: 1.7 },
+      { scale: 0.5, tx: 0, ty: 0 },
+      { scale: 0.81, tx: -5.2, ty: -3.9 }, // partly off the canvas
+      { scale: 1, tx: 2, ty: -1 },
+      { scale: 2.6, tx: -7.4, ty: 0.6 },
+    ];
+    for (const seed of [1, 2, 3]) {
+      for (const pairs of [randomPairs(w * h, seed), blobPairs(w, h, seed)]) {
+        const map = decodeLabelRuns(encode(pairs), w, h);
+        const labels = decodeLabelRle(encode(pairs), w, h);
+        for (const outlined of [false, true]) {
+          const full = buildOverlay(labels, objects, { opacity: 0.4, outline: outlined ? outlineMask(labels, w, h) : null });
+          for (const at of places) {
+            const [cw, ch] = [23, 17];
+            const rgba = new Uint8ClampedArray(cw * ch * 4).fill(9);
+            paintPlaced(rgba, cw, ch, map, overlayColours(objects, 0.4), outlined ? outlineRuns(map) : null, at);
+            const want = new Uint8ClampedArray(cw * ch * 4);
+            for (let dy = 0; dy < ch; dy++) {
+              for (let dx = 0; dx < cw; dx++) {
+                const x = Math.floor((dx + 0.5 - at.tx) / at.scale);
+                const y = Math.floor((dy + 0.5 - at.ty) / at.scale);
+                if (x < 0 || y < 0 || x >= w || y >= h) continue;
+                want.set(full.subarray((y * w + x) * 4, (y * w + x) * 4 + 4), (dy * cw + dx) * 4);
+              }
+            }
+            expect([...rgba]).toEqual([...want]);
+          }
+        }
+      }
+    }
   });
 });
 

@@ -106,14 +106,15 @@ export function parseHexColor(color: string): [number, number, number] {
 }
 
 /**
- * The outline pixels as runs `[start, end, value]` in pixel order: the pixels inside a mask
+ * The outline pixels as runs (`LabelRuns`, not merged across a row): the pixels inside a mask
  * (label != 0) that differ from one of their 4-neighbours, outside the image counting as
  * background (outlines close at the image border). Made from the runs alone: a run's two
  * ends always differ from their row neighbours, and a pixel inside it is on the outline
  * unless the rows above and below both hold its label there.
  */
-export function outlineRuns(map: LabelRuns): Uint32Array {
+export function outlineRuns(map: LabelRuns): LabelRuns {
   const { width, height, runs, rows } = map;
+  const outRows = new Uint32Array(height + 1);
   let out = new Uint32Array(Math.max(48, runs.length * 2));
   let n = 0;
   const emit = (s: number, e: number, v: number): void => {
@@ -127,6 +128,7 @@ export function outlineRuns(map: LabelRuns): Uint32Array {
     out[n++] = v;
   };
   for (let y = 0; y < height; y++) {
+    outRows[y] = n / 3;
     const first = rows[y];
     const last = rows[y + 1];
     if (y === 0 || y === height - 1) {
@@ -176,7 +178,8 @@ export function outlineRuns(map: LabelRuns): Uint32Array {
       emit(cursor, b, v);
     }
   }
-  return out.slice(0, n);
+  outRows[height] = n / 3;
+  return { width, height, runs: out.slice(0, n), rows: outRows };
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -186,26 +189,14 @@ function packRgba(r: number, g: number, b: number, a: number): number {
   return LITTLE_ENDIAN ? ((a << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | a) >>> 0;
 }
 
-/**
- * Colour each run with its object's colour into `rgba` (width * height * 4 bytes, reused
- * between calls). Labels of hidden or unknown objects stay transparent; fill alpha is
- * `opacity` (0..1), outline pixels are opaque. `outline` holds the outline runs
- * (`outlineRuns`) or is null for none. `painted` is the map whose paint `rgba` holds, cleared
- * run by run; null clears all of `rgba`.
- */
-export function paintOverlay(
-  rgba: Uint8ClampedArray,
-  map: LabelRuns,
-  objects: readonly { id: number; color: string; visible: boolean }[],
-  opacity: number,
-  outline: Uint32Array | null,
-  painted: LabelRuns | null = null,
-): void {
-  const size = map.width * map.height;
-  if (rgba.byteLength !== size * 4) throw new Error("paintOverlay: the RGBA buffer does not match the labels");
-  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, size);
-  if (painted === null || painted.width * painted.height !== size) px.fill(0);
-  else for (let k = 0; k < painted.runs.length; k += 3) px.fill(0, painted.runs[k], painted.runs[k + 1]);
+/** Each visible object's colour as a packed RGBA pixel: with the fill opacity, and opaque for outlines. */
+export interface OverlayColours {
+  filled: ReadonlyMap<number, number>;
+  opaque: ReadonlyMap<number, number>;
+}
+
+/** The colours of `objects`; hidden ones have none. Throws on a colour not "#rrggbb". */
+export function overlayColours(objects: readonly { id: number; color: string; visible: boolean }[], opacity: number): OverlayColours {
   const fill = Math.round(255 * Math.min(1, Math.max(0, opacity)));
   const filled = new Map<number, number>();
   const opaque = new Map<number, number>();
@@ -215,8 +206,29 @@ export function paintOverlay(
     filled.set(o.id, packRgba(r, g, b, fill));
     opaque.set(o.id, packRgba(r, g, b, 255));
   }
-  paintRuns(px, map.runs, filled);
-  if (outline !== null) paintRuns(px, outline, opaque);
+  return { filled, opaque };
+}
+
+/**
+ * Colour each run with its object's colour into `rgba` (width * height * 4 bytes, reused
+ * between calls). Labels of hidden or unknown objects stay transparent; outline pixels
+ * (`outline`, from `outlineRuns`, or null for none) are opaque. `painted` is the map whose
+ * paint `rgba` holds, cleared run by run; null clears all of `rgba`.
+ */
+export function paintOverlay(
+  rgba: Uint8ClampedArray,
+  map: LabelRuns,
+  colours: OverlayColours,
+  outline: LabelRuns | null,
+  painted: LabelRuns | null = null,
+): void {
+  const size = map.width * map.height;
+  if (rgba.byteLength !== size * 4) throw new Error("paintOverlay: the RGBA buffer does not match the labels");
+  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, size);
+  if (painted === null || painted.width * painted.height !== size) px.fill(0);
+  else for (let k = 0; k < painted.runs.length; k += 3) px.fill(0, painted.runs[k], painted.runs[k + 1]);
+  paintRuns(px, map.runs, colours.filled);
+  if (outline !== null) paintRuns(px, outline.runs, colours.opaque);
 }
 
 function paintRuns(px: Uint32Array, runs: Uint32Array, colours: ReadonlyMap<number, number>): void {
@@ -229,5 +241,64 @@ function paintRuns(px: Uint32Array, runs: Uint32Array, colours: ReadonlyMap<numb
       lastColour = colours.get(v);
     }
     if (lastColour !== undefined) px.fill(lastColour, runs[k], runs[k + 1]);
+  }
+}
+
+/** Where the image lies on a canvas: canvas pixel = image pixel * scale + (tx, ty). */
+export interface Placement {
+  scale: number;
+  tx: number;
+  ty: number;
+}
+
+/**
+ * The overlay as `width` x `height` canvas pixels (`rgba`, overwritten) for the image placed
+ * at `at`: each canvas pixel takes the colour of the image pixel under its centre (nearest,
+ * as a canvas draws an image without smoothing), so a view smaller than the image paints
+ * only the pixels shown instead of scaling a full-size overlay. Works row by row from the
+ * runs of the image rows sampled.
+ */
+export function paintPlaced(
+  rgba: Uint8ClampedArray,
+  width: number,
+  height: number,
+  map: LabelRuns,
+  colours: OverlayColours,
+  outline: LabelRuns | null,
+  at: Placement,
+): void {
+  if (rgba.byteLength !== width * height * 4) throw new Error("paintPlaced: the RGBA buffer does not match the size");
+  const px = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
+  px.fill(0);
+  const { scale, tx, ty } = at;
+  const source = (d: number, t: number): number => Math.floor((d + 0.5 - t) / scale); // image pixel under canvas pixel d
+  // The first canvas pixel whose centre lies at image column x or right of it.
+  const firstAt = (x: number): number => {
+    let d = Math.ceil(x * scale + tx - 0.5);
+    while (source(d - 1, tx) >= x) d--;
+    while (source(d, tx) < x) d++;
+    return d;
+  };
+  const paintRow = (runs: LabelRuns, y: number, row: number, cs: ReadonlyMap<number, number>): void => {
+    const rowStart = y * map.width;
+    let lastLabel = 0;
+    let lastColour: number | undefined;
+    for (let k = runs.rows[y]; k < runs.rows[y + 1]; k++) {
+      const v = runs.runs[3 * k + 2];
+      if (v !== lastLabel) {
+        lastLabel = v;
+        lastColour = cs.get(v);
+      }
+      if (lastColour === undefined) continue;
+      const d0 = Math.max(0, firstAt(runs.runs[3 * k] - rowStart));
+      const d1 = Math.min(width, firstAt(runs.runs[3 * k + 1] - rowStart));
+      if (d1 > d0) px.fill(lastColour, row + d0, row + d1);
+    }
+  };
+  for (let dy = 0; dy < height; dy++) {
+    const y = source(dy, ty);
+    if (y < 0 || y >= map.height) continue;
+    paintRow(map, y, dy * width, colours.filled);
+    if (outline !== null) paintRow(outline, y, dy * width, colours.opaque);
   }
 }

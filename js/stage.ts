@@ -7,7 +7,7 @@
 import { BitmapLoader } from "./bitmap_loader";
 import { drawScene, type Scene } from "./draw";
 import { fitView, MAX_ZOOM, MIN_ZOOM, panBy, zoomAt, type Point, type View } from "./geometry";
-import { MaskLayer } from "./masks";
+import { MaskLayer, type Overlay } from "./masks";
 import type { Layout } from "./panels";
 import type { BinaryLike, ObjectInfo } from "./protocol";
 import type { Trace } from "./trace";
@@ -158,7 +158,9 @@ export class Stage {
     this.prepareQueued = true;
     queueMicrotask(() => {
       this.prepareQueued = false;
-      if (!this.disposed) this.prepare();
+      if (this.disposed) return;
+      this.prepare();
+      this.overlay(); // painted now: the frame only draws it
     });
   }
 
@@ -180,6 +182,13 @@ export class Stage {
     }
   }
 
+  /** The overlay for the current view, painted now if the masks or the view changed. */
+  private overlay(): Overlay | null {
+    const { current: v, dpr } = this;
+    const at = { scale: dpr * v.scale, tx: dpr * v.tx, ty: dpr * v.ty };
+    return this.masks.render(at, this.ui.canvas.width, this.ui.canvas.height);
+  }
+
   private draw(): void {
     this.frame = 0;
     const index = this.loader.index;
@@ -187,7 +196,7 @@ export class Stage {
     this.prepare(); // what changed since the last update's microtask (a scrubbed frame's labels)
     this.trace.mark("coloured", index);
     if (this.ctx === null) return;
-    const images = { image: this.loader.bitmap, overlay: this.masks.image };
+    const images = { image: this.loader.bitmap, overlay: this.overlay() };
     drawScene(this.ctx, this.current, { ...this.host.imageSize(), ...images, ...this.host.scene() }, this.dpr);
     this.trace.drawn(index);
     this.host.drawn(index);
