@@ -9,8 +9,8 @@ standard Hugging Face cache; files are read and loaded strictly by
 
 The precision is chosen here, once (``precision=``), and read by every predictor
 and tracker from ``model.precision``. A ``"bf16"`` model on a CPU gets the fast CPU
-path installed (:func:`~sam2_backend.modeling.fast_cpu.prepare_bf16_cpu`); EdgeTAM's
-RepViT trunk is not specialised, so a ``"bf16"`` EdgeTAM runs under plain CPU autocast.
+path installed (:func:`~sam2_backend.modeling.fast_cpu.prepare_bf16_cpu`, or for EdgeTAM
+:func:`~sam2_backend.modeling.fast_cpu_edgetam.prepare_edgetam_bf16_cpu`).
 """
 
 from __future__ import annotations
@@ -176,9 +176,14 @@ def _build_on_cpu(config: ModelConfig, precision: Precision) -> SAM2Model:
 def _place(model: SAM2Model, device: torch.device) -> SAM2Model:
     """Move a built (and loaded) model to ``device`` in eval mode, with the fast CPU path where it applies."""
     model = model.to(device=device).eval()
-    # The fast path specialises Hiera; EdgeTAM's RepViT runs in plain CPU bf16 autocast.
-    if model.precision == "bf16" and device.type == "cpu" and isinstance(model.config.trunk, HieraConfig):
-        prepare_bf16_cpu(model, stacklevel=4)  # the warning names the caller of load_model / build_model
+    if model.precision == "bf16" and device.type == "cpu":
+        # The warning for CPUs without bf16 names the caller of load_model / build_model.
+        if isinstance(model.config.trunk, HieraConfig):
+            prepare_bf16_cpu(model, stacklevel=4)
+        else:
+            from .modeling.fast_cpu_edgetam import prepare_edgetam_bf16_cpu  # imports timm, as EdgeTAM does
+
+            prepare_edgetam_bf16_cpu(model, stacklevel=4)
     return model
 
 

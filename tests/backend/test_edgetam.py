@@ -260,7 +260,7 @@ def test_bf16_on_cpu_is_close_to_fp32(model):
         torch.manual_seed(0)
         half = build_model(get_config("edgetam").replace(image_size=IMAGE_SIZE), device="cpu", precision="bf16")
     randomize_(half, seed=0)
-    assert half.precision == "bf16" and type(half) is type(model)  # no fast path for the RepViT trunk
+    assert half.precision == "bf16" and type(half) is not type(model)  # the fast CPU path (fast_cpu_edgetam.py)
     image = make_clip(1)[0]
     logits = []
     for m in (model, half):

@@ -1,0 +1,225 @@
+"""EdgeTAM's fast CPU path: a ``"bf16"`` EdgeTAM model on a CPU, specialised at load time.
+
+:func:`prepare_edgetam_bf16_cpu` is EdgeTAM's twin of ``fast_cpu.prepare_bf16_cpu``
+(which specialises Hiera). It stores the image encoder's weights in bf16 and runs the
+encoder outside autocast (``fast_cpu.Bf16CpuSAM2Model``), with:
+
+- the RepViT trunk's BatchNorms folded into their convs, and each RepVGG token mixer
+  (a kxk depthwise conv + a 1x1 depthwise conv + the identity, then a norm) run as one
+  depthwise conv; the folded weights are kept in bf16 channels-last, and the trunk runs
+  channels-last, so oneDNN takes its bf16 kernels for the depthwise and 1x1 convs;
+- the neck's two high-resolution levels folded with the decoder's ``conv_s0``/``conv_s1``
+  (``fast_cpu.FoldedFpnNeck``), in bf16;
+- attention by the chunked bf16 kernel (``cpu_kernels.attention``): the memory
+  attention's self-attention (``fast_cpu.ChunkedRoPEAttention``), the decoder's
+  attention, and the cross-attention to the perceiver latents
+  (:class:`ChunkedLatentRoPEAttention`, which also attends over the 64-channel memory
+  values before projecting them).
+
+As in ``fast_cpu``, every subclass computes what its plain module computes and adds no
+parameter or buffer, so the state dict keeps its keys. The folded weights are a cache,
+recomputed whenever a source tensor changes (a checkpoint load, a ``.to()``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from timm.models.repvit import ConvNorm, RepVggDw, RepVitMlp
+from torch import nn
+
+from . import cpu_kernels
+from .attention import Attention, RoPEAttention
+from .fast_cpu import Bf16CpuSAM2Model, ChunkedAttention, ChunkedRoPEAttention, FoldedFpnNeck
+from .latent_rope_attention import LatentRoPEAttention
+from .repvit import RepViTTrunk
+from .sam2 import SAM2Model
+
+__all__ = ["prepare_edgetam_bf16_cpu"]
+
+
+def _fast(module: nn.Module, x: torch.Tensor) -> bool:
+    return not module.training and cpu_kernels.fast_bf16_cpu(x)
+
+
+def _folded(module: nn.Module, sources: list[torch.Tensor], fold) -> tuple[torch.Tensor, torch.Tensor]:
+    """bf16 (weight, bias) from ``fold()`` (fp32), cached until one of ``sources`` is replaced or written.
+
+    Tensors made in inference mode keep no version counter: with such sources it folds on every call.
+    """
+    key = None if any(t.is_inference() for t in sources) else tuple((t.data_ptr(), t._version) for t in sources)
+    cache = module.__dict__.get("_folded_cache")
+    if key is None or cache is None or cache[0] != key:
+        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+            weight, bias = fold()
+        weight = weight.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        cache = (key, weight, bias.to(torch.bfloat16))
+        module.__dict__["_folded_cache"] = cache  # a plain attribute: not a buffer, not in the state dict
+    return cache[1], cache[2]
+
+
+def _conv_norm_weights(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 weight and bias of the conv equal to ``norm(conv(x))`` in eval mode."""
+    scale = norm.weight.float() * (norm.running_var.float() + norm.eps).rsqrt()
+    weight = conv.weight.float() * scale[:, None, None, None]
+    bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(scale)
+    return weight, norm.bias.float() + (bias - norm.running_mean.float()) * scale
+
+
+def _norm_sources(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> list[torch.Tensor]:
+    tensors = [conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean, norm.running_var]
+    return [t for t in tensors if t is not None]
+
+
+def _folded_conv_norm(module: ConvNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    c, bn = module.c, module.bn
+    return _folded(module, _norm_sources(c, bn), lambda: _conv_norm_weights(c, bn))
+
+
+class FoldedConvNorm(ConvNorm):
+    """timm's conv + BatchNorm as one conv with the norm folded into it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _fast(self, x):
+            return super().forward(x)
+        c = self.c
+        weight, bias = _folded_conv_norm(self)
+        return F.conv2d(x, weight, bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+class FoldedRepVggDw(RepVggDw):
+    """timm's RepVGG token mixer, ``norm(dw_kxk(x) + dw_1x1(x) + x)``, as one kxk depthwise conv.
+
+    The 1x1 branch and the identity are kxk kernels that are zero but at the centre.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _fast(self, x):
+            return super().forward(x)
+        kxk = self.conv.c
+        sources = _norm_sources(kxk, self.conv.bn)
+        sources += _norm_sources(self.conv1.c, self.conv1.bn) if self.legacy else [self.conv1.weight, self.conv1.bias]
+        if not self.legacy:
+            sources += _norm_sources(kxk, self.bn)[1:]
+        weight, bias = _folded(self, sources, self._fold)
+        return F.conv2d(x, weight, bias, kxk.stride, kxk.padding, kxk.dilation, kxk.groups)
+
+    def _fold(self) -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = _conv_norm_weights(self.conv.c, self.conv.bn)
+        if self.legacy:
+            w1, b1 = _conv_norm_weights(self.conv1.c, self.conv1.bn)
+        else:
+            w1, b1 = self.conv1.weight.float(), self.conv1.bias.float()
+        centre = weight.shape[-1] // 2
+        weight = weight.clone()
+        weight[:, :, centre, centre] += w1[:, :, 0, 0] + 1.0  # + the 1x1 branch + the identity
+        bias = bias + b1
+        if self.legacy:  # no norm after the sum
+            return weight, bias
+        scale = self.bn.weight.float() * (self.bn.running_var.float() + self.bn.eps).rsqrt()
+        return weight * scale[:, None, None, None], self.bn.bias.float() + (bias - self.bn.running_mean.float()) * scale
+
+
+class FusedGeluMlp(RepVitMlp):
+    """timm's RepViT MLP (1x1 conv, GELU, 1x1 conv) with the GELU fused into the first conv by oneDNN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _fast(self, x) or not isinstance(self.act, nn.GELU) or self.act.approximate != "none":
+            return super().forward(x)
+        c = self.conv1.c
+        weight, bias = _folded_conv_norm(self.conv1)
+        hidden = torch.ops.mkldnn._convolution_pointwise(
+            x, weight, bias, c.padding, c.stride, c.dilation, c.groups, "gelu", [], "none"
+        )
+        return self.conv2(hidden)
+
+
+class ChannelsLastRepViTTrunk(RepViTTrunk):
+    """:class:`RepViTTrunk` that runs channels-last on the fast path (its maps come out channels-last)."""
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if _fast(self, x):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return super().forward(x)
+
+
+class ChunkedLatentRoPEAttention(LatentRoPEAttention):
+    """:class:`LatentRoPEAttention` with the chunked bf16 kernel.
+
+    Where the values are narrower than a head (the memory's 64 channels against 256),
+    it attends over the unprojected values and projects afterwards: each query's
+    weights sum to one, so the value projection commutes with them, and the
+    weights-times-values product shrinks by that ratio.
+    """
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().attend(q, k, v)
+        return cpu_kernels.attention(q, k, v)
+
+    def _output_from_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        head_dim = self.internal_dim // self.num_heads
+        if self.training or v.shape[-1] >= head_dim or not cpu_kernels.attention_is_bf16(q):
+            return super()._output_from_values(q, k, v)
+        mixed = cpu_kernels.attention(q, k, v[:, None])  # (B, heads, Nq, C_kv), v shared by the heads
+        with torch.autocast("cpu", enabled=False):
+            w_v = self.v_proj.weight.float().unflatten(0, (self.num_heads, -1))  # (heads, c, C_kv)
+            w_out = self.out_proj.weight.float().unflatten(1, (self.num_heads, -1))  # (C, heads, c)
+            weight = torch.einsum("ohc,hck->ohk", w_out, w_v).flatten(1)  # (C, heads * C_kv)
+            bias = self.out_proj.weight.float() @ self.v_proj.bias.float() + self.out_proj.bias.float()
+        return F.linear(mixed.transpose(1, 2).flatten(2), weight, bias)  # (B, Nq, C)
+
+
+# Plain classes -> their fast twins.
+_FAST: dict[type[nn.Module], type[nn.Module]] = {
+    ConvNorm: FoldedConvNorm,
+    RepVggDw: FoldedRepVggDw,
+    RepVitMlp: FusedGeluMlp,
+    Attention: ChunkedAttention,
+    RoPEAttention: ChunkedRoPEAttention,
+    LatentRoPEAttention: ChunkedLatentRoPEAttention,
+}
+
+
+def prepare_edgetam_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Model:
+    """Install the fast CPU path on a ``"bf16"`` EdgeTAM model on a CPU, in place (again is a no-op).
+
+    Raises:
+        ValueError: the model is not a bf16 EdgeTAM model on a CPU.
+    """
+    trunk = model.image_encoder.trunk
+    if model.precision != "bf16" or model.device.type != "cpu" or not isinstance(trunk, RepViTTrunk):
+        raise ValueError(
+            f"EdgeTAM's fast CPU path needs an EdgeTAM model of precision 'bf16' on the CPU; got "
+            f"{type(trunk).__name__} trunk, {model.precision!r} on {model.device}."
+        )
+    if isinstance(model, Bf16CpuSAM2Model):
+        return model
+    if not cpu_kernels.onednn_bf16():
+        warnings.warn(
+            "This CPU has no native bf16 arithmetic (oneDNN reports none), so precision='bf16' "
+            "will run slower than fp32 here; use precision='fp32' (the CPU default) for exact fp32.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+    decoder = model.sam_mask_decoder
+    heads = {0: decoder.conv_s0, 1: decoder.conv_s1} if decoder.use_high_res_features else {}
+    for part in (model.image_encoder, *heads.values()):
+        part.to(torch.bfloat16)
+    for module in model.modules():
+        if type(module) in _FAST:
+            _become(module, _FAST[type(module)])
+    _become(trunk, ChannelsLastRepViTTrunk)
+    _become(model.image_encoder.neck, FoldedFpnNeck)
+    model.image_encoder.neck.heads = heads
+    _become(model, Bf16CpuSAM2Model)
+    return model
+
+
+def _become(module: nn.Module, cls: type[nn.Module]) -> None:
+    """Make ``module`` an instance of ``cls``, a subclass of its class that only changes how it computes."""
+    if not issubclass(cls, type(module)):
+        raise TypeError(f"{cls.__name__} does not specialise a {type(module).__name__}")
+    module.__class__ = cls
