@@ -9,7 +9,8 @@ encoder outside autocast (``fast_cpu.Bf16CpuSAM2Model``), with:
   depthwise conv; the folded weights are kept in bf16 channels-last, and the trunk runs
   channels-last, so oneDNN takes its bf16 kernels for the depthwise and 1x1 convs;
 - the neck's two high-resolution levels folded with the decoder's ``conv_s0``/``conv_s1``
-  (``fast_cpu.FoldedFpnNeck``), in bf16;
+  (``fast_cpu.FoldedFpnNeck``), in bf16, its maps handed on contiguous
+  (:class:`ContiguousFoldedFpnNeck`);
 - attention by the chunked bf16 kernel (``cpu_kernels.attention``): the memory
   attention's self-attention (``fast_cpu.ChunkedRoPEAttention``), the decoder's
   attention, and the cross-attention to the perceiver latents
@@ -145,6 +146,19 @@ class ChannelsLastRepViTTrunk(RepViTTrunk):
         return super().forward(x)
 
 
+class ContiguousFoldedFpnNeck(FoldedFpnNeck):
+    """:class:`FoldedFpnNeck` that hands on its channels-last maps in the usual contiguous layout.
+
+    The decoder and the memory encoder mix these maps with contiguous ones; fed channels-last
+    maps they run several times slower (strided adds, casts and convs): ~0.45 s instead of
+    ~0.08 s for the decoder at 1024. The three copies take a few ms.
+    """
+
+    def forward(self, xs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        features, pos = super().forward(xs)
+        return [f.contiguous() for f in features], pos
+
+
 class ChunkedLatentRoPEAttention(LatentRoPEAttention):
     """:class:`LatentRoPEAttention` with the chunked bf16 kernel.
 
@@ -212,7 +226,7 @@ def prepare_edgetam_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Mo
         if type(module) in _FAST:
             _become(module, _FAST[type(module)])
     _become(trunk, ChannelsLastRepViTTrunk)
-    _become(model.image_encoder.neck, FoldedFpnNeck)
+    _become(model.image_encoder.neck, ContiguousFoldedFpnNeck)
     model.image_encoder.neck.heads = heads
     _become(model, Bf16CpuSAM2Model)
     return model

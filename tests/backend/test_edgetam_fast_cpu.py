@@ -9,10 +9,11 @@ from timm.models.repvit import ConvNorm, RepVggDw, RepVitMlp
 
 from sam2_backend import build_model, get_config
 from sam2_backend.modeling import cpu_kernels
-from sam2_backend.modeling.fast_cpu import Bf16CpuSAM2Model, ChunkedRoPEAttention, FoldedFpnNeck
+from sam2_backend.modeling.fast_cpu import Bf16CpuSAM2Model, ChunkedRoPEAttention
 from sam2_backend.modeling.fast_cpu_edgetam import (
     ChannelsLastRepViTTrunk,
     ChunkedLatentRoPEAttention,
+    ContiguousFoldedFpnNeck,
     FoldedConvNorm,
     FoldedRepVggDw,
     FusedGeluMlp,
@@ -55,7 +56,7 @@ def test_prepare_installs_the_fast_modules_and_keeps_the_keys():
     plain, fast = _edgetam("fp32"), _edgetam("bf16")
     assert type(plain).__name__ == "SAM2Model" and isinstance(fast, Bf16CpuSAM2Model)
     assert isinstance(fast.image_encoder.trunk, ChannelsLastRepViTTrunk)
-    assert isinstance(fast.image_encoder.neck, FoldedFpnNeck)
+    assert isinstance(fast.image_encoder.neck, ContiguousFoldedFpnNeck)
     kinds = {type(m) for m in fast.modules()}
     assert {FoldedConvNorm, FoldedRepVggDw, FusedGeluMlp, ChunkedRoPEAttention, ChunkedLatentRoPEAttention} <= kinds
     assert not kinds & {ConvNorm, RepVggDw, RepVitMlp, LatentRoPEAttention}
@@ -141,7 +142,7 @@ def test_image_features_are_close_to_fp32_with_channels_last_trunk_maps():
         maps = fast.image_encoder.trunk(image.to(BF16))
     assert all(m.is_contiguous(memory_format=torch.channels_last) for m in maps)
     for a, e in zip(approx.backbone_fpn, exact.backbone_fpn, strict=True):
-        assert a.dtype == torch.float32 and a.shape == e.shape
+        assert a.dtype == torch.float32 and a.shape == e.shape and a.is_contiguous()  # as the decoder expects
         assert _rel(a, e) < 0.03
     for a, e in zip(approx.vision_pos_enc, exact.vision_pos_enc, strict=True):
         assert torch.equal(a.float(), e)
