@@ -15,7 +15,9 @@ encoder outside autocast (``fast_cpu.Bf16CpuSAM2Model``), with:
   attention's self-attention (``fast_cpu.ChunkedRoPEAttention``), the decoder's
   attention, and the cross-attention to the perceiver latents
   (:class:`ChunkedLatentRoPEAttention`, which also attends over the 64-channel memory
-  values before projecting them).
+  values before projecting them);
+- the memory attention's feed-forward with its ReLU fused into the first linear layer
+  (:class:`FusedMlpMemoryAttentionLayer`).
 
 As in ``fast_cpu``, every subclass computes what its plain module computes and adds no
 parameter or buffer, so the state dict keeps its keys. The folded weights are a cache,
@@ -35,6 +37,7 @@ from . import cpu_kernels
 from .attention import Attention, RoPEAttention
 from .fast_cpu import Bf16CpuSAM2Model, ChunkedAttention, ChunkedRoPEAttention, FoldedFpnNeck
 from .latent_rope_attention import LatentRoPEAttention
+from .memory_attention import MemoryAttentionLayer
 from .repvit import RepViTTrunk
 from .sam2 import SAM2Model
 
@@ -55,7 +58,9 @@ def _folded(module: nn.Module, sources: list[torch.Tensor], fold) -> tuple[torch
     if key is None or cache is None or cache[0] != key:
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             weight, bias = fold()
-        weight = weight.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        weight = weight.to(torch.bfloat16)
+        if weight.dim() == 4:
+            weight = weight.contiguous(memory_format=torch.channels_last)
         cache = (key, weight, bias.to(torch.bfloat16))
         module.__dict__["_folded_cache"] = cache  # a plain attribute: not a buffer, not in the state dict
     return cache[1], cache[2]
@@ -186,6 +191,27 @@ class ChunkedLatentRoPEAttention(LatentRoPEAttention):
         return F.linear(mixed.transpose(1, 2).flatten(2), weight, bias)  # (B, Nq, C)
 
 
+class FusedMlpMemoryAttentionLayer(MemoryAttentionLayer):
+    """:class:`MemoryAttentionLayer` whose feed-forward runs its first linear layer and ReLU as one
+    oneDNN bf16 call, sparing a pass over the (HW, 2048) hidden map and the weights' casts."""
+
+    def forward(
+        self, x: torch.Tensor, memory_keys: torch.Tensor, memory: torch.Tensor, num_k_exclude_rope: int = 0
+    ) -> torch.Tensor:
+        if self.training or not cpu_kernels.attention_is_bf16(x) or not cpu_kernels.onednn_bf16():
+            return super().forward(x, memory_keys, memory, num_k_exclude_rope)
+        # The plain layer's steps; only the feed-forward differs.
+        h = self.norm1(x)
+        x = x + self.self_attn(h, h, h)
+        h = self.norm2(x)
+        x = x + self.cross_attn_image(h, memory_keys, memory, num_k_exclude_rope=num_k_exclude_rope)
+        first, second = self.linear1, self.linear2
+        w1, b1 = _folded(first, [first.weight, first.bias], lambda: (first.weight.float(), first.bias.float()))
+        w2, b2 = _folded(second, [second.weight, second.bias], lambda: (second.weight.float(), second.bias.float()))
+        hidden = torch.ops.mkldnn._linear_pointwise(self.norm3(x).to(torch.bfloat16), w1, b1, "relu", [], "")
+        return x + F.linear(hidden, w2, b2)
+
+
 # Plain classes -> their fast twins.
 _FAST: dict[type[nn.Module], type[nn.Module]] = {
     ConvNorm: FoldedConvNorm,
@@ -194,6 +220,7 @@ _FAST: dict[type[nn.Module], type[nn.Module]] = {
     Attention: ChunkedAttention,
     RoPEAttention: ChunkedRoPEAttention,
     LatentRoPEAttention: ChunkedLatentRoPEAttention,
+    MemoryAttentionLayer: FusedMlpMemoryAttentionLayer,
 }
 
 
