@@ -28,6 +28,16 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Little-endian uint32s of `bytes` (a whole number of them). */
+function littleEndianWords(bytes: Uint8Array): Uint32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const words = new Uint32Array(bytes.byteLength / 4);
+  for (let i = 0; i < words.length; i++) words[i] = view.getUint32(4 * i, true);
+  return words;
+}
+
 /**
  * A decoded label map as runs of non-zero labels, split at row ends and merged where a row
  * has the same label twice in a row: each run is a maximal one of its row, so the pixels
@@ -54,14 +64,18 @@ export function decodeLabelRuns(buf: BinaryLike | null | undefined, width: numbe
   if (bytes.byteLength % 8 !== 0) {
     throw new Error(`label_rle has ${bytes.byteLength} bytes, not a whole number of (value, count) pairs`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The pairs as uint32s: a view where the platform is little-endian and the bytes aligned, else a copy.
+  const pairs =
+    LITTLE_ENDIAN && bytes.byteOffset % 4 === 0
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+      : littleEndianWords(bytes);
   // A pair gives one run, plus one more for each row end it crosses.
-  const runs = new Uint32Array((bytes.byteLength / 8 + height) * 3);
+  const runs = new Uint32Array((pairs.length / 2 + height) * 3);
   let n = 0;
   let at = 0;
-  for (let off = 0; off < bytes.byteLength; off += 8) {
-    const value = view.getUint32(off, true);
-    const count = view.getUint32(off + 4, true);
+  for (let p = 0; p < pairs.length; p += 2) {
+    const value = pairs[p];
+    const count = pairs[p + 1];
     if (at + count > size) {
       throw new Error(`label_rle covers more than the ${width}x${height} image`);
     }
@@ -182,8 +196,6 @@ export function outlineRuns(map: LabelRuns): LabelRuns {
   return { width, height, runs: out.slice(0, n), rows: outRows };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /** One RGBA pixel as a uint32 in the platform's byte order (for a Uint32Array view of RGBA bytes). */
 function packRgba(r: number, g: number, b: number, a: number): number {
   return LITTLE_ENDIAN ? ((a << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | a) >>> 0;
@@ -272,13 +284,15 @@ export function paintPlaced(
   px.fill(0);
   const { scale, tx, ty } = at;
   const source = (d: number, t: number): number => Math.floor((d + 0.5 - t) / scale); // image pixel under canvas pixel d
-  // The first canvas pixel whose centre lies at image column x or right of it.
-  const firstAt = (x: number): number => {
+  // firstAt[x]: the first canvas pixel whose centre lies at image column x or right of it
+  // (clamped to the canvas), so a run's canvas pixels are firstAt[start]..firstAt[end]-1.
+  const firstAt = new Int32Array(map.width + 1);
+  for (let x = 0; x <= map.width; x++) {
     let d = Math.ceil(x * scale + tx - 0.5);
     while (source(d - 1, tx) >= x) d--;
     while (source(d, tx) < x) d++;
-    return d;
-  };
+    firstAt[x] = Math.min(width, Math.max(0, d));
+  }
   const paintRow = (runs: LabelRuns, y: number, row: number, cs: ReadonlyMap<number, number>): void => {
     const rowStart = y * map.width;
     let lastLabel = 0;
@@ -290,8 +304,8 @@ export function paintPlaced(
         lastColour = cs.get(v);
       }
       if (lastColour === undefined) continue;
-      const d0 = Math.max(0, firstAt(runs.runs[3 * k] - rowStart));
-      const d1 = Math.min(width, firstAt(runs.runs[3 * k + 1] - rowStart));
+      const d0 = firstAt[runs.runs[3 * k] - rowStart];
+      const d1 = firstAt[runs.runs[3 * k + 1] - rowStart];
       if (d1 > d0) px.fill(lastColour, row + d0, row + d1);
     }
   };
