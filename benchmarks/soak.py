@@ -4,8 +4,10 @@ Drives a clip widget and an image-set widget, both with autosave on, the way a f
 does (every action is a front-end message through ipywidgets' own handler, the same path as
 in a notebook): clicks, gotos, track/cancel cycles, undo/redo, session saves and loads. It
 reports the process's RSS, open file descriptors, threads and the files in its temporary
-folder after a warm-up round (caches filled: the frame JPEGs, the embeddings, torch's
-allocator) and at the end, and checks that every message got exactly one ack.
+folder after a warm-up round (a quarter of the work: the undo histories, 200 steps each, and
+the caches are full: the frame JPEGs, the embeddings, torch's allocator) and at the end, and
+checks that every message got exactly one ack. RSS is read after ``gc.collect()`` and glibc's
+``malloc_trim`` (freed heap given back), so it counts memory in use.
 
     python benchmarks/soak.py [--clicks 2000] [--gotos 300] [--tracks 50] [--undos 100]
         [--saves 20] [--images 12] [--frames 24] [--image-size 128]
@@ -18,6 +20,8 @@ threads exactly equal), no file left in the temporary folder, every message answ
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import gc
 import os
 import sys
@@ -46,6 +50,7 @@ class Sample:
     @staticmethod
     def take(temp: Path) -> Sample:
         gc.collect()
+        _release_free_heap()
         proc = psutil.Process()
         return Sample(
             proc.memory_info().rss / 2**20,
@@ -53,6 +58,12 @@ class Sample:
             threading.active_count(),
             sum(1 for _ in temp.rglob("*")),
         )
+
+
+def _release_free_heap() -> None:
+    """Give freed heap pages back to the system (glibc keeps them), so RSS shows what is in use."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @dataclass
@@ -202,7 +213,8 @@ def run(
             clip.widget._soak_clip = clip_frames
             image_set = Driver(Sam2Widget(work, model=model, autosave=work / "set_auto.npz"))
 
-            warmup = {k: max(1, v // 10) for k, v in counts.items()}
+            # A quarter of the work first: the undo histories (200 steps each) and every cache fill up.
+            warmup = {k: max(1, v // 4) for k, v in counts.items()}
             _workload(clip, image_set, warmup, rng, work)
             warm = Sample.take(temp)
             start = time.perf_counter()
