@@ -10,14 +10,13 @@ encoder outside autocast (``fast_cpu.Bf16CpuSAM2Model``), with:
   channels-last, so oneDNN takes its bf16 kernels for the depthwise and 1x1 convs;
 - the neck's two high-resolution levels folded with the decoder's ``conv_s0``/``conv_s1``
   (``fast_cpu.FoldedFpnNeck``), in bf16, its maps handed on contiguous
-  (:class:`ContiguousFoldedFpnNeck`);
-- attention by the chunked bf16 kernel (``cpu_kernels.attention``): the memory
-  attention's self-attention (``fast_cpu.ChunkedRoPEAttention``), the decoder's
-  attention, and the cross-attention to the perceiver latents
-  (:class:`ChunkedLatentRoPEAttention`, which also attends over the 64-channel memory
-  values before projecting them);
-- the memory attention's feed-forward with its ReLU fused into the first linear layer
-  (:class:`FusedMlpMemoryAttentionLayer`).
+  (:class:`ContiguousFoldedFpnNeck`).
+
+The rest stays under plain autocast. The chunked bf16 attention kernel of ``cpu_kernels``
+does not pay here: in the memory attention (self-attention, and the latent cross-attention
+over the unprojected 64-channel values), with its feed-forward's ReLU fused in too, it
+measured ~15% slower (0.36 s against 0.31 s of CPU time per object and frame at 1024),
+PyTorch's flash kernel being quick at one 256-wide head; in the mask decoder, no faster.
 
 As in ``fast_cpu``, every subclass computes what its plain module computes and adds no
 parameter or buffer, so the state dict keeps its keys. The folded weights are a cache,
@@ -34,10 +33,7 @@ from timm.models.repvit import ConvNorm, RepVggDw, RepVitMlp
 from torch import nn
 
 from . import cpu_kernels
-from .attention import Attention, RoPEAttention
-from .fast_cpu import Bf16CpuSAM2Model, ChunkedAttention, ChunkedRoPEAttention, FoldedFpnNeck
-from .latent_rope_attention import LatentRoPEAttention
-from .memory_attention import MemoryAttentionLayer
+from .fast_cpu import Bf16CpuSAM2Model, FoldedFpnNeck
 from .repvit import RepViTTrunk
 from .sam2 import SAM2Model
 
@@ -58,9 +54,7 @@ def _folded(module: nn.Module, sources: list[torch.Tensor], fold) -> tuple[torch
     if key is None or cache is None or cache[0] != key:
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             weight, bias = fold()
-        weight = weight.to(torch.bfloat16)
-        if weight.dim() == 4:
-            weight = weight.contiguous(memory_format=torch.channels_last)
+        weight = weight.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
         cache = (key, weight, bias.to(torch.bfloat16))
         module.__dict__["_folded_cache"] = cache  # a plain attribute: not a buffer, not in the state dict
     return cache[1], cache[2]
@@ -164,63 +158,11 @@ class ContiguousFoldedFpnNeck(FoldedFpnNeck):
         return [f.contiguous() for f in features], pos
 
 
-class ChunkedLatentRoPEAttention(LatentRoPEAttention):
-    """:class:`LatentRoPEAttention` with the chunked bf16 kernel.
-
-    Where the values are narrower than a head (the memory's 64 channels against 256),
-    it attends over the unprojected values and projects afterwards: each query's
-    weights sum to one, so the value projection commutes with them, and the
-    weights-times-values product shrinks by that ratio.
-    """
-
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            return super().attend(q, k, v)
-        return cpu_kernels.attention(q, k, v)
-
-    def _output_from_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        head_dim = self.internal_dim // self.num_heads
-        if self.training or v.shape[-1] >= head_dim or not cpu_kernels.attention_is_bf16(q):
-            return super()._output_from_values(q, k, v)
-        mixed = cpu_kernels.attention(q, k, v[:, None])  # (B, heads, Nq, C_kv), v shared by the heads
-        with torch.autocast("cpu", enabled=False):
-            w_v = self.v_proj.weight.float().unflatten(0, (self.num_heads, -1))  # (heads, c, C_kv)
-            w_out = self.out_proj.weight.float().unflatten(1, (self.num_heads, -1))  # (C, heads, c)
-            weight = torch.einsum("ohc,hck->ohk", w_out, w_v).flatten(1)  # (C, heads * C_kv)
-            bias = self.out_proj.weight.float() @ self.v_proj.bias.float() + self.out_proj.bias.float()
-        return F.linear(mixed.transpose(1, 2).flatten(2), weight, bias)  # (B, Nq, C)
-
-
-class FusedMlpMemoryAttentionLayer(MemoryAttentionLayer):
-    """:class:`MemoryAttentionLayer` whose feed-forward runs its first linear layer and ReLU as one
-    oneDNN bf16 call, sparing a pass over the (HW, 2048) hidden map and the weights' casts."""
-
-    def forward(
-        self, x: torch.Tensor, memory_keys: torch.Tensor, memory: torch.Tensor, num_k_exclude_rope: int = 0
-    ) -> torch.Tensor:
-        if self.training or not cpu_kernels.attention_is_bf16(x) or not cpu_kernels.onednn_bf16():
-            return super().forward(x, memory_keys, memory, num_k_exclude_rope)
-        # The plain layer's steps; only the feed-forward differs.
-        h = self.norm1(x)
-        x = x + self.self_attn(h, h, h)
-        h = self.norm2(x)
-        x = x + self.cross_attn_image(h, memory_keys, memory, num_k_exclude_rope=num_k_exclude_rope)
-        first, second = self.linear1, self.linear2
-        w1, b1 = _folded(first, [first.weight, first.bias], lambda: (first.weight.float(), first.bias.float()))
-        w2, b2 = _folded(second, [second.weight, second.bias], lambda: (second.weight.float(), second.bias.float()))
-        hidden = torch.ops.mkldnn._linear_pointwise(self.norm3(x).to(torch.bfloat16), w1, b1, "relu", [], "")
-        return x + F.linear(hidden, w2, b2)
-
-
 # Plain classes -> their fast twins.
 _FAST: dict[type[nn.Module], type[nn.Module]] = {
     ConvNorm: FoldedConvNorm,
     RepVggDw: FoldedRepVggDw,
     RepVitMlp: FusedGeluMlp,
-    Attention: ChunkedAttention,
-    RoPEAttention: ChunkedRoPEAttention,
-    LatentRoPEAttention: ChunkedLatentRoPEAttention,
-    MemoryAttentionLayer: FusedMlpMemoryAttentionLayer,
 }
 
 

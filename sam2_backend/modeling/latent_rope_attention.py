@@ -68,6 +68,7 @@ class LatentRoPEAttention(Attention):
         """q (B, HW, C); k and v (B, M, C_kv): whole memory frames, then ``num_k_exclude_rope`` pointer tokens."""
         q = self._heads(self.q_proj(q))
         k = self._heads(self.k_proj(k))
+        v = self._heads(self.v_proj(v))
         side = math.isqrt(q.shape[-2])
         if side * side != q.shape[-2]:
             raise ValueError(f"RoPE needs a square query grid, got {q.shape[-2]} tokens")
@@ -84,8 +85,4 @@ class LatentRoPEAttention(Attention):
             local = apply_rope(mem[..., self.num_global :, :], *self._rope(self.grid, k.device))
             mem = torch.cat([mem[..., : self.num_global, :], local], dim=-2).reshape(b, h, num_frame_tokens, c)
             k = torch.cat([mem, k[:, :, num_frame_tokens:]], dim=2)
-        return self._output_from_values(q, k, v)
-
-    def _output_from_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Output for rotated q and k (B, heads, N, C/heads) and unprojected values v (B, Nk, C_kv)."""
-        return self._output(q, k, self._heads(self.v_proj(v)))
+        return self._output(q, k, v)

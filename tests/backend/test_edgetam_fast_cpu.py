@@ -9,19 +9,16 @@ from timm.models.repvit import ConvNorm, RepVggDw, RepVitMlp
 
 from sam2_backend import build_model, get_config
 from sam2_backend.modeling import cpu_kernels
-from sam2_backend.modeling.fast_cpu import Bf16CpuSAM2Model, ChunkedRoPEAttention
+from sam2_backend.modeling.attention import Attention, RoPEAttention
+from sam2_backend.modeling.fast_cpu import Bf16CpuSAM2Model
 from sam2_backend.modeling.fast_cpu_edgetam import (
     ChannelsLastRepViTTrunk,
-    ChunkedLatentRoPEAttention,
     ContiguousFoldedFpnNeck,
     FoldedConvNorm,
     FoldedRepVggDw,
     FusedGeluMlp,
-    FusedMlpMemoryAttentionLayer,
     prepare_edgetam_bf16_cpu,
 )
-from sam2_backend.modeling.latent_rope_attention import LatentRoPEAttention
-from sam2_backend.modeling.memory_attention import MemoryAttentionLayer
 from tests.backend.reference import randomize_
 
 BF16 = torch.bfloat16
@@ -60,9 +57,9 @@ def test_prepare_installs_the_fast_modules_and_keeps_the_keys():
     assert isinstance(fast.image_encoder.trunk, ChannelsLastRepViTTrunk)
     assert isinstance(fast.image_encoder.neck, ContiguousFoldedFpnNeck)
     kinds = {type(m) for m in fast.modules()}
-    fast_kinds = {FoldedConvNorm, FoldedRepVggDw, FusedGeluMlp, ChunkedRoPEAttention, ChunkedLatentRoPEAttention}
-    assert fast_kinds | {FusedMlpMemoryAttentionLayer} <= kinds
-    assert not kinds & {ConvNorm, RepVggDw, RepVitMlp, LatentRoPEAttention, MemoryAttentionLayer}
+    assert {FoldedConvNorm, FoldedRepVggDw, FusedGeluMlp} <= kinds
+    assert not kinds & {ConvNorm, RepVggDw, RepVitMlp}
+    assert {Attention, RoPEAttention} <= kinds  # attention stays plain: the chunked kernel measured no faster
     assert all(p.dtype == BF16 for p in fast.image_encoder.parameters())
     assert list(fast.state_dict()) == list(plain.state_dict())
     fast.load_state_dict(plain.state_dict(), strict=True)
@@ -117,22 +114,6 @@ def test_the_fold_follows_new_weights_and_training_runs_the_plain_module():
     assert torch.equal(module(x), plain(x))  # training: the plain module, batch statistics and all
 
 
-def test_chunked_latent_rope_attention_is_close_to_fp32():
-    torch.manual_seed(0)
-    plain = LatentRoPEAttention(64, 1, num_global=4, grid=4, kv_in_dim=16).eval()
-    fast = LatentRoPEAttention(64, 1, num_global=4, grid=4, kv_in_dim=16).eval()
-    fast.load_state_dict(plain.state_dict())
-    fast.__class__ = ChunkedLatentRoPEAttention
-    q = torch.randn(2, 64, 64)  # an 8 x 8 query grid
-    kv = torch.randn(2, 3 * 20 + 5, 16)  # three memory frames of 4 + 16 latents, then 5 pointer tokens
-    with torch.inference_mode():
-        exact = plain(q, kv, kv, num_k_exclude_rope=5)
-        with torch.autocast("cpu", dtype=BF16):
-            rounded, approx = plain(q, kv, kv, num_k_exclude_rope=5), fast(q, kv, kv, num_k_exclude_rope=5)
-        assert torch.equal(fast(q, kv, kv, num_k_exclude_rope=5), exact)  # fp32: the plain computation
-    assert _rel(approx, exact) < max(2 * _rel(rounded, exact), 0.01)
-
-
 def test_image_features_are_close_to_fp32_with_channels_last_trunk_maps():
     plain = _randomize_norms(randomize_(_edgetam("fp32")))
     fast = _edgetam("bf16")
@@ -149,22 +130,3 @@ def test_image_features_are_close_to_fp32_with_channels_last_trunk_maps():
         assert _rel(a, e) < 0.03
     for a, e in zip(approx.vision_pos_enc, exact.vision_pos_enc, strict=True):
         assert torch.equal(a.float(), e)
-
-
-def test_memory_attention_layer_with_fused_feed_forward_is_close_to_fp32():
-    torch.manual_seed(0)
-    kwargs = dict(d_model=64, dim_feedforward=128, kv_in_dim=16, memory_latents=(4, 4))
-    plain = randomize_(MemoryAttentionLayer(**kwargs)).eval()
-    fast = MemoryAttentionLayer(**kwargs).eval()
-    fast.load_state_dict(plain.state_dict())
-    fast.__class__ = FusedMlpMemoryAttentionLayer
-    x = torch.randn(2, 64, 64)  # an 8 x 8 grid of image tokens
-    memory = torch.randn(2, 2 * 20 + 3, 16)  # two memory frames of 4 + 16 latents, then 3 pointer tokens
-    keys = memory + torch.randn_like(memory)
-    with torch.inference_mode():
-        exact = plain(x, keys, memory, num_k_exclude_rope=3)
-        with torch.autocast("cpu", dtype=BF16):
-            rounded, approx = plain(x, keys, memory, 3), fast(x, keys, memory, 3)
-        assert torch.equal(fast(x, keys, memory, 3), exact)  # fp32: the plain layer
-    assert approx.dtype == torch.float32
-    assert _rel(approx, exact) < max(2 * _rel(rounded, exact), 0.01)
