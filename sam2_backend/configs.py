@@ -163,22 +163,23 @@ class ModelConfig:
                     f"uses {supported!r} ({why}), the only value this backend implements. Keep the default."
                 )
         size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32:
-            near = max(32, round(size / 32) * 32) if isinstance(size, int) else 1024
-            raise ValueError(
-                f"image_size={size!r} is not supported: the image encoder halves the image five times, "
-                f"so it must be a positive multiple of 32 (e.g. {near})."
-            )
+        if isinstance(size, bool) or not isinstance(size, int) or size < 32:
+            raise ValueError(f"image_size must be a positive multiple of 32 (e.g. 1024), got {size!r}.")
         perceiver = self.spatial_perceiver
         if perceiver is not None:
-            side = self.image_size // self.backbone_stride
+            side = size // self.backbone_stride
             grid = perceiver.grid_side
-            if grid * grid != perceiver.num_latents_2d or side % grid:
+            if grid * grid != perceiver.num_latents_2d or side % grid or size % self.backbone_stride:
                 raise ValueError(
-                    f"image_size={self.image_size} does not fit the perceiver: its {perceiver.num_latents_2d} "
+                    f"image_size={size} does not fit the perceiver: its {perceiver.num_latents_2d} "
                     f"2-D latents need a square grid that divides the {side}x{side} memory map; "
                     f"use a multiple of {self.backbone_stride * max(grid, 1)}."
                 )
+        if size % 32:
+            raise ValueError(
+                f"image_size={size} is not supported: the image encoder halves the image five times, "
+                f"so it must be a positive multiple of 32 (e.g. {round(size / 32) * 32 or 32})."
+            )
 
     @property
     def version(self) -> str:
