@@ -21,7 +21,7 @@ Two parts:
   environment by benchmarks/official_edgetam.py) on the same random EdgeTAM weights,
   clip and clicks, 1 and 3 objects at ``--image-size``; and EdgeTAM's fps against SAM 2.1
   tiny's (ours, exact) from the speed part. ``--skip-edgetam`` leaves it out.
-* memory: one run per implementation tracks ``--long-frames`` frames (1 object)
+* memory: one run per implementation (and ours on EdgeTAM) tracks ``--long-frames`` frames (1 object)
   and records the peak RSS (``ru_maxrss``) and the current RSS (``VmRSS``) after
   frame 50 and after the last frame. Tracking 500 frames at 1024 on a small CPU
   takes far too long, so this part runs at ``--mem-image-size`` (256 by default):
@@ -410,6 +410,13 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
     parser.add_argument("--skip-edgetam", action="store_true", help="leave out the EdgeTAM part")
     parser.add_argument(
+        "--memory-impls",
+        nargs="+",
+        choices=("reference", "ours", "edgetam"),
+        default=["reference", "ours", "edgetam"],
+        help="which runs the memory part makes (edgetam: ours on EdgeTAM's weights)",
+    )
+    parser.add_argument(
         "--profile",
         choices=["ours", "reference"],
         help="instead of the benchmark: cProfile one implementation's propagation "
@@ -482,17 +489,21 @@ def main() -> None:
                         file=sys.stderr,
                     )
         edgetam = {}
+        edgetam_ckpt = None
         if not args.skip_edgetam:
             edgetam_ckpt = tmp / "random_edgetam.pt"
             edgetam_checkpoint(edgetam_ckpt)
-            edgetam = edgetam_speed(str(edgetam_ckpt), str(short), args)
+            if not args.skip_speed:
+                edgetam = edgetam_speed(str(edgetam_ckpt), str(short), args)
         if not args.skip_memory:
             clips = {args.long_frames: tmp / "clip"}
             if args.long_frames > early:
                 clips[early] = tmp / f"first_{early}"
                 link_clip(tmp / "clip", clips[early], early)
             for length, folder in clips.items():
-                for impl in ("reference", "ours"):
+                for impl in args.memory_impls:
+                    if impl == "edgetam" and edgetam_ckpt is None:
+                        continue
                     job = {
                         "impl": impl,
                         "ckpt": ckpt,
@@ -500,6 +511,8 @@ def main() -> None:
                         "folder": str(folder),
                         "objects": 1,
                     }
+                    if impl == "edgetam":  # ours, on EdgeTAM's weights
+                        job.update(impl="ours", model="edgetam", ckpt=str(edgetam_ckpt))
                     memory[impl, length] = r = _run(job, args.threads, args.save)
                     print(
                         f"  memory {impl}, {length} frames: peak {r['rss_end']['peak']:.0f} MiB "
@@ -603,7 +616,7 @@ def main() -> None:
                     f"{s2['frame_s_median'] / e['frame_s_median']:.2f})"
                 )
         print()
-    mem_ok = grow = None
+    mem_ok = grow = edgetam_long = None
     if memory:
         long = args.long_frames
         note = f" (not {args.image_size}: see --help)" if args.mem_image_size != args.image_size else ""
@@ -616,7 +629,7 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         for length in sorted({long, early} & {k[1] for k in memory}, reverse=True):
-            for impl in ("reference", "ours"):
+            for impl in ("reference", "ours", "edgetam"):
                 r = memory.get((impl, length))
                 if r is None:
                     continue
@@ -637,6 +650,7 @@ def main() -> None:
         ours_long, ref_long = memory.get(("ours", long)), memory.get(("reference", long))
         if ours_long and "rss_early" in ours_long:
             mem_ok = ours_long["rss_end"]["peak"] <= 1.10 * ours_long["rss_early"]["peak"]
+        edgetam_long = memory.get(("edgetam", long))
         ref_short = memory.get(("reference", early))
         if ref_long and ref_short:
             grow = ref_long["rss_end"]["peak"] > 1.10 * ref_short["rss_end"]["peak"]
@@ -648,12 +662,15 @@ def main() -> None:
             f"end to end incl. setup {total_ratio:.2f})"
         )
     if mem_ok is not None:
-        o = memory["ours", args.long_frames]
-        print(
-            f"{'PASS' if mem_ok else 'FAIL'}: our peak RSS after {o['frames']} frames within 10% of after "
-            f"{early}: {o['rss_end']['peak']:.0f} vs {o['rss_early']['peak']:.0f} MiB "
-            f"({o['rss_end']['peak'] / o['rss_early']['peak'] - 1:+.1%})"
-        )
+        for name, o in (("our", memory["ours", args.long_frames]), ("EdgeTAM's", edgetam_long)):
+            if o is None or "rss_early" not in o:
+                continue
+            flat = o["rss_end"]["peak"] <= 1.10 * o["rss_early"]["peak"]
+            print(
+                f"{'PASS' if flat else 'FAIL'}: {name} peak RSS after {o['frames']} frames within 10% of after "
+                f"{early}: {o['rss_end']['peak']:.0f} vs {o['rss_early']['peak']:.0f} MiB "
+                f"({o['rss_end']['peak'] / o['rss_early']['peak'] - 1:+.1%})"
+            )
     if grow is not None:
         a, b = memory["reference", early], memory["reference", args.long_frames]
         same_run = (
