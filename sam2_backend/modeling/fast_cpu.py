@@ -219,6 +219,23 @@ def prepare_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Model:
         )
     if isinstance(model, Bf16CpuSAM2Model):
         return model
+    heads = store_encoder_in_bf16(model, stacklevel=stacklevel + 1)
+    encoder = model.image_encoder
+    become(encoder.trunk.patch_embed, ChannelsLastPatchEmbed)
+    become(encoder.neck, FoldedFpnNeck)
+    encoder.neck.heads = heads
+    for module in model.modules():
+        if type(module) in _CHUNKED:
+            become(module, _CHUNKED[type(module)])
+    become(model, Bf16CpuSAM2Model)
+    return model
+
+
+def store_encoder_in_bf16(model: SAM2Model, *, stacklevel: int) -> dict[int, nn.Conv2d]:
+    """What both fast CPU paths (Hiera's here, EdgeTAM's) do first: store the image encoder and
+    the decoder's ``conv_s0``/``conv_s1`` (which only see the encoder's maps) in bf16, warning
+    on a CPU without native bf16 (``stacklevel`` as ``warnings.warn`` counts it from here).
+    Returns those two heads by level, for the folded neck."""
     if not cpu_kernels.onednn_bf16():
         warnings.warn(
             "This CPU has no native bf16 arithmetic (oneDNN reports none), so precision='bf16' "
@@ -228,21 +245,12 @@ def prepare_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Model:
         )
     decoder = model.sam_mask_decoder
     heads = {0: decoder.conv_s0, 1: decoder.conv_s1} if decoder.use_high_res_features else {}
-    encoder = model.image_encoder
-    for part in (encoder, *heads.values()):
+    for part in (model.image_encoder, *heads.values()):
         part.to(torch.bfloat16)
-
-    _become(encoder.trunk.patch_embed, ChannelsLastPatchEmbed)
-    _become(encoder.neck, FoldedFpnNeck)
-    encoder.neck.heads = heads
-    for module in model.modules():
-        if type(module) in _CHUNKED:
-            _become(module, _CHUNKED[type(module)])
-    _become(model, Bf16CpuSAM2Model)
-    return model
+    return heads
 
 
-def _become(module: nn.Module, cls: type[nn.Module]) -> None:
+def become(module: nn.Module, cls: type[nn.Module]) -> None:
     """Make ``module`` an instance of ``cls``, a subclass of its class that only changes how it computes."""
     if not issubclass(cls, type(module)):
         raise TypeError(f"{cls.__name__} does not specialise a {type(module).__name__}")

@@ -25,15 +25,13 @@ recomputed whenever a source tensor changes (a checkpoint load, a ``.to()``).
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from timm.models.repvit import ConvNorm, RepVggDw, RepVitMlp
 from torch import nn
 
 from . import cpu_kernels
-from .fast_cpu import Bf16CpuSAM2Model, FoldedFpnNeck
+from .fast_cpu import Bf16CpuSAM2Model, FoldedFpnNeck, become, store_encoder_in_bf16
 from .repvit import RepViTTrunk
 from .sam2 import SAM2Model
 
@@ -180,29 +178,12 @@ def prepare_edgetam_bf16_cpu(model: SAM2Model, *, stacklevel: int = 2) -> SAM2Mo
         )
     if isinstance(model, Bf16CpuSAM2Model):
         return model
-    if not cpu_kernels.onednn_bf16():
-        warnings.warn(
-            "This CPU has no native bf16 arithmetic (oneDNN reports none), so precision='bf16' "
-            "will run slower than fp32 here; use precision='fp32' (the CPU default) for exact fp32.",
-            RuntimeWarning,
-            stacklevel=stacklevel,
-        )
-    decoder = model.sam_mask_decoder
-    heads = {0: decoder.conv_s0, 1: decoder.conv_s1} if decoder.use_high_res_features else {}
-    for part in (model.image_encoder, *heads.values()):
-        part.to(torch.bfloat16)
+    heads = store_encoder_in_bf16(model, stacklevel=stacklevel + 1)
     for module in model.modules():
         if type(module) in _FAST:
-            _become(module, _FAST[type(module)])
-    _become(trunk, ChannelsLastRepViTTrunk)
-    _become(model.image_encoder.neck, ContiguousFoldedFpnNeck)
+            become(module, _FAST[type(module)])
+    become(trunk, ChannelsLastRepViTTrunk)
+    become(model.image_encoder.neck, ContiguousFoldedFpnNeck)
     model.image_encoder.neck.heads = heads
-    _become(model, Bf16CpuSAM2Model)
+    become(model, Bf16CpuSAM2Model)
     return model
-
-
-def _become(module: nn.Module, cls: type[nn.Module]) -> None:
-    """Make ``module`` an instance of ``cls``, a subclass of its class that only changes how it computes."""
-    if not issubclass(cls, type(module)):
-        raise TypeError(f"{cls.__name__} does not specialise a {type(module).__name__}")
-    module.__class__ = cls
