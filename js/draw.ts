@@ -1,7 +1,7 @@
 // Drawing only: the image, the mask overlay and the prompts, given in image
 // coordinates, through the view transform. No state, no events.
 
-import { toScreen, type Box, type View } from "./geometry";
+import { toScreen, type Box, type Point, type View } from "./geometry";
 import type { Overlay } from "./masks";
 import type { Prompt } from "./protocol";
 
@@ -28,6 +28,8 @@ export interface Scene {
   hoverIndex: number;
   /** The box being dragged, in image pixels. */
   dragBox: Box | null;
+  /** The keyboard cursor in screen (CSS) pixels while the canvas has the keyboard, else null. */
+  keyCursor: Point | null;
 }
 
 /** Draw `scene` on the whole canvas; `dpr` is canvas pixels per CSS pixel. */
@@ -64,6 +66,28 @@ export function drawScene(ctx: CanvasRenderingContext2D, view: View, scene: Scen
   if (scene.dragBox !== null) {
     drawBox(ctx, view, scene.dragBox, scene.colors.get(scene.selectedId) ?? "#ffffff", true);
   }
+  if (scene.keyCursor !== null) drawKeyCursor(ctx, scene.keyCursor);
+}
+
+/** Radius of the keyboard cursor's ring in screen pixels. */
+const KEY_CURSOR_RADIUS = 10;
+
+/** A ring with four ticks around `at` (white on a dark underlay), its centre left clear. */
+function drawKeyCursor(ctx: CanvasRenderingContext2D, at: Point): void {
+  const r = KEY_CURSOR_RADIUS;
+  ctx.beginPath();
+  ctx.arc(at.x, at.y, r, 0, 2 * Math.PI);
+  for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
+    ctx.moveTo(at.x + dx * (r - 5), at.y + dy * (r - 5));
+    ctx.lineTo(at.x + dx * (r + 5), at.y + dy * (r + 5));
+  }
+  ctx.setLineDash([]);
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+  ctx.stroke();
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#ffffff";
+  ctx.stroke();
 }
 
 function drawBox(ctx: CanvasRenderingContext2D, view: View, b: Box, color: string, selected: boolean): void {

@@ -1,20 +1,23 @@
 // Pointer, wheel and keyboard events of the widget, turned into calls on its host:
-// gestures.ts makes pointer sequences into clicks, boxes and pans, shortcuts.ts keys into
-// actions. Hover and the box being dragged are front-end state the draw reads; nothing
-// is sent before a gesture ends.
+// gestures.ts makes pointer sequences into clicks, boxes and pans, keyboard_cursor.ts the
+// keys of the focused canvas into the same gestures, shortcuts.ts other keys into actions.
+// Hover, the box being dragged and the keyboard cursor are front-end state the draw reads;
+// nothing is sent before a gesture ends.
 
 import {
   hitTest,
   isInsideImage,
   normaliseBox,
   toImage,
+  toScreen,
   type Box,
   type Point,
   type View,
 } from "./geometry";
 import { POINT_RADIUS } from "./draw";
 import { GestureTracker, type Gesture } from "./gestures";
-import type { Layout } from "./panels";
+import { cursorKeyFor, KeyboardCursor, type Area } from "./keyboard_cursor";
+import { focusedIn, type Layout } from "./panels";
 import { actionForKey, type Action } from "./shortcuts";
 
 export const WHEEL_ZOOM = 0.0015; // per pixel of wheel delta
@@ -43,6 +46,9 @@ export class CanvasInput {
   private hover = -1; // index into `prompts` of the point under the pointer
   private box: Box | null = null; // the box being dragged, in image pixels
   private spaceHeld = false;
+  private readonly keyCursor = new KeyboardCursor();
+  private cursorShown = false; // while the canvas has the keyboard
+  private pressing = false; // between pointerdown and pointerup
 
   constructor(
     private readonly ui: Pick<Layout, "root" | "canvas" | "cursor">,
@@ -62,13 +68,19 @@ export class CanvasInput {
     return this.box;
   }
 
-  /** Whether a press, drag or pan is going on. */
+  /** The keyboard cursor in screen pixels while the canvas has the keyboard, else null. */
+  get keyboardCursor(): Point | null {
+    return this.cursorShown ? this.keyCursor.position : null;
+  }
+
+  /** Whether a press, drag or pan is going on, or a box started with B. */
   get gestureActive(): boolean {
-    return this.tracker.active;
+    return this.tracker.active || this.keyCursor.boxStart !== null;
   }
 
   cancelGesture(): void {
     this.tracker.cancel();
+    this.keyCursor.cancelBox();
     this.box = null;
     this.updateCursor();
     this.host.redraw();
@@ -79,6 +91,7 @@ export class CanvasInput {
     this.hover = -1;
     this.box = null;
     this.tracker.cancel();
+    this.keyCursor.cancelBox();
   }
 
   /** The prompts or the selection changed: the hovered index means nothing any more. */
@@ -99,6 +112,52 @@ export class CanvasInput {
     else style.cursor = this.hover >= 0 ? "pointer" : "crosshair";
   }
 
+  /** Show the image pixel under screen point `at` in the status line (nothing off the image). */
+  private showPosition(at: Point | null): void {
+    const { width, height } = this.host.imageSize();
+    const p = at === null ? null : toImage(this.host.view(), at);
+    const shown = p !== null && width > 0 && isInsideImage(p, width, height);
+    this.ui.cursor.textContent = shown ? `x ${Math.floor(p.x)}, y ${Math.floor(p.y)}` : "";
+  }
+
+  private canvasArea(): Area {
+    return { width: this.ui.canvas.clientWidth, height: this.ui.canvas.clientHeight };
+  }
+
+  /** Where the keyboard cursor starts: the image's centre on screen, or the canvas' without one. */
+  private cursorHome(): Point {
+    const { width, height } = this.host.imageSize();
+    if (width > 0 && height > 0) return toScreen(this.host.view(), { x: width / 2, y: height / 2 });
+    const area = this.canvasArea();
+    return { x: area.width / 2, y: area.height / 2 };
+  }
+
+  /** The keyboard cursor moved or acted: the box it makes, the point under it, its pixel. */
+  private cursorChanged(): void {
+    const at = this.keyCursor.position;
+    const start = this.keyCursor.boxStart;
+    if (at === null) return;
+    const { width, height } = this.host.imageSize();
+    const view = this.host.view();
+    this.box = start === null ? null : normaliseBox(toImage(view, start), toImage(view, at), width, height);
+    this.hover = this.hitPrompt(at);
+    this.showPosition(at);
+    this.updateCursor();
+    this.host.redraw();
+  }
+
+  /** A key of the focused canvas; true when it was the keyboard cursor's. */
+  private cursorKey(e: KeyboardEvent): boolean {
+    const key = cursorKeyFor(e);
+    if (key === null) return false;
+    e.preventDefault();
+    e.stopPropagation();
+    if (e.repeat && key.kind !== "move") return true; // a held Enter or B adds one prompt
+    this.finish(this.keyCursor.press(key, this.canvasArea(), (at) => this.hitPrompt(at)));
+    this.cursorChanged();
+    return true;
+  }
+
   private screenPoint(e: MouseEvent): Point {
     const r = this.ui.canvas.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };
@@ -111,9 +170,7 @@ export class CanvasInput {
 
   /** The focused element, if it is inside the widget. */
   private focused(): Element | null {
-    const root = this.ui.root;
-    const active = (root.getRootNode() as Document | ShadowRoot).activeElement;
-    return active !== null && root.contains(active) ? active : null;
+    return focusedIn(this.ui.root);
   }
 
   private finish(g: Gesture): void {
@@ -132,12 +189,13 @@ export class CanvasInput {
   }
 
   private wirePointer(signal: AbortSignal): void {
-    const { canvas, root, cursor } = this.ui;
+    const { canvas, root } = this.ui;
     const listen = { signal };
     canvas.addEventListener(
       "pointerdown",
       (e) => {
         e.preventDefault(); // no text selection, no middle-button autoscroll
+        this.pressing = true;
         root.focus({ preventScroll: true });
         canvas.setPointerCapture(e.pointerId);
         const at = this.screenPoint(e);
@@ -167,14 +225,14 @@ export class CanvasInput {
             this.host.redraw();
           }
         }
-        const p = toImage(this.host.view(), at);
-        cursor.textContent = isInsideImage(p, width, height) ? `x ${Math.floor(p.x)}, y ${Math.floor(p.y)}` : "";
+        this.showPosition(at);
       },
       listen,
     );
     canvas.addEventListener(
       "pointerup",
       (e) => {
+        this.pressing = false;
         const gesture = this.tracker.up(this.screenPoint(e));
         this.box = null;
         this.finish(gesture);
@@ -183,11 +241,18 @@ export class CanvasInput {
       },
       listen,
     );
-    canvas.addEventListener("pointercancel", () => this.cancelGesture(), listen);
+    canvas.addEventListener(
+      "pointercancel",
+      () => {
+        this.pressing = false;
+        this.cancelGesture();
+      },
+      listen,
+    );
     canvas.addEventListener(
       "pointerleave",
       () => {
-        cursor.textContent = "";
+        this.showPosition(this.keyboardCursor);
         if (this.hover !== -1 && !this.tracker.active) {
           this.hover = -1;
           this.host.redraw();
@@ -209,8 +274,34 @@ export class CanvasInput {
   }
 
   private wireKeys(signal: AbortSignal): void {
-    const root = this.ui.root;
+    const { root, canvas } = this.ui;
     const listen = { signal };
+    // The cursor shows while the canvas has the keyboard, which only Tab (or a script) gives
+    // it: a click gives the keyboard to the widget's root, where the arrows step through images.
+    canvas.addEventListener(
+      "focus",
+      () => {
+        if (this.pressing) {
+          root.focus({ preventScroll: true });
+          return;
+        }
+        this.cursorShown = true;
+        this.keyCursor.show(this.canvasArea(), this.cursorHome());
+        this.cursorChanged();
+      },
+      listen,
+    );
+    canvas.addEventListener(
+      "blur",
+      () => {
+        this.cursorShown = false;
+        this.keyCursor.cancelBox();
+        this.box = null;
+        this.showPosition(null);
+        this.host.redraw();
+      },
+      listen,
+    );
     root.addEventListener(
       "keydown",
       (e) => {
@@ -228,6 +319,7 @@ export class CanvasInput {
           this.updateCursor();
           return;
         }
+        if (target === canvas && this.cursorKey(e)) return;
         const action = actionForKey(e);
         if (action === null) return;
         e.preventDefault();

@@ -4,6 +4,7 @@
 // Every class carries the `sam2w-` prefix, since anywidget's CSS is global.
 
 import type { ObjectInfo, WidgetTraits } from "./protocol";
+import { CURSOR_KEY_HELP } from "./keyboard_cursor";
 import { KEY_HELP, MOUSE_HELP } from "./shortcuts";
 
 /** A new element with prefixed classes and the given attributes. */
@@ -71,6 +72,7 @@ export function buildLayout(): Layout {
     button("reset_view", "Reset view", "Reset the view (0)", "⤢"),
     button("help", "Help", "Shortcuts (?)", "?"),
   ];
+  view[1].setAttribute("aria-expanded", "false");
   const nav = h("div", "nav");
   const prev = button("prev_image", "Previous image", "Previous image (←)", "◀");
   const position = h("span", "position", { "aria-live": "polite" });
@@ -81,7 +83,12 @@ export function buildLayout(): Layout {
 
   const main = h("div", "main");
   const stage = h("div", "stage");
-  const canvas = h("canvas", "canvas", { "aria-label": "Image: click to add points, drag to draw a box" });
+  // Focusable (Tab) for the keyboard cursor; "application": a screen reader passes the keys on.
+  const canvas = h("canvas", "canvas", {
+    tabindex: "0",
+    role: "application",
+    "aria-label": "Image: click or press Enter to add a point, drag or press B twice to draw a box (? for keys)",
+  });
   const help = buildHelp();
   stage.append(canvas, help);
   const side = h("div", "side");
@@ -90,11 +97,11 @@ export function buildLayout(): Layout {
   side.append(objects);
   main.append(stage, side);
 
-  const status = h("div", "status", { role: "status" });
+  const status = h("div", "status", { role: "status", "aria-live": "polite" });
   const statusText = h("span", "status-text");
   const latency = h("span", "latency");
-  const cursor = h("span", "cursor");
-  const error = h("span", "error");
+  const cursor = h("span", "cursor", { "aria-hidden": "true" }); // follows the pointer: not to be read out
+  const error = h("span", "error", { role: "alert" });
   status.append(statusText, latency, cursor, error);
 
   root.append(toolbar, main, status);
@@ -137,8 +144,41 @@ function buildHelp(): HTMLDivElement {
     button("help", "Close help", "Close (Esc)", "×"),
     helpTable("Mouse", MOUSE_HELP),
     helpTable("Keys (while the widget has focus)", KEY_HELP),
+    helpTable("Keys on the image (Tab to it)", CURSOR_KEY_HELP),
   );
   return help;
+}
+
+/** The element of `root`'s document (or shadow root) that has the focus, if it is inside `root`. */
+export function focusedIn(root: HTMLElement): Element | null {
+  const active = (root.getRootNode() as Document | ShadowRoot).activeElement;
+  return active !== null && root.contains(active) ? active : null;
+}
+
+/**
+ * Disable or enable `button`. A focused button that gets disabled would drop the keyboard
+ * out of the widget (to the page): `fallback` takes it instead.
+ */
+export function setDisabled(button: HTMLButtonElement, disabled: boolean, fallback: HTMLElement): void {
+  if (disabled && focusedIn(button) !== null) fallback.focus({ preventScroll: true });
+  button.disabled = disabled;
+}
+
+const helpOpeners = new WeakMap<HTMLElement, Element | null>(); // help -> what had the focus when it opened
+
+/** Open or close the help; the focus goes to its close button, and back where it was after. */
+export function showHelp(ui: Pick<Layout, "root" | "help" | "buttons">, open: boolean): void {
+  if (open === !ui.help.hidden) return;
+  ui.help.hidden = !open;
+  ui.buttons.get("help")?.setAttribute("aria-expanded", String(open));
+  if (open) {
+    helpOpeners.set(ui.help, focusedIn(ui.root));
+    ui.help.querySelector<HTMLButtonElement>("button")?.focus({ preventScroll: true });
+  } else if (focusedIn(ui.help) !== null || focusedIn(ui.root) === null) {
+    const opener = helpOpeners.get(ui.help);
+    const back = opener instanceof HTMLElement && opener.isConnected ? opener : ui.root;
+    back.focus({ preventScroll: true });
+  }
 }
 
 /**
@@ -156,14 +196,19 @@ export function renderObjects(
     const selected = o.id === selectedId;
     const row = h("li", selected ? "object selected" : "object", {
       "data-id": String(o.id),
-      "aria-selected": String(selected),
-      title: "Click to select; double-click the name to rename",
+      title: "Click to select; double-click the name (or F2) to rename",
     });
     const swatch = h("span", "swatch");
     swatch.style.background = o.color;
     if (!o.visible) swatch.classList.add("sam2w-hidden-swatch");
     const slot = h("span", "slot", {}, i < 9 ? String(i + 1) : "");
-    const name = h("span", "name", { "data-action": "rename" }, o.name);
+    // A button, so the keyboard reaches it; pressed: the selected object.
+    const name = h(
+      "button",
+      "name",
+      { type: "button", "data-action": "select", "aria-pressed": String(selected), "aria-label": `Select ${o.name}` },
+      o.name,
+    );
     const eye = h(
       "button",
       "icon",
@@ -203,7 +248,16 @@ export function renderObjects(
     return row;
   });
   if (rows.length === 0) rows.push(h("li", "empty", {}, "Click the image to start an object."));
+  const focused = focusedIn(list);
+  const focusedId = focused?.closest<HTMLElement>(".sam2w-object")?.dataset.id;
+  const focusedAction = focused instanceof HTMLElement ? focused.dataset.action : undefined;
   list.replaceChildren(...rows);
+  // The focused button was replaced: its twin (same row and action) takes the keyboard.
+  if (focused !== null) {
+    const twin = list.querySelector<HTMLElement>(`[data-id="${focusedId}"] [data-action="${focusedAction}"]`);
+    const fallback = list.closest<HTMLElement>(".sam2w-root");
+    (twin ?? list.querySelector<HTMLElement>(".sam2w-name") ?? fallback)?.focus({ preventScroll: true });
+  }
 }
 
 /** Reads a synced trait (the model's `get`). */
@@ -219,7 +273,7 @@ export function showControls(root: HTMLElement, shows: (action: string) => boole
 export function renderToolbar(ui: Layout, get: TraitReader): void {
   const enable = (action: string, enabled: boolean): void => {
     const b = ui.buttons.get(action);
-    if (b !== undefined) b.disabled = !enabled;
+    if (b !== undefined) setDisabled(b, !enabled, ui.root);
   };
   const count = get("image_count");
   const index = get("image_index");
@@ -304,20 +358,29 @@ export function wirePanels(ui: Layout, actions: PanelActions, signal: AbortSigna
     },
     listen,
   );
+  /** Edit the name under `target`, if it is one; false when there is none to edit. */
+  const rename = (target: EventTarget | null): boolean => {
+    const name = (target as HTMLElement).closest<HTMLElement>(".sam2w-name");
+    const row = name?.closest<HTMLElement>(".sam2w-object");
+    if (name == null || row == null || !actions.canRename()) return false;
+    const id = Number(row.dataset.id);
+    editing = true;
+    editName(name, signal, (value) => {
+      editing = false;
+      if (value !== null && value !== "" && value !== name.textContent) actions.rename(id, value);
+      actions.editEnded();
+      const renamed = ui.objects.querySelector<HTMLElement>(`[data-id="${id}"] .sam2w-name`);
+      (renamed ?? ui.root).focus({ preventScroll: true });
+    });
+    return true;
+  };
+  ui.objects.addEventListener("dblclick", (e) => rename(e.target), listen);
   ui.objects.addEventListener(
-    "dblclick",
+    "keydown",
     (e) => {
-      const name = (e.target as HTMLElement).closest<HTMLElement>(".sam2w-name");
-      const row = name?.closest<HTMLElement>(".sam2w-object");
-      if (name == null || row == null || !actions.canRename()) return;
-      const id = Number(row.dataset.id);
-      editing = true;
-      editName(name, signal, (value) => {
-        editing = false;
-        if (value !== null && value !== "" && value !== name.textContent) actions.rename(id, value);
-        actions.editEnded();
-        ui.root.focus({ preventScroll: true });
-      });
+      if (e.key !== "F2" || !rename(e.target)) return;
+      e.preventDefault();
+      e.stopPropagation();
     },
     listen,
   );

@@ -38,6 +38,8 @@ describe("actionForKey", () => {
       ["Backspace", { type: "clear_object" }],
       ["ArrowLeft", { type: "prev_image" }],
       ["ArrowRight", { type: "next_image" }],
+      ["PageUp", { type: "prev_image" }],
+      ["PageDown", { type: "next_image" }],
       ["+", { type: "zoom_in" }],
       ["=", { type: "zoom_in" }],
       ["-", { type: "zoom_out" }],

@@ -1,5 +1,6 @@
 // Keyboard shortcuts: key -> action, and the help text that lists them.
-// Keys act only while the widget has focus (widget.ts checks that).
+// Keys act only while the widget has focus (input.ts listens on its root); the focused canvas
+// takes the arrows, Enter and B first (keyboard_cursor.ts).
 
 export type Action =
   | { type: "undo" }
@@ -31,6 +32,8 @@ const PLAIN_KEYS: ReadonlyMap<string, Action> = new Map<string, Action>([
   ["Backspace", { type: "clear_object" }],
   ["ArrowLeft", { type: "prev_image" }],
   ["ArrowRight", { type: "next_image" }],
+  ["PageUp", { type: "prev_image" }], // the arrows move the cursor of the focused canvas
+  ["PageDown", { type: "next_image" }],
   ["+", { type: "zoom_in" }],
   ["=", { type: "zoom_in" }],
   ["-", { type: "zoom_out" }],
@@ -63,12 +66,12 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ["N", "new object"],
   ["1 … 9", "select object 1 … 9"],
   ["Delete, Backspace", "clear the selected object on this image"],
-  ["← →", "previous / next image"],
+  ["← →, Page Up / Down", "previous / next image (on the image: Page Up / Down)"],
   ["+ −", "zoom in / out"],
   ["0", "reset the view"],
   ["O", "mask outlines on / off"],
   ["? H", "this help"],
-  ["Esc", "close the help, cancel a drag"],
+  ["Esc", "close the help, cancel a drag, leave the widget"],
 ];
 
 export const MOUSE_HELP: readonly (readonly [string, string])[] = [

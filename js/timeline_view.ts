@@ -3,7 +3,7 @@
 // track ◀ / ▶ / ◀▶, Cancel and a progress bar. Layout and timing logic is in
 // timeline.ts; this file builds the DOM and turns events into callbacks.
 
-import { h, type TraitReader } from "./panels";
+import { h, setDisabled, type TraitReader } from "./panels";
 import { layoutSpans, markPosition, progressFraction, progressText } from "./timeline";
 
 export interface TimelineActions {
@@ -25,18 +25,23 @@ const LANE_PX = 3;
 export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Timeline {
   const root = h("div", "timeline", { role: "group", "aria-label": "Video timeline" });
   const controls = h("div", "timeline-controls");
-  const btn = (action: string, title: string, text: string): HTMLButtonElement =>
-    h("button", "button", { type: "button", "data-action": action, title, "aria-label": title }, text);
-  const prev = btn("prev", "Previous frame (←)", "|◀");
-  const play = btn("play", "Play / pause", "▶");
-  const next = btn("next", "Next frame (→)", "▶|");
+  const btn = (action: string, label: string, text: string, key = ""): HTMLButtonElement =>
+    h("button", "button", { type: "button", "data-action": action, title: key ? `${label} (${key})` : label, "aria-label": label }, text);
+  const prev = btn("prev", "Previous frame", "|◀", "←");
+  const play = btn("play", "Play", "▶"); // a toggle: aria-pressed while playing
+  const next = btn("next", "Next frame", "▶|", "→");
   const jump = h("input", "frame-input", { type: "number", min: "1", "aria-label": "Go to frame" });
   const count = h("span", "frame-count");
   const back = btn("track_backward", "Track backward from this frame", "◀ Track");
   const both = btn("track_both", "Track both ways from this frame", "◀▶ Track");
   const fwd = btn("track_forward", "Track forward from this frame", "Track ▶");
   const cancel = btn("cancel", "Stop tracking (keeps the frames done)", "Cancel");
-  const bar = h("div", "progress", { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" });
+  const bar = h("div", "progress", {
+    role: "progressbar",
+    "aria-label": "Tracking progress",
+    "aria-valuemin": "0",
+    "aria-valuemax": "100",
+  });
   const fill = h("div", "progress-fill");
   bar.append(fill);
   const text = h("span", "progress-text", { "aria-live": "polite" });
@@ -45,14 +50,23 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   const track = h("div", "scrub");
   const lanes = h("div", "lanes");
   const marks = h("div", "marks");
+  // A native range: role slider with its value, min and max, arrow / Page / Home / End keys.
   const slider = h("input", "scrubber", { type: "range", min: "0", step: "1", "aria-label": "Frame" });
+  const frameText = (): string => `frame ${Number(slider.value) + 1} of ${total}`;
   track.append(lanes, marks, slider);
   root.append(track, controls);
 
   let index = 0;
   let total = 1;
   const listen = { signal };
-  slider.addEventListener("input", () => actions.seek(Number(slider.value), false), listen);
+  slider.addEventListener(
+    "input",
+    () => {
+      slider.setAttribute("aria-valuetext", frameText());
+      actions.seek(Number(slider.value), false);
+    },
+    listen,
+  );
   slider.addEventListener("change", () => actions.seek(Number(slider.value), true), listen);
   prev.addEventListener("click", () => index > 0 && actions.seek(index - 1, true), listen);
   next.addEventListener("click", () => index < total - 1 && actions.seek(index + 1, true), listen);
@@ -81,15 +95,21 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
     total = Math.max(1, get("image_count"));
     slider.max = String(total - 1);
     if (document.activeElement !== slider) slider.value = String(index);
+    slider.setAttribute("aria-valuetext", frameText());
     if (document.activeElement !== jump) jump.value = String(index + 1);
     jump.max = String(total);
     count.textContent = `/ ${total}`;
     play.textContent = playing ? "⏸" : "▶";
+    play.setAttribute("aria-pressed", String(playing));
     const running = t.progress?.running === true;
-    for (const b of [back, both, fwd]) b.disabled = running;
-    cancel.disabled = !running;
+    // A disabled button drops the keyboard: Track's goes to Cancel, Cancel's back to Track ▶
+    // (each enabled before the other is disabled).
+    if (running) setDisabled(cancel, false, fwd);
+    for (const b of [back, both, fwd]) setDisabled(b, running, cancel);
+    if (!running) setDisabled(cancel, true, fwd);
     fill.style.width = `${100 * progressFraction(t.progress)}%`;
     bar.setAttribute("aria-valuenow", String(Math.round(100 * progressFraction(t.progress))));
+    bar.setAttribute("aria-valuetext", progressText(t.progress) || "not tracking");
     text.textContent = progressText(t.progress);
     lanes.replaceChildren(
       ...layoutSpans(t.tracked, t.objects, total).map((r) => {

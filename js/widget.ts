@@ -14,6 +14,7 @@ import {
   renderStatus,
   renderToolbar,
   showControls,
+  showHelp,
   wirePanels,
   type TraitReader,
 } from "./panels";
@@ -61,6 +62,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
         selectedId: model.get("selected_id"),
         hoverIndex: input.hoverIndex,
         dragBox: input.dragBox,
+        keyCursor: input.keyboardCursor,
       }),
       kernelLabels: () => (kernelShown() ? model.get("label_rle") : undefined),
       maskStyle: () => ({
@@ -201,9 +203,9 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
       zoom: (factor) => stage.zoom(factor),
       resetView: () => stage.resetView(),
       toggleOutline: () => setTrait("outline", !model.get("outline")),
-      toggleHelp: () => void (ui.help.hidden = !ui.help.hidden),
+      toggleHelp: () => showHelp(ui, ui.help.hidden !== false),
       escape() {
-        if (!ui.help.hidden) ui.help.hidden = true;
+        if (!ui.help.hidden) showHelp(ui, false);
         else if (input.gestureActive) input.cancelGesture();
         else input.blur();
       },
