@@ -17,26 +17,30 @@ Python API calls record the same way and then wait for their masks.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from PIL import Image
 
 from sam2_backend import AutomaticMaskGenerator
 
+from . import standalone_html
 from ._options import ModelArg, check_options, is_clip, mask_generator, resolve_model
 from .autosave import Autosave, AutosaveError
 from .front_end import SyncedState
 from .message_dispatch import Futures, MessageDispatch
 from .messages import describe_error
 from .session_file import SavedVideoSession, read_session_file
+from .snapshot import NOTEBOOK_MAX_SIDE, ViewState, png_bytes, render
 from .worker import Worker, failure, when_done
 
 log = logging.getLogger(__name__)
@@ -179,6 +183,52 @@ class Sam2Widget(MessageDispatch, SyncedState):
                 self._on_change.remove(callback)
         elif callback not in self._on_change:
             self._on_change.append(callback)
+
+    def snapshot(self, size: int | tuple[int, int] | None = None, legend: bool = True) -> Image.Image:
+        """The view as a PIL image: the shown image or frame with its masks (fill and outlines as
+        drawn now), its points and boxes, and, when ``legend``, the objects listed to its right.
+
+        ``size``: the picture's size, default the image's own; an int is its longest side;
+        ``(width, height)`` fits the image into a canvas of that size, centred, as the widget
+        does (then it matches the widget's canvas of that size). Markers are drawn at their
+        size on screen, whatever the picture's size.
+        """
+        return render(self._view_state(), size, legend)
+
+    def save_html(
+        self,
+        path: str | os.PathLike,
+        indices: Iterable[int] | None = None,
+        max_items: int = standalone_html.MAX_ITEMS,
+        max_side: int = standalone_html.MAX_SIDE,
+        jpeg_quality: int = standalone_html.JPEG_QUALITY,
+    ) -> Path:
+        """Write one self-contained HTML page of the images or frames with their masks, viewable in
+        any browser without Python or a network: step through images or scrub frames, show or hide
+        objects, change the opacity and outlines. Waits for pending work first.
+
+        ``indices`` chooses the images or frames (default: all); more than ``max_items`` are
+        subsampled evenly (every k-th), and each is stored as a JPEG of at most ``max_side``
+        pixels a side at ``jpeg_quality`` with its masks at that size, which bounds the file
+        (~100 KB a 960-pixel photo: 300 frames ~30 MB).
+        """
+        if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 16:
+            raise ValueError(f"save_html: max_side must be an int of at least 16 pixels, got {max_side!r:.80}.")
+        if isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, int) or not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"save_html: jpeg_quality must be an int in 1..100, got {jpeg_quality!r:.80}.")
+        chosen, step = standalone_html.choose_indices(self.image_count, indices, max_items)
+        self.wait_idle()
+        names = self._page_names()
+
+        def item(index: int) -> dict:
+            pixels, masks = self._pixels(index), self._session.masks(index)
+            return standalone_html.page_item(names(index), index, pixels, masks, max_side, jpeg_quality)
+
+        kind = "frames" if self.is_video else "images"
+        title, count = self._page_title(), self.image_count
+        return standalone_html.write_page(
+            path, title, kind, count, chosen, step, item, self.objects, self.opacity, self.outline
+        )
 
     # -- Python API: objects, undo, navigation ------------------------------------
 
@@ -373,6 +423,54 @@ class Sam2Widget(MessageDispatch, SyncedState):
             except Exception as e:  # broad on purpose: user code must not break the widget's job or ack
                 log.exception("on_change callback %r failed", callback)
                 self._show_error(RuntimeError(f"on_change callback failed: {describe_error(e)}"))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        """anywidget's bundle (the live view and text/plain) plus the view as ``image/png``, which is
+        what a saved notebook shows where there is no widget state (GitHub, nbviewer, nbconvert).
+        It is the view when the cell ran: updating it later would make JupyterLab render the
+        widget a second time, so for the final view end a notebook with ``w.snapshot()``."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        try:
+            side = min(NOTEBOOK_MAX_SIDE, max(self.image_width, self.image_height))
+            png = png_bytes(self.snapshot(size=side))
+        except Exception:  # broad on purpose: a picture that cannot be drawn must not hide the widget
+            log.exception("sam2_widget: no static picture for the notebook")
+            return bundle
+        return {**data, "image/png": base64.b64encode(png).decode("ascii")}, metadata
+
+    def _view_state(self) -> ViewState:
+        """What the front end draws now, read under the view lock (traits change on two threads)."""
+        with self._view_lock:
+            return ViewState(
+                self.image_width,
+                self.image_height,
+                self.image_jpeg,
+                self.label_rle,
+                objects=list(self.objects),
+                prompts=list(self.prompts),
+                selected_id=self.selected_id,
+                opacity=self.opacity,
+                outline=self.outline,
+                title=self.image_name,
+            )
+
+    # What save_html reads of either widget: an image set's images (``_images``) or a clip's frames.
+
+    def _pixels(self, index: int) -> np.ndarray:
+        images = getattr(self, "_images", None)
+        return images.pixels(index) if images is not None else self._session.tracker.source.get(index)
+
+    def _page_names(self) -> Callable[[int], str]:
+        images = getattr(self, "_images", None)
+        return images.name if images is not None else (lambda index: f"frame {index + 1}")
+
+    def _page_title(self) -> str:
+        if self.is_video:
+            return f"{self.image_count} frames"
+        return self.image_name if self.image_count == 1 else f"{self.image_count} images"
 
     def _set_status(self, status: str, text: str) -> None:
         with self._view_lock, self.hold_sync():
