@@ -1,17 +1,19 @@
-"""Results of an image set: masks per image and object, label maps, boxes, COCO, PNG export."""
+"""Results of an image set: masks per image and object, label maps, boxes, and the exports
+(COCO, PNG label maps, supervision Detections, a YOLO dataset, per-object PNG masks)."""
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sam2_backend import coco
+from sam2_backend import coco, sv_detections, yolo
 from sam2_backend.label_maps import PNG_MAX_ID, label_dtype
+from sam2_backend.object_masks import write_object_masks
 from sam2_backend.rle import rle_area_and_box
 
 from .codecs import masks_to_label_map
@@ -121,6 +123,47 @@ class ImageSetResults:
                 annotations.append(ann)
         return {"images": images, "annotations": annotations, "categories": table.to_list()}
 
+    @property
+    def class_names(self) -> list[str]:
+        """The class list of :meth:`to_supervision` and :meth:`save_yolo`: the objects' distinct
+        names in display order (objects with the same name share a class); class id = position."""
+        return self._classes()[0]
+
+    def to_supervision(self, index: int) -> Any:
+        """Image ``index``'s masks as a ``supervision.Detections`` (needs ``pip install 'sam2-widget[supervision]'``).
+
+        One detection per non-empty mask, in display order: ``mask`` (N, H, W) bool, ``xyxy``
+        as ``sv.mask_to_xyxy`` gives it (inclusive, unlike :meth:`boxes`), ``class_id`` into
+        :attr:`class_names` (also in ``data["class_name"]``), ``tracker_id`` = object id,
+        ``confidence`` = predicted IoU. No mask: an empty ``Detections`` with (0, H, W) masks.
+        """
+        sv_detections.import_supervision()  # the missing extra is named before any work
+        entries = self._image(index)
+        h, w = self.images.size(index)
+        names, class_of = self._classes()
+        objects = [(o, e.runs, e.score) for o, e in entries.items()]
+        return sv_detections.to_detections(h, w, objects, class_of, names)
+
+    def save_yolo(self, folder: str | os.PathLike, tolerance: float = 1.0) -> Path:
+        """Write the set as a YOLO segmentation dataset (Ultralytics' layout); returns its ``data.yaml``.
+
+        ``folder/images`` holds each image (its file copied, or PNG pixels for in-memory images),
+        ``folder/labels/<stem>.txt`` one polygon line per object with a mask (an image without
+        masks gets an empty file), ``data.yaml`` and ``classes.txt`` the :attr:`class_names`.
+        Polygons: outer boundaries (holes filled), parts joined into one ring, simplified within
+        ``tolerance`` pixels (``sam2_backend.mask_polygons``). Unreadable images are skipped
+        with a warning. Train with ``YOLO(...).train(data=path)``.
+        """
+        names, class_of = self._classes()
+        return yolo.write_dataset(folder, names, self._yolo_samples(class_of), tolerance, "png")
+
+    def save_object_masks(self, folder: str | os.PathLike) -> dict[int, Path]:
+        """One folder per object, ``folder/<object name>/<image stem>.png``, 0 / 255 grayscale;
+        returns ``{obj_id: folder}``. Every object gets a PNG for every image (all 0 where it has
+        no mask); folder names as in ``sam2_backend.object_masks``. Unreadable images are skipped."""
+        names = {o.id: o.name for o in self.objects}
+        return write_object_masks(folder, names, self._object_masks())
+
     def file_name(self, index: int) -> str:
         """The image's file name, or ``image_00003.png`` (0-based) for an in-memory image."""
         path = self.images.path(index)
@@ -139,11 +182,8 @@ class ImageSetResults:
             raise ValueError(f"object ids up to {self._max_id()} do not fit a 16-bit PNG (max {PNG_MAX_ID}).")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        stems = [Path(self.file_name(i)).stem for i in range(len(self))]
-        if len(set(stems)) < len(stems):
-            stems = [f"{i:05d}_{s}" for i, s in enumerate(stems)]
         paths = []
-        for i, stem in enumerate(stems):
+        for i, stem in enumerate(self._stems()):
             try:
                 label = self.label_map(i)
             except ImageReadError as e:
@@ -181,6 +221,41 @@ class ImageSetResults:
         if not 0 <= index < len(self):
             raise ValueError(f"image index {index} is out of range (0 to {len(self) - 1}).")
         return self._entries[index]
+
+    def _stems(self) -> list[str]:
+        """File stems of the exports: the images' (``cat.jpg`` -> ``cat``), by index when they would clash."""
+        stems = [Path(self.file_name(i)).stem for i in range(len(self))]
+        if len(set(stems)) < len(stems):
+            stems = [f"{i:05d}_{s}" for i, s in enumerate(stems)]
+        return stems
+
+    def _classes(self) -> tuple[list[str], dict[int, int]]:
+        """(:attr:`class_names`, ``{obj_id: class id}``); an id missing from ``objects`` is an "object"."""
+        names = {o.id: o.name for o in self.objects}
+        names.update({o: "object" for e in self._entries for o in e if o not in names})
+        table = list(dict.fromkeys(names.values()))
+        return table, {o: table.index(n) for o, n in names.items()}
+
+    def _readable(self, what: str) -> Iterator[tuple[int, str, tuple[int, int]]]:
+        """``(index, stem, (H, W))`` of each image that can be read; the others with a warning."""
+        for i, stem in enumerate(self._stems()):
+            try:
+                hw = self.images.size(i)
+            except ImageReadError as e:
+                warnings.warn(f"{what} skips image {i + 1}: {e}", stacklevel=3)
+                continue
+            yield i, stem, hw
+
+    def _yolo_samples(self, class_of: Mapping[int, int]) -> Iterator[yolo.YoloSample]:
+        for i, stem, (h, w) in self._readable("save_yolo"):
+            path = self.images.path(i)
+            copy = path is not None and path.suffix.lower() in yolo.IMAGE_SUFFIXES
+            image = path if copy else self.images.pixels(i)
+            yield yolo.YoloSample(stem, image, h, w, [(class_of[o], m) for o, m in self.masks(i).items()])
+
+    def _object_masks(self) -> Iterator[tuple[str, tuple[int, int], dict[int, np.ndarray]]]:
+        for i, stem, hw in self._readable("save_object_masks"):
+            yield stem, hw, self.masks(i)
 
     def _max_id(self) -> int:
         return max((o for e in self._entries for o in e), default=0)
