@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from sam2_backend.video import TrackResults
 from sam2_backend.video.sources import FrameReadError
 
 from . import codecs
 from ._base import DEFAULT_MODEL, Sam2Widget
 from ._options import ModelArg, check_options, resolve_model
+from .clip_results import ClipResults
 from .frame_cache import JpegCache
 from .images import ImageReadError
 from .mask_versions import MaskVersions
@@ -102,10 +102,12 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
     # -- Python API: reading ---------------------------------------------------
 
     @property
-    def results(self) -> TrackResults:
+    def results(self) -> ClipResults:
         """The tracker's results (live, not a copy): ``masks(start, stop)`` (T, N, H, W),
-        ``labels``, ``boxes(frame)``, ``scores(frame)``, ``to_coco()``, ``save_label_maps(folder)``."""
-        return self._session.tracker.results
+        ``labels``, ``boxes(frame)``, ``scores(frame)``, ``to_coco()``, ``save_label_maps(folder)``,
+        and the exports by object name ``to_supervision(frame)``, ``save_yolo(folder)``,
+        ``save_object_masks(folder)`` (see :class:`ClipResults`)."""
+        return ClipResults(self._session)
 
     @property
     def tracker(self):
