@@ -145,11 +145,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_jupyter(frontend: str, base: Path, env: Mapping[str, str] | None = None) -> Iterator[JupyterServer]:
+def running_jupyter(
+    frontend: str, base: Path, env: Mapping[str, str] | None = None, python: str = sys.executable
+) -> Iterator[JupyterServer]:
     """A JupyterLab (``lab``) or Notebook 7 (``notebook``) server of this environment on a free
     port of 127.0.0.1, with a random token, serving ``base``/notebooks (``base``: an empty
     folder that also gets its config, settings and log); stopped, with its kernels, on exit.
-    ``env``: extra environment variables of the server and its kernels."""
+    ``env``: extra environment variables of the server and its kernels. ``python``: the
+    interpreter of the server and its kernels (another environment's: the wheel test)."""
     folder = base / "notebooks"
     folder.mkdir()
     settings = base / "settings"
@@ -168,7 +171,7 @@ def running_jupyter(frontend: str, base: Path, env: Mapping[str, str] | None = N
         "JUPYTER_DATA_DIR": str(base / "data"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "IPYTHONDIR": str(base / "ipython"),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
@@ -176,11 +179,12 @@ def running_jupyter(frontend: str, base: Path, env: Mapping[str, str] | None = N
     # Notebook 7 is its own app (JupyterNotebookApp) for settings and workspaces; JupyterLab's
     # server extension (LabApp: news, update check, extension manager) runs in both servers.
     app = "LabApp" if frontend == "lab" else "JupyterNotebookApp"
+    # The app's module, not `jupyter lab`: that looks for a `jupyter-lab` script on PATH, which
+    # an environment that only sees these packages (the wheel test's) does not have.
     cmd = [
-        sys.executable,
+        python,
         "-m",
-        "jupyter",
-        frontend,
+        "jupyterlab" if frontend == "lab" else "notebook",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
