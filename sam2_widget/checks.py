@@ -10,6 +10,18 @@ import operator
 from typing import Any
 
 import numpy as np
+import torch
+
+
+def to_host(value: Any) -> Any:
+    """What the Python API was given (a mask, points, labels, a box), with a tensor as a numpy
+    array: through ``.detach().cpu()``, so a tensor on a GPU works (``np.asarray`` refuses one:
+    "can't convert cuda:0 device type tensor to numpy"), and bf16 as float32 (numpy has none).
+    Anything else is returned as it is, for the checks to judge and explain."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    value = value.detach().cpu()
+    return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
 
 
 def check_int(value: Any, what: str) -> int:

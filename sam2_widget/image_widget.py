@@ -23,6 +23,7 @@ from sam2_backend import ImagePredictor
 from . import codecs
 from ._base import DEFAULT_MODEL, Sam2Widget
 from ._options import ModelArg, check_options, resolve_model
+from .checks import to_host
 from .embeddings import EmbeddingCache
 from .images import ImageReadError, ImageSet
 from .message_dispatch import SHARED_MESSAGES
@@ -107,7 +108,7 @@ class Sam2ImageWidget(Sam2Widget):
             )
             self._show_error(error)
             raise error
-        self._call(self._apply, self._session.add_mask_objects, self.image_index, [(np.asarray(mask), 1.0)])
+        self._call(self._apply, self._session.add_mask_objects, self.image_index, [(to_host(mask), 1.0)])
         return self.masks
 
     def remove_prompt(self, index: int) -> dict[int, np.ndarray]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from sam2_backend.inputs import check_boxes, check_points
+
+from .checks import to_host
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def prompt_from_dict(d: Mapping[str, Any]) -> Prompt:
 def check_clicks(points: Any, labels: Any, hw: tuple[int, int]) -> list[tuple[float, float, int]]:
     """One object's clicks, points (N, 2) as (x, y) pixels inside an ``hw`` image with labels (N,),
     as ``(x, y, label)``; raises ``ValueError`` / ``TypeError`` saying what is wrong."""
+    points, labels = to_host(points), to_host(labels)
     _, lab = check_points(points, labels, hw)
     if lab.shape[0] != 1:
         raise ValueError(f"points must have shape (N, 2) for one object; got {np.shape(points)}.")
@@ -69,6 +71,7 @@ def check_clicks(points: Any, labels: Any, hw: tuple[int, int]) -> list[tuple[fl
 
 def check_box(box: Any, hw: tuple[int, int]) -> tuple[float, float, float, float]:
     """One object's box (x0, y0, x1, y1) in pixels inside an ``hw`` image."""
+    box = to_host(box)
     if check_boxes(box, hw).shape[0] != 1:
         raise ValueError(f"box must have shape (4,) for one object; got {np.shape(box)}.")
     x0, y0, x1, y1 = (float(v) for v in _float64(box).reshape(4))
@@ -90,10 +93,4 @@ def of_object(prompts: tuple[Prompt, ...], obj_id: int) -> tuple[list[Point], Bo
 
 def _float64(value: Any) -> np.ndarray:
     """Coordinates as given (already checked), without the float32 rounding of the checks."""
-    return _as_numpy(value).astype(np.float64)
-
-
-def _as_numpy(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    return np.asarray(value, dtype=np.float64)

@@ -42,7 +42,7 @@ from sam2_backend.inputs import check_object_mask
 from sam2_backend.rle import decode_mask, encode_mask
 from sam2_backend.transforms import mask_to_low_res_logits
 
-from .checks import check_index, check_int
+from .checks import check_index, check_int, to_host
 from .history import History
 from .images import ImageSet
 from .objects import ObjectInfo, ObjectList, ObjectRegistry
@@ -202,7 +202,7 @@ class Session:
         """New mask-only objects on image ``index``, one per ``(HxW bool mask, score)`` (one undo step)."""
         index = self.check_index(index)
         hw = self.images.size(index)
-        entries = [make_entry(check_object_mask(mask, hw), score, ((), True)) for mask, score in masks]
+        entries = [make_entry(check_object_mask(to_host(mask), hw), score, ((), True)) for mask, score in masks]
         if not entries:
             return []
         with self.lock:

@@ -47,7 +47,7 @@ from sam2_backend import SAM2Model, VideoTracker
 from sam2_backend.inputs import check_object_mask
 from sam2_backend.rle import decode_mask, encode_mask
 
-from .checks import check_index, check_int
+from .checks import check_index, check_int, to_host
 from .history import History
 from .mask_versions import to_ranges
 from .objects import ObjectInfo, ObjectList, ObjectRegistry
@@ -252,7 +252,7 @@ class VideoSession:
     def add_mask(self, frame: int, mask: Any, obj_id: int | None = None) -> int:
         """Record a full (H, W) mask for the object on ``frame`` (replacing its points and box there)."""
         frame = self.check_index(frame)
-        runs = encode_mask(check_object_mask(mask, self.hw))
+        runs = encode_mask(check_object_mask(to_host(mask), self.hw))
         with self._step():
             obj_id = self._target(obj_id)
             self._mask_prompts[(frame, obj_id)] = runs
@@ -264,7 +264,7 @@ class VideoSession:
         """New objects on ``frame``, one per (H, W) bool mask, each with that mask as its prompt there
         (as :meth:`add_mask` for a new object), ready to track; one undo step. Returns their ids."""
         frame = self.check_index(frame)
-        runs = [encode_mask(check_object_mask(m, self.hw)) for m in masks]
+        runs = [encode_mask(check_object_mask(to_host(m), self.hw)) for m in masks]
         with self._step():
             ids = []
             for r in runs:
