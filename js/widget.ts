@@ -7,6 +7,7 @@ import type { RenderProps } from "@anywidget/types";
 import { Actions } from "./actions";
 import { showsControl } from "./controls";
 import { CanvasInput } from "./input";
+import { hostedByMarimo, MarimoReruns } from "./marimo_reruns";
 import { MessageBuilder, type Message } from "./messages";
 import {
   buildLayout,
@@ -47,6 +48,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   const events = new AbortController();
   const modelHandlers: [string, () => void][] = [];
   const pending = new Map<number, Prompt>(); // seq -> prompt drawn until acked
+  const reruns = new MarimoReruns(model, () => hostedByMarimo(el), BROWSER_CLOCK);
   let localError = ""; // an error of the front end itself, shown until an image or masks decode fine
   let disposed = false;
 
@@ -114,6 +116,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     }
     if (preview !== undefined) pending.set(msg.seq, preview);
     model.send(msg);
+    reruns.sent(msg);
     trace.mark("send", msg.seq);
     stage.scheduleDraw();
   }
@@ -123,6 +126,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     if (ack !== null) trace.mark("ack", ack.seq);
     if (ack !== null && pending.delete(ack.seq)) stage.scheduleDraw();
     if (ack !== null) player?.onAck(ack.seq);
+    if (ack !== null) reruns.acked(ack.seq);
     const reply = parseFrameReply(msg);
     const frameBuffers = reply?.error === undefined ? buffers : undefined;
     if (reply !== null) player?.onFrame(reply.index, frameBuffers, reply.masks_version ?? 0);
@@ -298,6 +302,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     if (disposed) return;
     disposed = true;
     events.abort();
+    reruns.dispose();
     player?.dispose();
     stage.dispose();
     for (const [name, handler] of modelHandlers) model.off(name as `change:${keyof WidgetTraits}`, handler);
