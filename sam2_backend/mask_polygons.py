@@ -38,11 +38,15 @@ def mask_polygon(mask: np.ndarray, tolerance: float = 1.0) -> np.ndarray | None:
 
 
 def part_outlines(mask: np.ndarray, tolerance: float = 1.0) -> list[np.ndarray]:
-    """The simplified outer boundary of each 8-connected part of ``mask``, ``(K, 2)`` int (x, y), K >= 3."""
+    """The simplified outer boundary of each 8-connected part of ``mask`` not inside another,
+    ``(K, 2)`` int (x, y), K >= 3."""
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
         raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    # Holes filled first: a part inside another's hole is then no part of its own (filled with
+    # the ring around it, by the even-odd rule of polygon fills it would make a hole again).
+    filled = ndimage.binary_fill_holes(mask)
+    labels, _ = ndimage.label(filled, structure=np.ones((3, 3), dtype=bool))
     outlines = []
     for i, window in enumerate(ndimage.find_objects(labels), start=1):
         # The part alone, with a background border so that the tracer never leaves the array.
