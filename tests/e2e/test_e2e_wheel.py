@@ -206,9 +206,10 @@ def test_a_widget_of_the_installed_wheel_gives_a_mask_in_jupyterlab(page, jupyte
         assert Path(module).is_relative_to(venv), f"{module} is not from the fresh environment {venv}"
     assert install["sent_installed_bundle"], "the browser did not get the installed widget.js"
     assert install["node"] is None and install["npm"] is None, install
-    dependencies = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
-    from_tree = {p for p in install["sys_path"] if p and Path(p).resolve().is_relative_to(ROOT)}
-    assert from_tree <= dependencies, f"the source tree is on the kernel's sys.path: {json.dumps(sorted(from_tree))}"
+    dependencies = {Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib")}
+    on_path = {Path(p).resolve() for p in install["sys_path"] if p}
+    from_tree = {p for p in on_path if p.is_relative_to(ROOT)} - dependencies
+    assert not from_tree, f"the source tree is on the kernel's sys.path: {json.dumps(sorted(map(str, from_tree)))}"
 
     # A click on the red disk: a positive point and its mask in Python, drawn on the canvas.
     canvas.click(position=dict(zip("xy", before.to_css(*CLICK))))
