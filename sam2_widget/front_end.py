@@ -7,6 +7,7 @@ the browser; the kernel sets them (read-only for the user, except ``opacity`` an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import anywidget
@@ -29,8 +30,13 @@ export default {
 
 
 def _bundle(name: str, fallback: str) -> Path | str:
+    """The bundle's text. Not its path (except for live reload, ANYWIDGET_HMR=1): anywidget connects
+    every instance to a path's change signal with a strong reference, so no widget, nor the model
+    it holds, would ever be freed."""
     path = _STATIC / name
-    return path if path.is_file() else fallback
+    if not path.is_file():
+        return fallback
+    return path if os.environ.get("ANYWIDGET_HMR") else path.read_text(encoding="utf-8")
 
 
 class SyncedState(anywidget.AnyWidget):
