@@ -3,8 +3,9 @@
 ::
 
     folder/
-      data.yaml          names: {0: cat, 1: dog}, train: images, val: images (no ``path``:
-                         Ultralytics then resolves them next to data.yaml, so the folder can move)
+      data.yaml          path: the folder's absolute path (Ultralytics resolves a relative one
+                         against its datasets directory), train: images, val: images,
+                         names: {0: cat, 1: dog}
       classes.txt        one class name a line, for tools that read that instead
       images/<stem>.jpg  the image file copied, or the pixels written when there is no file
       labels/<stem>.txt  one line per object: ``class x1 y1 x2 y2 ...``, vertices normalised
@@ -85,9 +86,10 @@ def write_dataset(
 
 
 def write_class_files(folder: Path, class_names: Sequence[str]) -> Path:
-    """``data.yaml`` and ``classes.txt``; names are written as JSON strings, which YAML reads as they are."""
+    """``data.yaml`` and ``classes.txt``; names and path as JSON strings, which YAML reads as they are."""
     names = "".join(f"  {i}: {json.dumps(str(n), ensure_ascii=False)}\n" for i, n in enumerate(class_names))
-    yaml = f"train: images\nval: images\nnc: {len(class_names)}\nnames:\n{names}"
+    root = json.dumps(str(folder.resolve()), ensure_ascii=False)
+    yaml = f"path: {root}\ntrain: images\nval: images\nnc: {len(class_names)}\nnames:\n{names}"
     (folder / "data.yaml").write_text(yaml if class_names else yaml.replace("names:\n", "names: {}\n"), "utf-8")
     lines = "".join(" ".join(str(n).splitlines()) + "\n" for n in class_names)  # one line each, whatever the name
     (folder / "classes.txt").write_text(lines, encoding="utf-8")

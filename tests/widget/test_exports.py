@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from sam2_backend.object_masks import object_folders
@@ -130,6 +131,9 @@ def test_image_set_save_yolo_reads_back(image_set, tmp_path):
     data_yaml = results.save_yolo(tmp_path / "yolo")
     assert data_yaml == tmp_path / "yolo" / "data.yaml"
     assert (tmp_path / "yolo" / "classes.txt").read_text(encoding="utf-8").splitlines() == CLASSES
+    data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))  # what Ultralytics reads
+    assert data["path"] == str((tmp_path / "yolo").resolve()) and data["train"] == data["val"] == "images"
+    assert data["names"] == dict(enumerate(CLASSES)) and data["nc"] == len(CLASSES)
     classes, annotations = read_yolo(tmp_path / "yolo")
     assert classes == CLASSES
     names = ["a photo.png", f"{UNICODE}.jpg", "image_00002.png", "image_00003.png"]
