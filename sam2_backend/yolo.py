@@ -66,6 +66,8 @@ def write_dataset(
     """
     from PIL import Image
 
+    if f".{image_format}" not in IMAGE_SUFFIXES - {".dng", ".mpo"}:  # the readers list these; PIL writes them
+        raise ValueError(f"image_format must be one of jpg, png, bmp, tif, webp, got {image_format!r:.40}.")
     folder = Path(folder)
     images, labels = folder / "images", folder / "labels"
     images.mkdir(parents=True, exist_ok=True)

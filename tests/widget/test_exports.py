@@ -237,6 +237,8 @@ def test_clip_save_yolo_reads_back(clip_results, tmp_path):
     assert sorted(p.name for p in (tmp_path / "png/images").iterdir()) == ["00001.png"]
     written = np.asarray(Image.open(tmp_path / "png/images/00001.png"))
     np.testing.assert_array_equal(written, results._session.tracker.source.get(1))
+    with pytest.raises(ValueError, match="image_format"):
+        results.save_yolo(tmp_path / "gif", image_format="gif")
 
 
 def test_clip_save_object_masks(clip_results, tmp_path):
