@@ -49,7 +49,6 @@ from sam2_backend.rle import decode_mask, encode_mask
 
 from .checks import check_index, check_int, to_host
 from .history import History
-from .mask_versions import to_ranges
 from .objects import ObjectInfo, ObjectList, ObjectRegistry
 from .prompts import (
     Box,
@@ -61,6 +60,7 @@ from .prompts import (
     prompt_from_dict,
     with_box,
 )
+from .tracked_spans import TrackedSpans
 
 
 class VideoSession:
@@ -96,6 +96,10 @@ class VideoSession:
         # Tracked masks of removed objects, {obj: {frame: (runs, score)}}, for an undo that brings
         # one back. Worker thread only. Ids are never reused, so one entry per object is enough.
         self._stash: dict[int, dict[int, tuple[np.ndarray, float]]] = {}
+        results = self.tracker.results
+        # The timeline's spans, told of every frame whose masks change here (this class and
+        # propagate are the only writers of results in the widget).
+        self._spans = TrackedSpans(results.areas, lambda: results.frames)
 
     # -- reading ---------------------------------------------------------------
 
@@ -142,20 +146,11 @@ class VideoSession:
         return {o: stored[o] for o in ids if o in stored}
 
     def tracked_spans(self) -> list[dict]:
-        """``[{"obj_id", "ranges": [[a, b], ...]}]``: inclusive runs of frames where an object's mask is non-empty."""
-        results = self.tracker.results
+        """``[{"obj_id", "ranges": [[a, b], ...]}]``: inclusive runs of frames where an object's mask is
+        non-empty. Reads only the frames changed since the last call (see tracked_spans.py)."""
         with self.lock:
             ids = list(self._objects.ids)
-        frames: dict[int, list[int]] = {o: [] for o in ids}
-        for frame in results.frames:
-            try:
-                areas = results.areas(frame)
-            except KeyError:  # cleared meanwhile
-                continue
-            for o, area in areas.items():
-                if area and o in frames:
-                    frames[o].append(frame)
-        return [{"obj_id": o, "ranges": to_ranges(frames[o])} for o in ids]
+        return self._spans.ranges(ids)
 
     @property
     def can_undo(self) -> bool:
@@ -308,6 +303,16 @@ class VideoSession:
 
     # -- prompts -> tracker (worker thread) ------------------------------------------
 
+    def propagate(self, direction: str, start: int) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        """Worker thread: the tracker's ``propagate``, each frame noted for the spans as it is stored."""
+        frames = self.tracker.propagate(direction, start=start)
+        try:
+            for frame, masks in frames:
+                self._spans.mark([frame])
+                yield frame, masks
+        finally:
+            frames.close()
+
     def apply(self, frame: int, obj_id: int) -> bool:
         """Give the tracker the current prompts of ``obj_id`` on ``frame``; returns whether it had any work."""
         t = self.tracker
@@ -328,6 +333,7 @@ class VideoSession:
             t.clear_prompts(frame, obj_id)
         else:
             return False
+        self._spans.mark([frame])  # the tracker answers a prompt on its frame only
         return True
 
     def remove_from_tracker(self, obj_id: int) -> None:
@@ -348,6 +354,7 @@ class VideoSession:
         for frame, (runs, score) in masks.items():
             if frame not in dropped:
                 self.tracker.results.set_runs(frame, obj_id, runs, score)
+        self._spans.mark(masks)
         for frame in frames:
             self.apply(frame, obj_id)
         return True
@@ -364,6 +371,7 @@ class VideoSession:
             t.remove_object(obj_id)
         elif obj_id in results.object_ids:  # rebuilt without prompts: masks but no tracker state
             results.remove_object(obj_id)
+        self._spans.mark(masks)
         return masks
 
     # -- checks -------------------------------------------------------------------
@@ -472,6 +480,7 @@ class VideoSession:
         for e in meta["tracked"]:
             mask = decode_mask(runs[e["offset"] : e["offset"] + e["length"]], *hw)
             results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]))
+        self._spans.mark(None)
 
     def close(self) -> None:
         self.tracker.close()

@@ -172,7 +172,7 @@ class Tracking:
                 return 0
             self._set_status("tracking", f"tracking {direction}")
             self._set_progress(run.started())
-            frames = self._session.tracker.propagate(direction, start=start)
+            frames = self._session.propagate(direction, start=start)
             try:
                 for frame, masks in frames:
                     self._track_frame_done(run, frame, masks)
