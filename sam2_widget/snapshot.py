@@ -29,7 +29,7 @@ POINT_RADIUS = 7
 BACKGROUND = (17, 17, 17)  # the stage's background (js/widget.css .sam2w-stage), where the image does not reach
 # The picture a notebook keeps beside the live widget: about the canvas' size in a notebook.
 NOTEBOOK_MAX_SIDE = 800
-_SUPERSAMPLE = 4  # coverage of the markers' edges, as the canvas anti-aliases them
+_SUPERSAMPLE = 4  # samples a side per pixel: the markers' edges anti-aliased as on the canvas
 
 
 @dataclass(frozen=True)
@@ -206,39 +206,57 @@ def _draw_prompts(rgb: np.ndarray, state: ViewState, at: Placement) -> None:
             _draw_point(rgb, at, p, "#ffffff" if selected else colour, alpha)
 
 
-def _paint(rgb: np.ndarray, shapes: Sequence[Sequence[tuple[float, float]]], colour: str, alpha: float) -> None:
-    """Blend ``colour`` at ``alpha`` over the polygons ``shapes`` (canvas pixels), anti-aliased by
-    their coverage of each pixel (drawn at 4x, averaged)."""
-    pts = [pt for shape in shapes for pt in shape]
-    if not pts:
+@dataclass(frozen=True)
+class _Shape:
+    """A disk or annulus (``r_in`` 0: a disk) or an axis-aligned rectangle, in canvas pixels."""
+
+    kind: str  # "ring" or "rect"
+    a: tuple[float, ...]
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        if self.kind == "ring":
+            cx, cy, _, r = self.a
+            return cx - r, cy - r, cx + r, cy + r
+        return self.a
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if self.kind == "ring":
+            cx, cy, r_in, r_out = self.a
+            d2 = (x - cx) ** 2 + (y - cy) ** 2
+            return (d2 >= r_in**2) & (d2 < r_out**2)
+        x0, y0, x1, y1 = self.a
+        return (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+
+
+def _disk(cx: float, cy: float, r: float, r_in: float = 0.0) -> _Shape:
+    return _Shape("ring", (cx, cy, r_in, r))
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float) -> _Shape:
+    return _Shape("rect", (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+
+
+def _paint(rgb: np.ndarray, shapes: Sequence[_Shape], colour: str, alpha: float) -> None:
+    """Blend ``colour`` at ``alpha`` over the union of ``shapes``, anti-aliased by the share of
+    each pixel they cover (4x4 samples at subpixel centres)."""
+    if not shapes:
         return
     h, w = rgb.shape[:2]
-    x0, y0 = max(0, math.floor(min(p[0] for p in pts)) - 1), max(0, math.floor(min(p[1] for p in pts)) - 1)
-    x1, y1 = min(w, math.ceil(max(p[0] for p in pts)) + 1), min(h, math.ceil(max(p[1] for p in pts)) + 1)
+    edges = np.array([s.bounds() for s in shapes])
+    x0, y0 = max(0, math.floor(edges[:, 0].min())), max(0, math.floor(edges[:, 1].min()))
+    x1, y1 = min(w, math.ceil(edges[:, 2].max())), min(h, math.ceil(edges[:, 3].max()))
     if x1 <= x0 or y1 <= y0:
         return
     k = _SUPERSAMPLE
-    mask = Image.new("L", ((x1 - x0) * k, (y1 - y0) * k))
-    draw = ImageDraw.Draw(mask)
+    offsets = (np.arange(k) + 0.5) / k
+    xs = (np.arange(x0, x1)[:, None] + offsets[None, :]).reshape(1, -1)
+    ys = (np.arange(y0, y1)[:, None] + offsets[None, :]).reshape(-1, 1)
+    hit = np.zeros((ys.size, xs.size), dtype=bool)
     for shape in shapes:
-        draw.polygon([((x - x0) * k, (y - y0) * k) for x, y in shape], fill=255)
-    coverage = np.asarray(mask.reduce(k), dtype=np.float32)[..., None] / 255 * alpha
+        hit |= shape.contains(xs, ys)
+    coverage = hit.reshape(y1 - y0, k, x1 - x0, k).mean(axis=(1, 3), dtype=np.float32)[..., None] * alpha
     region = rgb[y0:y1, x0:x1]
     rgb[y0:y1, x0:x1] = region * (1 - coverage) + np.array(hex_to_rgb(colour), dtype=np.float32) * 255 * coverage
-
-
-def _circle(cx: float, cy: float, r: float, n: int = 96) -> list[tuple[float, float]]:
-    return [(cx + r * math.cos(2 * math.pi * i / n), cy + r * math.sin(2 * math.pi * i / n)) for i in range(n)]
-
-
-def _ring(cx: float, cy: float, r_in: float, r_out: float, n: int = 96) -> list[list[tuple[float, float]]]:
-    """An annulus as quadrilaterals (a polygon cannot have a hole)."""
-    inner, outer = _circle(cx, cy, r_in, n), _circle(cx, cy, r_out, n)
-    return [[outer[i], outer[(i + 1) % n], inner[(i + 1) % n], inner[i]] for i in range(n)]
-
-
-def _rect(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
-    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
 def _draw_point(rgb: np.ndarray, at: Placement, p: dict, ring: str, alpha: float) -> None:
@@ -246,8 +264,8 @@ def _draw_point(rgb: np.ndarray, at: Placement, p: dict, ring: str, alpha: float
     x, y = p["x"] * at.scale + at.tx, p["y"] * at.scale + at.ty
     r = POINT_RADIUS
     positive = p.get("label", 1) == 1
-    _paint(rgb, [_circle(x, y, r)], POSITIVE if positive else NEGATIVE, alpha)
-    _paint(rgb, _ring(x, y, r - 1, r + 1), ring, alpha)
+    _paint(rgb, [_disk(x, y, r)], POSITIVE if positive else NEGATIVE, alpha)
+    _paint(rgb, [_disk(x, y, r + 1, r - 1)], ring, alpha)
     g = r * 0.55
     glyph = [_rect(x - g, y - 1, x + g, y + 1)]
     if positive:
@@ -263,25 +281,28 @@ def _draw_box(rgb: np.ndarray, at: Placement, p: dict, colour: str, selected: bo
     width = 2.5 if selected else 1.5
     corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
     sides = list(zip(corners, corners[1:] + corners[:1]))
-    _paint(rgb, [_stroke(a, b, width + 2) for a, b in sides], "#000000", 0.5 * alpha)
-    _paint(rgb, [_stroke(a, b, width) for a, b in _dashes(sides, 6, 4)], colour, alpha)
+    _paint(rgb, [_stroke(a, b, width + 2, corners) for a, b in sides], "#000000", 0.5 * alpha)
+    _paint(rgb, [_stroke(a, b, width, corners) for a, b in _dashes(sides, 6, 4)], colour, alpha)
 
 
-def _stroke(a: tuple[float, float], b: tuple[float, float], width: float) -> list[tuple[float, float]]:
-    """A straight line of ``width`` as a polygon, extended by half its width at each end (square
-    ends: the corners of a rectangle's outline meet as the canvas' mitred joins do)."""
+def _stroke(a: tuple[float, float], b: tuple[float, float], width: float, corners) -> _Shape:
+    """A horizontal or vertical line of ``width``, butt-ended, but reaching half its width past an
+    end that is one of ``corners``, so that lines meeting there fill the corner as a mitred join does."""
     (ax, ay), (bx, by) = a, b
-    length = math.hypot(bx - ax, by - ay) or 1.0
-    ux, uy = (bx - ax) / length * width / 2, (by - ay) / length * width / 2
-    return [
-        (ax - ux - uy, ay - uy + ux),
-        (bx + ux - uy, by + uy + ux),
-        (bx + ux + uy, by + uy - ux),
-        (ax - ux + uy, ay - uy - ux),
-    ]
+    half = width / 2
+    sx, sy = np.sign(bx - ax) * half, np.sign(by - ay) * half  # along the line, half the width
+    if a in corners:
+        ax, ay = ax - sx, ay - sy
+    if b in corners:
+        bx, by = bx + sx, by + sy
+    if ay == by:
+        return _rect(ax, ay - half, bx, by + half)
+    return _rect(ax - half, ay, bx + half, by)
 
 
 def _along(a: tuple[float, float], b: tuple[float, float], f: float) -> tuple[float, float]:
+    if f >= 1:
+        return b  # exactly: a corner is recognised by equality (_stroke)
     return a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
 
 
