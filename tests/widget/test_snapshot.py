@@ -212,3 +212,29 @@ def test_save_html_of_a_clip_subsamples_frames(tmp_path, clip, video_model):
         )
     finally:
         w.close()
+
+
+def test_a_large_image_is_shrunk_smoothly_and_the_notebook_keeps_at_most_800_pixels(model):
+    big = np.zeros((600, 1000, 3), np.uint8)
+    big[:, :500] = 200
+    w = Sam2Widget(big, model=model)
+    try:
+        left = np.zeros((600, 1000), bool)
+        left[:, :500] = True
+        w.add_mask(left)
+        data, _ = w._repr_mimebundle_()
+        png = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+        assert png.height == 480 and png.width > 800  # the picture at 800 x 480, the legend beside it
+        small = np.asarray(w.snapshot(size=400, legend=False), dtype=np.float64)
+        assert small.shape == (240, 400, 3)
+        colour = rgb(w.objects[0]["color"])
+        np.testing.assert_allclose(small[120, 100], 200 * (1 - 0.5) + colour * 0.5, atol=3)  # 128/255 opacity
+        np.testing.assert_allclose(small[120, 300], 0, atol=3)
+        # Canvas column 199 shows image column 498 (the pixel under its centre, as the canvas samples
+        # the masks): inside, so filled; the one-pixel outline at column 499 falls between samples.
+        w.opacity = 0.0
+        plain = np.asarray(w.snapshot(size=400, legend=False), dtype=np.float64)
+        np.testing.assert_allclose(small[120, 199], plain[120, 199] * (1 - 128 / 255) + colour * 128 / 255, atol=1)
+        np.testing.assert_allclose(small[120, 200], plain[120, 200], atol=0)  # column 500: outside
+    finally:
+        w.close()
