@@ -13,11 +13,17 @@ from .results import ImageSetResults
 from .session import Session
 
 if TYPE_CHECKING:
+    from .clip_results import ClipResults
     from .widget import Sam2ImageWidget, Sam2VideoWidget, Sam2Widget
 
-# The widget classes pull in anywidget and ipywidgets (~0.1 s), which a script that only
-# predicts never needs: they are imported on first access (PEP 562).
-_LAZY = {"Sam2ImageWidget": ".widget", "Sam2VideoWidget": ".widget", "Sam2Widget": ".widget"}
+# The widget classes pull in anywidget and ipywidgets (~0.1 s), and a clip's results the video
+# tracker, which a script that only predicts never needs: imported on first access (PEP 562).
+_LAZY = {
+    "ClipResults": ".clip_results",
+    "Sam2ImageWidget": ".widget",
+    "Sam2VideoWidget": ".widget",
+    "Sam2Widget": ".widget",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -34,6 +40,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "PALETTE",
+    "ClipResults",
     "Box",
     "ImageReadError",
     "ImageSet",
