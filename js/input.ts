@@ -48,7 +48,6 @@ export class CanvasInput {
   private spaceHeld = false;
   private readonly keyCursor = new KeyboardCursor();
   private cursorShown = false; // while the canvas has the keyboard
-  private pressing = false; // between pointerdown and pointerup
 
   constructor(
     private readonly ui: Pick<Layout, "root" | "canvas" | "cursor">,
@@ -195,7 +194,6 @@ export class CanvasInput {
       "pointerdown",
       (e) => {
         e.preventDefault(); // no text selection, no middle-button autoscroll
-        this.pressing = true;
         root.focus({ preventScroll: true });
         canvas.setPointerCapture(e.pointerId);
         const at = this.screenPoint(e);
@@ -232,7 +230,6 @@ export class CanvasInput {
     canvas.addEventListener(
       "pointerup",
       (e) => {
-        this.pressing = false;
         const gesture = this.tracker.up(this.screenPoint(e));
         this.box = null;
         this.finish(gesture);
@@ -241,14 +238,7 @@ export class CanvasInput {
       },
       listen,
     );
-    canvas.addEventListener(
-      "pointercancel",
-      () => {
-        this.pressing = false;
-        this.cancelGesture();
-      },
-      listen,
-    );
+    canvas.addEventListener("pointercancel", () => this.cancelGesture(), listen);
     canvas.addEventListener(
       "pointerleave",
       () => {
@@ -277,14 +267,11 @@ export class CanvasInput {
     const { root, canvas } = this.ui;
     const listen = { signal };
     // The cursor shows while the canvas has the keyboard, which only Tab (or a script) gives
-    // it: a click gives the keyboard to the widget's root, where the arrows step through images.
+    // it: a click gives the keyboard to the widget's root (pointerdown), where the arrows step
+    // through images, and the browser does not focus the canvas (pointerdown is cancelled).
     canvas.addEventListener(
       "focus",
       () => {
-        if (this.pressing) {
-          root.focus({ preventScroll: true });
-          return;
-        }
         this.cursorShown = true;
         this.keyCursor.show(this.canvasArea(), this.cursorHome());
         this.cursorChanged();
@@ -297,6 +284,7 @@ export class CanvasInput {
         this.cursorShown = false;
         this.keyCursor.cancelBox();
         this.box = null;
+        this.hover = -1;
         this.showPosition(null);
         this.host.redraw();
       },

@@ -215,8 +215,8 @@ export function renderObjects(
       {
         type: "button",
         "data-action": "toggle_visible",
-        "aria-pressed": String(o.visible),
-        "aria-label": o.visible ? `Hide ${o.name}` : `Show ${o.name}`,
+        "aria-pressed": String(o.visible), // a toggle: its name stays, pressed says shown
+        "aria-label": `Show ${o.name}`,
         title: o.visible ? "Hide" : "Show",
       },
       o.visible ? "◉" : "○",
@@ -314,8 +314,9 @@ export function editName(name: HTMLElement, signal: AbortSignal, done: (value: s
   input.addEventListener(
     "keydown",
     (e) => {
-      if (e.key === "Enter") finish(input.value.trim());
-      else if (e.key === "Escape") finish(null);
+      if (e.key !== "Enter" && e.key !== "Escape") return;
+      e.preventDefault(); // the name's button takes the focus back: the key must not press it
+      finish(e.key === "Enter" ? input.value.trim() : null);
     },
     { signal },
   );
