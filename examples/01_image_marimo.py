@@ -105,7 +105,8 @@ def _(mo):
 
     `view.masks` holds the masks of the picture shown: `{object id: (H, W) bool array}`;
     `view.value` is marimo's value of the element, the widget's synced state (objects, prompts,
-    status, ...). This cell names `view`, so it follows your clicks: click the can, then look here.
+    status, ...). This cell names `view`, so it follows your clicks: press **N** in the picture
+    for a new object, click the can, then look here.
     """)
     return
 
