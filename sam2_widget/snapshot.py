@@ -109,7 +109,7 @@ def render(state: ViewState, size: int | tuple[int, int] | None = None, legend: 
 
 def png_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    image.save(out, format="PNG", compress_level=3)  # ~2x faster than the default 6, ~10 % bigger on a photo
     return out.getvalue()
 
 
