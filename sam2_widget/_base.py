@@ -433,8 +433,10 @@ class Sam2Widget(MessageDispatch, SyncedState):
         if bundle is None:
             return None
         data, metadata = bundle
+        side = min(NOTEBOOK_MAX_SIDE, max(self.image_width, self.image_height))
+        if side <= 0:  # an image that could not be read: the widget says why, there is no picture
+            return bundle
         try:
-            side = min(NOTEBOOK_MAX_SIDE, max(self.image_width, self.image_height))
             png = png_bytes(self.snapshot(size=side))
         except Exception:  # broad on purpose: a picture that cannot be drawn must not hide the widget
             log.exception("sam2_widget: no static picture for the notebook")
