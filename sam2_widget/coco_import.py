@@ -62,11 +62,14 @@ class CocoAnnotations(Annotations):
         self.category_of = {c["id"]: str(c.get("name", c["id"])) for c in cats}
         known_ids = {e.get("id") for e in images}
         self._entries: dict[int, list[_Entry]] = {}
+        self.image_of_object: dict[int, int] = {}  # obj_id -> set index, of the annotations that loaded
         self._max_obj_id = 0
         for k, ann in enumerate(self.document.get("annotations") or []):
             entry = self._accept(k + 1, ann, known_ids)
             if entry is not None:
-                self._entries.setdefault(self.index_of[ann["image_id"]], []).append(entry)
+                index = self.index_of[ann["image_id"]]
+                self._entries.setdefault(index, []).append(entry)
+                self.image_of_object[entry.obj_id] = index
                 report.count_loaded(1)
             self._max_obj_id = k + 1
         unmatched = len(images) - len(self.index_of)
