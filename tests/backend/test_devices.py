@@ -24,7 +24,7 @@ def test_cpu_model_never_touches_cuda():
         import torch, numpy as np
         import sam2_backend as sb
         from tests.models import tiny_model
-        model = tiny_model(128)
+        model = tiny_model(128, device="cpu")
         pred = sb.ImagePredictor(model)
         pred.set_image(np.zeros((40, 50, 3), np.uint8))
         pred.predict(points=[[10, 10]], labels=[1])
@@ -53,6 +53,7 @@ def test_importing_the_backend_leaves_torchvision_out():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.cpu_only("bf16 autocast on the CPU against the test model")
 def test_plain_bf16_autocast_on_cpu_is_close():
     """A bf16 model without the fast CPU path (as on CUDA): fp32 weights under bf16 autocast."""
     model = tiny_model(256)

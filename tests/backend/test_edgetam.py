@@ -255,6 +255,7 @@ def test_image_predictor_and_automask(model):
     assert masks and all(m["segmentation"].shape == image.shape[:2] for m in masks)
 
 
+@pytest.mark.cpu_only("EdgeTAM's bf16 fast CPU path")
 def test_bf16_on_cpu_is_close_to_fp32(model):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

@@ -23,7 +23,10 @@ from tests.backend.reference import randomize_
 
 BF16 = torch.bfloat16
 IMAGE_SIZE = 256
-pytestmark = pytest.mark.skipif(not cpu_kernels.onednn_bf16(), reason="this CPU has no oneDNN bf16 kernels")
+pytestmark = [
+    pytest.mark.skipif(not cpu_kernels.onednn_bf16(), reason="this CPU has no oneDNN bf16 kernels"),
+    pytest.mark.cpu_only("EdgeTAM's bf16 fast CPU path"),
+]
 
 
 def _edgetam(precision: str):

@@ -10,6 +10,8 @@ from torch import nn
 from sam2_backend.modeling import cpu_kernels
 from sam2_backend.modeling.cpu_kernels import attention, linear_act
 
+pytestmark = pytest.mark.cpu_only("the CPU attention and linear kernels (oneDNN / AMX)")
+
 BF16 = torch.bfloat16
 _SDPA = F.scaled_dot_product_attention  # before any test replaces it
 

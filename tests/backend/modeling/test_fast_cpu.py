@@ -20,6 +20,8 @@ from sam2_backend.modeling.hiera import FusedMLP, MultiScaleAttention, MultiScal
 from tests.images import synthetic_image
 from tests.models import tiny_model
 
+pytestmark = pytest.mark.cpu_only("the bf16 fast CPU path: installed on CPU models only")
+
 BF16 = torch.bfloat16
 PLAIN_ATTENTION = (Attention, RoPEAttention, MultiScaleAttention)
 

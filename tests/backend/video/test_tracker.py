@@ -423,7 +423,9 @@ def test_binarize_flag_decides_what_a_prompted_frame_remembers(model):
     # binarize_mask_from_pts_for_mem_enc (on in every official build): a prompted frame's
     # memory is encoded from its binary mask; off, from the sigmoid of its logits, as
     # tracked frames always are. Parity with the reference either way: test_tracker_parity.
-    soft_model = build_model(model.config.replace(binarize_mask_from_pts_for_mem_enc=False), device="cpu")
+    soft_model = build_model(
+        model.config.replace(binarize_mask_from_pts_for_mem_enc=False), device=model.device, precision=model.precision
+    )
     soft_model.load_state_dict(model.state_dict())
     memory, tracked = {}, {}
     for m in (model, soft_model):
@@ -731,6 +733,7 @@ def test_results_masks_and_coco_match_what_was_yielded(model):
     trk.close()
 
 
+@pytest.mark.cpu_only("the bf16 fast CPU path against the test model")
 def test_bf16_model_on_cpu_tracks_close_to_fp32(model, forward_reference):
     """``load_model(precision="bf16")`` on a CPU stores the image encoder in bf16 and runs
     the rest under bf16 autocast: tracking must work end to end and stay close."""
