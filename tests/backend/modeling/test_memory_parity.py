@@ -2,7 +2,7 @@
 
 The reference (``sam2==1.1.0``) is built with random weights; its ``memory_attention.*``
 and ``memory_encoder.*`` entries are loaded strictly into ours and both run on the
-same random inputs in fp32 on CPU.
+same random inputs (drawn on the CPU) in exact fp32 on the test device.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import torch
 
 from sam2_backend.modeling.memory_attention import MemoryAttention
 from sam2_backend.modeling.memory_encoder import MemoryEncoder
-from tests.backend.reference import build_reference
+from tests.backend.reference import PARITY_TOL, build_reference
+from tests.models import TEST_DEVICE, on_test_device
 
 NAME = "sam2.1-hiera-tiny"
-TOL = 1e-4
+TOL = PARITY_TOL
 
 
 def _sub_state_dict(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
@@ -28,9 +29,9 @@ def _sub_state_dict(model: torch.nn.Module, prefix: str) -> dict[str, torch.Tens
 def _models(image_size: int):
     """Reference model and our memory attention / encoder holding its weights."""
     ref = build_reference(NAME, image_size=image_size)
-    attn = MemoryAttention().eval()
+    attn = MemoryAttention().to(TEST_DEVICE).eval()
     attn.load_state_dict(_sub_state_dict(ref, "memory_attention."), strict=True)
-    enc = MemoryEncoder().eval()
+    enc = MemoryEncoder().to(TEST_DEVICE).eval()
     enc.load_state_dict(_sub_state_dict(ref, "memory_encoder."), strict=True)
     return ref, attn, enc
 
@@ -63,6 +64,7 @@ def test_memory_attention(image_size, batch, frames, num_ptr):
     curr_pos = torch.randn(hw, batch, 256, generator=gen)
     memory = torch.randn(mem, batch, 64, generator=gen)
     memory_pos = torch.randn(mem, batch, 64, generator=gen)
+    curr, curr_pos, memory, memory_pos = map(on_test_device, (curr, curr_pos, memory, memory_pos))
     with torch.no_grad():
         expected = ref.memory_attention(
             curr=curr,
@@ -90,6 +92,7 @@ def test_memory_encoder(image_size, skip_mask_sigmoid):
     if skip_mask_sigmoid:
         # What the tracker feeds: scaled and shifted probabilities.
         masks = torch.sigmoid(masks) * 20.0 - 10.0
+    pix_feat, masks = on_test_device(pix_feat), on_test_device(masks)
     with torch.no_grad():
         expected = ref.memory_encoder(pix_feat, masks, skip_mask_sigmoid=skip_mask_sigmoid)
         got = enc(pix_feat, masks, skip_mask_sigmoid=skip_mask_sigmoid)

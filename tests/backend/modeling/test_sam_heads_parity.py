@@ -3,7 +3,8 @@ with the official ones.
 
 The reference (``sam2==1.1.0``) is built with random weights; its
 ``sam_prompt_encoder.*`` and ``sam_mask_decoder.*`` entries are loaded strictly
-into ours and both run on the same random image features and prompts, fp32 CPU.
+into ours and both run on the same random image features and prompts (drawn on the CPU),
+in exact fp32 on the test device.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from sam2_backend.modeling.mask_decoder import DecoderOutput, MaskDecoder
 from sam2_backend.modeling.prompt_encoder import PromptEncoder
 from sam2_backend.modeling.sam2 import build_sam_heads
 from sam2_backend.modeling.two_way_transformer import TwoWayTransformer
-from tests.backend.reference import build_reference, randomize_
+from tests.backend.reference import PARITY_TOL, build_reference, randomize_
+from tests.models import TEST_DEVICE, on_test_device
 
-TOL = 1e-4
+TOL = PARITY_TOL
 NAMES = ["sam2.1-hiera-tiny", "sam2-hiera-tiny"]
 
 
@@ -31,7 +33,7 @@ def _ours_like(ref, name: str) -> tuple[PromptEncoder, MaskDecoder]:
     prompt_encoder, decoder = build_sam_heads(get_config(name).replace(image_size=ref.image_size))
     prompt_encoder.load_state_dict(_sub_state_dict(ref, "sam_prompt_encoder."), strict=True)
     decoder.load_state_dict(_sub_state_dict(ref, "sam_mask_decoder."), strict=True)
-    return prompt_encoder.eval(), decoder.eval()
+    return prompt_encoder.to(TEST_DEVICE).eval(), decoder.to(TEST_DEVICE).eval()
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -100,12 +102,23 @@ CASES = [
 ]
 
 
+def _on_device(*inputs):
+    """Inputs drawn on the CPU (the same values everywhere) -> the test device; None and nesting kept."""
+    if len(inputs) != 1:
+        return tuple(_on_device(x) for x in inputs)
+    x = inputs[0]
+    if isinstance(x, (tuple, list)):
+        return type(x)(_on_device(v) for v in x)
+    return None if x is None else on_test_device(x)
+
+
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     assert a.shape == b.shape, (a.shape, b.shape)
     return (a - b).abs().max().item() if a.numel() else 0.0
 
 
 def _run_both(ref_pe, ref_dec, pe, dec, points, boxes, masks, *, image, high_res, multimask: bool, repeat_image: bool):
+    points, boxes, masks, image, high_res = _on_device(points, boxes, masks, image, high_res)
     with torch.no_grad():
         ref_sparse, ref_dense = ref_pe(points=points, boxes=boxes, masks=masks)
         sparse, dense = pe(points, boxes, masks)
@@ -169,6 +182,7 @@ def test_several_prompts_one_image(heads, multimask):
 
 def _single_mask_stability(dec: MaskDecoder, pe: PromptEncoder, points, image, high_res):
     """Stability score of the single-mask output and all 1 + K raw outputs."""
+    points, image, high_res = _on_device(points, image, high_res)
     with torch.no_grad():
         sparse, dense = pe(points, None, None)
         masks, iou, _, _ = dec._predict(image, pe.get_dense_pe(), sparse, dense, True, high_res)
@@ -179,7 +193,7 @@ def _expected_single_masks(stable, all_masks, all_iou):
     """Per item: the single mask if stable, else the multimask output with the best IoU."""
     best = all_iou[:, 1:].argmax(-1) + 1
     pick = torch.where(stable, 0, best)
-    return all_masks[torch.arange(len(pick)), pick][:, None]
+    return all_masks[torch.arange(len(pick), device=pick.device), pick][:, None]
 
 
 def test_dynamic_multimask_both_branches(heads):
@@ -269,7 +283,7 @@ def test_decoder_flag_variants(flags, multimask):
         **flags,
         **extra,
     )
-    randomize_(ref, seed=7).eval()
+    randomize_(ref, seed=7).to(TEST_DEVICE).eval()
     ours = MaskDecoder(
         transformer_dim=256,
         transformer=TwoWayTransformer(depth=2, embedding_dim=256, num_heads=8, mlp_dim=2048),
@@ -277,14 +291,14 @@ def test_decoder_flag_variants(flags, multimask):
         **extra,
     )
     ours.load_state_dict(ref.state_dict(), strict=True)
-    ours.eval()
+    ours.to(TEST_DEVICE).eval()
 
     gen = torch.Generator().manual_seed(11)
     args = dict(
-        image_embeddings=torch.randn(3, 256, 16, 16, generator=gen),
-        image_pe=torch.randn(1, 256, 16, 16, generator=gen),
-        sparse_prompt_embeddings=torch.randn(3, 4, 256, generator=gen),
-        dense_prompt_embeddings=torch.randn(3, 256, 16, 16, generator=gen),
+        image_embeddings=on_test_device(torch.randn(3, 256, 16, 16, generator=gen)),
+        image_pe=on_test_device(torch.randn(1, 256, 16, 16, generator=gen)),
+        sparse_prompt_embeddings=on_test_device(torch.randn(3, 4, 256, generator=gen)),
+        dense_prompt_embeddings=on_test_device(torch.randn(3, 256, 16, 16, generator=gen)),
         multimask_output=multimask,
         repeat_image=False,
         high_res_features=None,
