@@ -28,7 +28,18 @@ TICK_PX = 12
 EXACT = 0.05  # image pixels: the cursor maps through the same view as the test's arithmetic
 
 # Roles of controls that must carry a name in the ARIA snapshot.
-NAMED_ROLES = ("button", "slider", "checkbox", "spinbutton", "textbox", "application", "list", "dialog")
+NAMED_ROLES = (
+    "button",
+    "slider",
+    "checkbox",
+    "spinbutton",
+    "textbox",
+    "application",
+    "list",
+    "dialog",
+    "progressbar",
+    "group",
+)
 
 # The focused element of the page, seen from the widget's root, and how its focus shows.
 FOCUS_JS = """(root) => {
@@ -51,24 +62,29 @@ def unnamed_controls(snapshot: str) -> list[str]:
     return [line for line in snapshot.splitlines() if pattern.match(line)]
 
 
-def tab_to_canvas(page, root) -> list[str]:
-    """Focus the widget as a person would (a click on its status line) and press Tab until the
-    canvas has the keyboard, checking each stop: inside the widget, :focus-visible, and a
-    solid outline of at least 2 px. Returns the names of the stops."""
+def tab_to(page, root, stop: str = "canvas") -> list[str]:
+    """Focus the widget as a person would (a click on its status line) and press Tab until
+    ``stop`` has the keyboard (the canvas, or the control of that name), checking each stop:
+    inside the widget, :focus-visible, and a solid outline of at least 2 px. Returns the names
+    of the stops."""
     focus_widget(page, root)
     assert root.evaluate("r => getComputedStyle(r).boxShadow") != "none", "the focused root shows no ring"
     stops = []
-    for _ in range(20):
+    for _ in range(40):
         page.keyboard.press("Tab")
         f = root.evaluate(FOCUS_JS)
-        assert f["inside"], f"Tab left the widget before the canvas, after {stops}"
+        assert f["inside"], f"Tab left the widget before {stop}, after {stops}"
         assert f["focusVisible"] and f["outline"] != "none" and f["outlineWidth"] >= 2, (
             f"{f['name']!r} has the keyboard without a visible focus ring: {f}"
         )
         stops.append(f["name"])
-        if f["canvas"]:
+        if f["canvas"] if stop == "canvas" else f["name"] == stop:
             return stops
-    raise AssertionError(f"20 Tabs never reached the canvas: {stops}")
+    raise AssertionError(f"40 Tabs never reached {stop}: {stops}")
+
+
+def tab_to_canvas(page, root) -> list[str]:
+    return tab_to(page, root, "canvas")
 
 
 def device_rgb(canvas_read, at: tuple[float, float]) -> np.ndarray:
@@ -222,3 +238,49 @@ def test_names_focus_rings_and_the_keyboard_prompt_flow(page, jupyter):
     help_box.wait_for(state="hidden")
     assert root.evaluate(FOCUS_JS)["canvas"], "closing the help did not give the keyboard back to the canvas"
     notebook_untouched(page, n_cells)
+
+
+def test_the_video_timeline_is_named_and_works_from_the_keyboard(page, jupyter):
+    """The timeline: named controls, the scrubber a slider with its value, min, max and a
+    spoken frame number, Play a toggle; Tab reaches its controls with focus rings and the
+    scrubber's arrow keys move the kernel's frame."""
+    pytest.importorskip("av", reason="video e2e tests need PyAV")
+    from tests.e2e.test_e2e_video_widget import open_widget as open_clip_widget
+    from tests.e2e.test_e2e_video_widget import write_video_notebook
+
+    frames = 6
+    notebook = write_video_notebook(jupyter.folder, "a11y_clip", frames)
+    root, _, _ = open_clip_widget(page, jupyter, notebook)
+    timeline = root.locator(".sam2w-timeline")
+    snapshot = timeline.aria_snapshot()
+    assert unnamed_controls(snapshot) == [], f"controls without a name:\n{snapshot}"
+    for line in (
+        '- group "Video timeline"',
+        '- slider "Frame"',
+        '- button "Previous frame"',
+        '- button "Play"',
+        '- button "Next frame"',
+        '- spinbutton "Go to frame"',
+        '- button "Track forward from this frame"',
+        '- progressbar "Tracking progress"',
+    ):
+        assert line in snapshot, f"{line!r} is not in the timeline's ARIA snapshot:\n{snapshot}"
+    slider = root.locator("input.sam2w-scrubber")
+    attrs = slider.evaluate(
+        "s => [s.type, s.min, s.max, s.value, s.getAttribute('aria-valuetext'), s.getAttribute('aria-label')]"
+    )
+    assert attrs == ["range", "0", str(frames - 1), "0", f"frame 1 of {frames}", "Frame"], attrs
+    assert root.locator('button[data-action="play"]').get_attribute("aria-pressed") == "false"
+
+    # Tab to the scrubber (focus rings all the way), two frames on with its arrow keys.
+    tab_to(page, root, "Frame")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_for(
+        lambda: slider.get_attribute("aria-valuetext") == f"frame 3 of {frames}",
+        10,
+        f"the scrubber to read frame 3 (it reads {slider.get_attribute('aria-valuetext')!r})",
+    )
+    state, _ = read_state(page, jupyter, 1, "a11y_clip")
+    assert state["image_index"] == 2 and state["error"] == "", state
+    tab_to(page, root, "Track forward from this frame")
