@@ -58,6 +58,7 @@ class CocoAnnotations(Annotations):
         images = [e for e in self.document.get("images") or [] if isinstance(e, dict)]
         self.index_of = _match_images(images, image_names, match)  # COCO image id -> set index
         self.coco_image = {self.index_of[e["id"]]: e for e in images if e.get("id") in self.index_of}
+        self._sizes = {i: _size_of_entry(e) for i, e in self.coco_image.items()}
         cats = [c for c in self.document.get("categories") or [] if isinstance(c, dict) and "id" in c]
         self.category_of = {c["id"]: str(c.get("name", c["id"])) for c in cats}
         known_ids = {e.get("id") for e in images}
@@ -106,9 +107,7 @@ class CocoAnnotations(Annotations):
         return _Entry(obj_id, category, ann)
 
     def _coco_size(self, index: int) -> tuple[int, int] | None:
-        e = self.coco_image[index]
-        h, w = e.get("height"), e.get("width")
-        return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
+        return self._sizes[index]
 
     def size(self, index: int) -> tuple[int, int]:
         """``(H, W)`` of image ``index``: the file's ``height`` and ``width``, else the image's."""
@@ -149,6 +148,11 @@ class CocoAnnotations(Annotations):
     def records(self, index: int) -> list[tuple[int, Mapping[str, Any]]]:
         """``(obj_id, annotation)`` of image ``index``'s loaded annotations, not decoded."""
         return [(e.obj_id, e.record) for e in self._entries.get(index, [])]
+
+
+def _size_of_entry(e: Mapping[str, Any]) -> tuple[int, int] | None:
+    h, w = e.get("height"), e.get("width")
+    return (h, w) if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 else None
 
 
 def _match_images(images: list[dict], names: Sequence[str], match: str) -> dict[Any, int]:
