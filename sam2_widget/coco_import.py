@@ -10,7 +10,7 @@ The document is kept as read: the export (``coco_export``) writes it back with i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ class CocoAnnotations(Annotations):
         match: how COCO images find theirs: ``"order"`` (the set *is* the file's images, in
             order: ``DatasetSource.from_coco``, or a lazy sequence of as many items) or
             ``"name"`` (by ``file_name``: the same relative path, else the same base name).
+        title: what the report calls the labels (default: the path, or "COCO dict").
     """
 
     kind = "coco"
@@ -50,9 +51,10 @@ class CocoAnnotations(Annotations):
         image_names: Sequence[str],
         size_of: Callable[[int], tuple[int, int]],
         match: str = "name",
+        title: str | None = None,
     ) -> None:
         self.document = load_coco(coco)
-        report = LoadReport(f"COCO {coco}" if not isinstance(coco, dict) else "COCO dict")
+        report = LoadReport(title or (f"COCO {coco}" if not isinstance(coco, dict) else "COCO dict"))
         super().__init__(len(image_names), report)
         self._size_of = size_of
         images = [e for e in self.document.get("images") or [] if isinstance(e, dict)]
@@ -84,7 +86,7 @@ class CocoAnnotations(Annotations):
             return None
         label = ann.get("id", f"#{obj_id}")
         image_id = ann.get("image_id")
-        if image_id not in known_ids:
+        if not isinstance(image_id, Hashable) or image_id not in known_ids:
             self.report.add(Problem("no_image", f"image_id {image_id!r} is not in the file's images", label=label))
             return None
         index = self.index_of.get(image_id)

@@ -40,7 +40,8 @@ def open_dataset(
     if coco is not None:
         source = DatasetSource.open(images, coco) if _is_folder(images) else _source(images, image_key)
         match = "name" if source.path(0) is not None and not _is_folder(images) else "order"
-        return Dataset(source, CocoAnnotations(coco, _names(source), source.size, match))
+        title = f"COCO {annotations}" if isinstance(annotations, (str, os.PathLike)) else None
+        return Dataset(source, CocoAnnotations(coco, _names(source), source.size, match, title))
     source = _source(images, image_key)
     if annotations is None:
         return Dataset(source, None)

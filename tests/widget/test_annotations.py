@@ -77,19 +77,27 @@ def test_every_bad_label_is_reported_and_the_rest_loads(folder):
         {"id": 903, "image_id": 8, "category_id": 42, "segmentation": [[1, 1, 5, 1, 5, 5]]},  # no such category
         {"id": 904, "image_id": 8, "category_id": 3, "segmentation": {"size": [24, 32], "counts": [5, 3]}},  # sum
         {"id": 905, "image_id": 9, "category_id": 3, "segmentation": {"size": [30, 40], "counts": "0"}},  # short
+        {"id": 906, "image_id": [7], "category_id": 3, "segmentation": [[1, 1, 5, 1, 5, 5]]},  # not an id
     ]
     doc["annotations"] += bad
     data = open_dataset(folder, doc)
     report = data.annotations.report
     found_up_front = {p.label: p.kind for p in report.problems}
-    assert found_up_front == {900: "polygon", 901: "rle_size", 902: "no_image", 903: "category", 904: "rle"}
+    assert found_up_front == {
+        900: "polygon",
+        901: "rle_size",
+        902: "no_image",
+        903: "category",
+        904: "rle",
+        906: "no_image",
+    }
     assert report.loaded == good + 1  # 905's string is only decoded with its image
     assert len(data.annotations.objects(2)) == 2  # the good ones of image 2 load
     kinds = {p.label: p.kind for p in data.annotations.check().problems}
     assert kinds[905] == "rle" and report.loaded == good and len(report.problems) == len(bad)
     text = str(report)
     assert f"{good} labels loaded, {len(bad)} not loaded" in text
-    for label in (900, 901, 902, 903, 904, 905):
+    for label in (900, 901, 902, 903, 904, 905, 906):
         assert f"label {label}" in text
     assert "polygon with too few points" in text and "category id not in categories" in text
     data.annotations.objects(2)
@@ -113,6 +121,7 @@ def test_coco_file_on_disk_and_a_lazy_sequence_by_order(folder, tmp_path):
     path = tmp_path / "labels.json"
     path.write_text(json.dumps(coco_document()))
     data = open_dataset(folder, path)
+    assert str(data.annotations.report).startswith(f"COCO {path}: 6 labels loaded, 0 not loaded.")
     assert data.images.known_size(1) == SIZES[1]  # from the file, nothing opened
     items = [np.zeros((*hw, 3), dtype=np.uint8) for hw in SIZES]
     lazy = open_dataset(items, path)
