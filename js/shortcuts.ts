@@ -67,7 +67,7 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ["1 … 9", "select object 1 … 9"],
   ["Delete, Backspace", "clear the selected object on this image"],
   ["← →, Page Up / Down", "previous / next image (on the image: Page Up / Down)"],
-  ["+ −", "zoom in / out"],
+  ["+ −", "zoom in / out (on the image: at its cursor)"],
   ["0", "reset the view"],
   ["O", "mask outlines on / off"],
   ["? H", "this help"],

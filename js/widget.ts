@@ -204,7 +204,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
         const target = model.get("image_index") + delta;
         if (target >= 0 && target < model.get("image_count")) send(() => messages.goto(target));
       },
-      zoom: (factor) => stage.zoom(factor),
+      zoom: (factor) => stage.zoom(factor, input.keyboardCursor ?? undefined), // the focused canvas: at its cursor
       resetView: () => stage.resetView(),
       toggleOutline: () => setTrait("outline", !model.get("outline")),
       toggleHelp: () => showHelp(ui, ui.help.hidden !== false),
