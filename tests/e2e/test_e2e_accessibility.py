@@ -239,6 +239,22 @@ def test_names_focus_rings_and_the_keyboard_prompt_flow(page, jupyter):
     assert root.evaluate(FOCUS_JS)["canvas"], "closing the help did not give the keyboard back to the canvas"
     notebook_untouched(page, n_cells)
 
+    # + on the canvas zooms at the cursor (as the wheel zooms at the pointer); a point after a
+    # move lands where the zoomed view puts the cursor.
+    page.keyboard.press("+")
+    zoomed = view.zoom_at(at_last, 1.25)  # js/actions.ts KEY_ZOOM
+    press(page, "Shift+ArrowLeft", "Enter")
+    at_zoomed = (at_last[0] - BIG_STEP, at_last[1])
+    state, _ = read_state(page, jupyter, 1, "state")
+    point = state["prompts"][-1]
+    expected, unzoomed = zoomed.to_image(*at_zoomed), view.to_image(*at_zoomed)
+    assert point["type"] == "point" and point["obj_id"] == state["selected_id"], state["prompts"]
+    assert abs(point["x"] - expected[0]) <= EXACT and abs(point["y"] - expected[1]) <= EXACT, (
+        f"after + the point landed at ({point['x']:.3f}, {point['y']:.3f}), not at {expected} "
+        f"(the unzoomed view gives {unzoomed})"
+    )
+    assert abs(expected[0] - unzoomed[0]) > 1, "the zoom moved nothing the test could see"
+
 
 def test_the_video_timeline_is_named_and_works_from_the_keyboard(page, jupyter):
     """The timeline: named controls, the scrubber a slider with its value, min, max and a
