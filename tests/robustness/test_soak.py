@@ -1,5 +1,6 @@
 """The short soak (benchmarks/soak.py): a clip and an image set with autosave on, driven through
-the message protocol; every message answered, nothing left behind, nothing growing."""
+the message protocol (objects added and, past six, deleted); every message answered, nothing
+left behind, nothing growing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from benchmarks import soak
 
 
 def test_a_short_soak_answers_everything_and_leaves_nothing():
-    report = soak.run(clicks=80, gotos=12, tracks=4, undos=6, saves=3, images=4, frames=8)
+    report = soak.run(clicks=100, gotos=12, tracks=4, undos=6, saves=3, images=4, frames=8)
     assert report.sent > 100 and report.answered == report.sent and report.errors == []
     assert (report.end.fds, report.end.threads) == (report.warm.fds, report.warm.threads)
     assert report.after_close.temp_files == 0  # spilled memories and save temporaries are gone
