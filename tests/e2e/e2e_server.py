@@ -86,7 +86,7 @@ def ensure_bundle() -> None:
         raise BundleError(f"npm run build failed:\n{done.stdout}\n{done.stderr}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -126,7 +126,7 @@ def _wait_until_up(proc: subprocess.Popen, url: str, token: str, log: Path) -> N
     )
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
     # The server was started in its own process group (with its kernels): end that group.
@@ -160,7 +160,7 @@ def running_jupyter(
         path = settings / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    port = _free_port()
+    port = free_port()
     token = secrets.token_hex(16)
     full_env = {
         **os.environ,
@@ -215,7 +215,7 @@ def running_jupyter(
         _wait_until_up(proc, url, token, log)
         yield JupyterServer(frontend=frontend, url=url, token=token, folder=folder, log=log)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.e2e.e2e_server import _free_port, _stop
+from tests.e2e.e2e_server import free_port, stop_process
 
 SERVER_START_TIMEOUT_S = 60
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
@@ -61,7 +61,7 @@ def running_marimo(notebook: Path, theme: str = "light") -> Iterator[MarimoServe
     config = folder / "marimo-config" / "marimo"
     config.mkdir(parents=True, exist_ok=True)
     (config / "marimo.toml").write_text(f'[display]\ntheme = "{theme}"\n')
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(config.parent),  # marimo reads $XDG_CONFIG_HOME/marimo/marimo.toml
@@ -88,7 +88,7 @@ def running_marimo(notebook: Path, theme: str = "light") -> Iterator[MarimoServe
         _wait_until_up(proc, base_url, log)
         yield MarimoServer(url=f"{base_url}/?access_token={token}", folder=folder, log=log)
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def write_marimo_notebook(path: Path, cells: list[str]) -> Path:
