@@ -12,7 +12,8 @@ files carry the project's license. Writes:
 * ``rolling.mp4``: 320x240, 10 frames at 8 fps, H.264, three objects moving
   (examples/02_video.ipynb);
 * ``set/table_1.jpg`` .. ``set/table_4.jpg``: 320x240 each, other arrangements
-  (examples/03_dataset_inspection.ipynb).
+  (examples/03_dataset_inspection.ipynb), and ``set_labels.json``, their labels as COCO
+  with four deliberate mistakes (:data:`SET_MISTAKES`) for the review to find.
 
 The frame count is small on purpose: the notebooks are executed in CI on a CPU.
 """
@@ -20,6 +21,7 @@ The frame count is small on purpose: the notebooks are executed in CI on a CPU.
 from __future__ import annotations
 
 import argparse
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -206,6 +208,66 @@ SET_SCENES = [
 ]
 
 
+# The set's labels as an earlier model or a labelling service might hand them over, for the review
+# of examples/03_dataset_inspection.ipynb: true masks (balls and cubes as polygons, the rest as
+# RLE), ids that are not 1..n, and four mistakes to find: (image, scene item) -> what is wrong.
+SET_MISTAKES = {
+    (1, 1): "shifted",  # the can's mask lies 14 px left of the can
+    (2, 0): "hole filled",  # the doughnut's hole is labelled doughnut
+    (3, 1): "top half",  # the green cube's mask misses its bottom half
+    (4, 0): "category",  # the can is labelled as a ball
+}
+
+
+def set_labels() -> dict:
+    """A COCO document for ``set/table_1.jpg`` .. ``table_4.jpg`` with :data:`SET_MISTAKES`."""
+    from pycocotools import mask as mask_api
+
+    from sam2_backend.mask_polygons import mask_polygon
+
+    categories = ["ball", "cube", "can", "doughnut"]
+    images, annotations = [], []
+    for i, scene in enumerate(SET_SCENES, 1):
+        _, labels = render(240, 320, scene, seed=10 + i)
+        images.append({"id": i, "file_name": f"table_{i}.jpg", "height": 240, "width": 320})
+        for k, (kind, *_) in enumerate(scene):
+            mask, category = labels == k + 1, kind
+            mistake = SET_MISTAKES.get((i, k))
+            if mistake == "shifted":
+                mask = np.roll(mask, -14, axis=1)
+            elif mistake == "hole filled":
+                mask = ndimage.binary_fill_holes(mask)
+            elif mistake == "top half":
+                rows = np.flatnonzero(mask.any(axis=1))
+                mask[(rows[0] + rows[-1]) // 2 :] = False
+            elif mistake == "category":
+                category = "ball"
+            rle = mask_api.encode(np.asfortranarray(mask.astype(np.uint8)))
+            if kind in ("ball", "cube"):  # convex, no holes: a polygon says it exactly enough
+                segmentation = [np.round(mask_polygon(mask), 1).reshape(-1).tolist()]
+                rle = mask_api.merge(mask_api.frPyObjects(segmentation, 240, 320))
+            else:
+                segmentation = {"size": [240, 320], "counts": rle["counts"].decode("ascii")}
+            annotations.append(
+                {
+                    "id": 100 * i + k + 1,
+                    "image_id": i,
+                    "category_id": categories.index(category) + 1,
+                    "segmentation": segmentation,
+                    "area": float(mask_api.area(rle)),
+                    "bbox": [round(v, 2) for v in mask_api.toBbox(rle).tolist()],
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "info": {"description": "sam2-widget sample set, with four deliberate mistakes", "version": "1.0"},
+        "licenses": [{"id": 1, "name": "Apache-2.0"}],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": k + 1, "name": n, "supercategory": "thing"} for k, n in enumerate(categories)],
+    }
+
+
 def write_clip(path: Path, frames: list[np.ndarray], fps: int) -> None:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps), options={"crf": "26", "preset": "slow"})
@@ -230,6 +292,7 @@ def main() -> None:
         Image.fromarray(render(240, 320, scene, seed=10 + i)[0]).save(
             out / "set" / f"table_{i}.jpg", quality=85, optimize=True
         )
+    (out / "set_labels.json").write_text(json.dumps(set_labels(), separators=(",", ":")))
     for p in sorted(out.rglob("*.*")):
         print(f"{p.relative_to(out)}: {p.stat().st_size / 1024:.1f} KiB")
 

@@ -210,3 +210,16 @@ def test_the_document_is_not_changed(folder):
     ann = open_dataset(folder, doc).annotations
     ann.check()
     assert doc == before
+
+
+def test_the_shipped_sample_labels_load_with_their_four_mistakes():
+    """sam2_widget/data/set_labels.json (scripts/make_sample_media.py) for examples/03."""
+    from sam2_widget.samples import DATA, sample_image_folder
+
+    data = open_dataset(sample_image_folder(), DATA / "set_labels.json")
+    ann = data.annotations
+    assert ann.check().ok and ann.report.loaded == 9
+    assert [data.images.name(i) for i in range(4)] == [f"table_{i}.jpg" for i in range(1, 5)]
+    assert [o.category for o in ann.objects(3)] == ["ball", "doughnut"]  # the can, labelled a ball
+    doughnut = ann.objects(1)[0].mask((240, 320))
+    assert doughnut[120:140, 150:170].all()  # its hole labelled doughnut
