@@ -123,3 +123,33 @@ def test_labels_that_did_not_load_are_written_as_read(labelled):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="segmentation must be one of"):
         CocoExport(None, {}, segmentation="polygons")
+
+
+def test_labels_seeded_into_a_session_export_unchanged_and_edits_show(labelled):
+    """How the widget will use these pieces: each label becomes a mask-only object of a Session
+    (the seed a click refines), named after its category; the session's masks go back out."""
+    from sam2_widget.images import ImageSet
+    from sam2_widget.session import Session
+
+    doc, ann, folder = labelled
+    session = Session(ImageSet.from_source([folder / e["file_name"] for e in doc["images"]]))
+    loaded_id = {}  # session object id -> the label's obj_id
+    for i in range(3):
+        objects = ann.objects(i)
+        ids = session.add_mask_objects(i, [(o.mask(SIZES[i]), 1.0) for o in objects])
+        for sid, o in zip(ids, objects):
+            session.rename_object(sid, o.category)
+            loaded_id[sid] = o.obj_id
+
+    def current():
+        names = {o.id: o.name for o in session.objects()}
+        return {
+            i: {loaded_id.get(s, s): (names[s], e.runs) for s, e in session.mask_entries(i).items()} for i in range(3)
+        }
+
+    assert to_coco(ann, current()) == doc
+    session.delete_object(next(s for s, o in loaded_id.items() if o == 4))  # annotation 206
+    out = to_coco(ann, current())
+    assert [a["id"] for a in out["annotations"]] == [101, 102, 205, 300, 301]
+    session.undo()
+    assert to_coco(ann, current()) == doc
