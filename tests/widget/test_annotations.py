@@ -14,6 +14,7 @@ from pycocotools import mask as mask_api
 from sam2_widget.coco_segmentation import SegmentationError, decode_segmentation, string_counts
 from sam2_widget.dataset import open_dataset
 from sam2_widget.images import ImageSet
+from sam2_widget.label_changes import label_changes
 from sam2_widget.objects import ObjectInfo
 from sam2_widget.results import ImageSetResults
 from sam2_widget.session import MaskEntry
@@ -178,6 +179,16 @@ def test_label_maps_in_and_out(folder, tmp_path):
     np.testing.assert_array_equal(np.asarray(Image.open(out[0])), first)
     np.testing.assert_array_equal(np.asarray(Image.open(out[1])), second)
     assert not np.asarray(Image.open(out[2])).any()
+
+    # what a review of label maps changed: object 4 deleted, object 1 grown by a row
+    grown = first == 1
+    grown[14, 20:] = True
+    changes = label_changes(ann, {0: {1: ("object 1", grown)}}, NAMES, data.images.size)
+    assert changes.counts() == {"added": 0, "deleted": 1, "edited": 1}
+    [edit] = changes.images[0].edited
+    assert edit.obj_id == 1 and edit.iou == pytest.approx((first == 1).sum() / grown.sum())
+    line = f"  a.png: edited object 1 (object 1, IoU {edit.iou:.3f}); deleted object 4 (car)"
+    assert str(changes).splitlines()[1] == line
 
 
 def test_a_label_map_of_another_size_is_reported(folder, tmp_path):
