@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,7 @@ def image_latency(pair: Pair, image: np.ndarray, click: np.ndarray, args, compil
     }
     if compile:
         return out  # the reference is timed eager only (see the module docstring)
+    out["parity"] = image_parity(pair, image, click)
     ref = pair.reference_image_predictor()
     labels = np.array([1])
     with pair.reference_context():
@@ -213,6 +215,20 @@ def track(frames, device: torch.device, memory_at: tuple[int, ...] = ()) -> dict
     return {"fps": 1 / statistics.median(timed), "frames": len(times), "peaks": peaks}
 
 
+def video_run(pair: Pair, clip: str, objects: int, compile: bool) -> dict:
+    """fps of ours, and of the reference when eager (it is timed eager only: see the module docstring)."""
+    out = {"ours": track(_ours_frames(pair, clip, objects, compile), pair.device)}
+    if not compile:
+        out["ref"] = track(_reference_frames(pair, clip, objects), pair.device)
+    return out
+
+
+def memory_run(pair: Pair, impl: str, clip: str, early: int, last: int) -> dict:
+    """One object tracked over ``clip``; the peak device memory after frames ``early`` and ``last``."""
+    frames = _ours_frames(pair, clip, 1) if impl == "ours" else _reference_frames(pair, clip, 1)
+    return {**track(frames, pair.device, memory_at=(early, last)), "early": early}
+
+
 def syncs_per_frame(pair: Pair, folder: str, objects: int) -> dict:
     """Synchronisations per tracked frame after the warm-up frames, ours and the reference."""
     out = {}
@@ -238,6 +254,13 @@ def _ratio(ref, ours) -> str:
     return "n/a" if ref is None or ours is None else f"{ref / ours:.2f}x"
 
 
+def _missing(r) -> str | None:
+    """Why a row has no figures: None past the budget, or the error it met."""
+    if r is None:
+        return "skipped (budget)"
+    return r.get("error")
+
+
 def markdown(results: dict, header: str) -> str:
     lines = [header, ""]
     lines += [
@@ -246,33 +269,34 @@ def markdown(results: dict, header: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for (size, compile), r in results["image"].items():
-        if r is None:
-            lines.append(f"| {size} | {compile} | skipped (budget) | | | | |")
+        if _missing(r):
+            lines.append(f"| {size} | {compile} | {_missing(r)} | | | | |")
             continue
+        parity = "" if r.get("parity") is None else f"{r['parity']:.1e}"
         lines.append(
             f"| {size} | {compile} | {_f(r['ours_set_image'])} / {_f(r.get('ref_set_image'))} "
             f"| {_ratio(r.get('ref_set_image'), r['ours_set_image'])} "
             f"| {_f(r['ours_click'])} / {_f(r.get('ref_click'))} | {_ratio(r.get('ref_click'), r['ours_click'])} "
-            f"| {r['parity']:.1e} |"
+            f"| {parity} |"
         )
     lines += ["", "| model | objects | compile | fps ours | fps ref | ours/ref |", "|---|---|---|---|---|---|"]
     for (size, objects, compile), r in results["video"].items():
-        if r is None:
-            lines.append(f"| {size} | {objects} | {compile} | skipped (budget) | | |")
+        if _missing(r):
+            lines.append(f"| {size} | {objects} | {compile} | {_missing(r)} | | |")
             continue
-        ref = r.get("ref")
-        lines.append(
-            f"| {size} | {objects} | {compile} | {r['ours']['fps']:.2f} | {_f(ref and ref['fps'], 2)} "
-            f"| {_ratio(r['ours']['fps'], ref and ref['fps'])} |"
-        )
+        ours, ref = r["ours"]["fps"], r["ref"]["fps"] if "ref" in r else None
+        lines.append(f"| {size} | {objects} | {compile} | {ours:.2f} | {_f(ref, 2)} | {_ratio(ours, ref)} |")
     lines += ["", "| objects | syncs/frame ours | syncs/frame ref |", "|---|---|---|"]
     for objects, r in results["syncs"].items():
-        lines.append(f"| {objects} | {'skipped (budget)' if r is None else _f(r['ours'])} | {_f(r and r['ref'])} |")
+        if _missing(r):
+            lines.append(f"| {objects} | {_missing(r)} | |")
+            continue
+        lines.append(f"| {objects} | {_f(r['ours'])} | {_f(r['ref'])} |")
     lines += ["", "| model | impl | frames (early, last) | peak MiB after early | after last | last/early |"]
     lines += ["|---|---|---|---|---|---|"]
     for (size, impl), r in results["memory"].items():
-        if r is None:
-            lines.append(f"| {size} | {impl} | skipped (budget) | | | |")
+        if _missing(r):
+            lines.append(f"| {size} | {impl} | {_missing(r)} | | | |")
             continue
         early, end = r["peaks"].get(r["early"]), r["peaks"].get(r["frames"])
         frames = f"{r['early']}, {r['frames']}"
@@ -300,67 +324,70 @@ def run(args) -> dict:
     def log(msg: str) -> None:
         print(f"[{budget.elapsed():6.1f} s] {msg}", file=sys.stderr, flush=True)
 
+    def job(table: str, key, measure, *measure_args) -> None:
+        """One measurement into ``results[table][key]``: None past the budget, ``{"error": ...}`` if it
+        fails (an out-of-memory, a compile error: one failure must not cost the rest of the run)."""
+        if budget.spent():
+            results[table][key] = None
+        else:
+            try:
+                results[table][key] = measure(*measure_args)
+            except Exception as e:
+                traceback.print_exc()
+                results[table][key] = {"error": f"{type(e).__name__}: {e}"[:100]}
+        log(f"{table} {key}: {results[table][key]}")
+
     with tempfile.TemporaryDirectory() as tmp:
-        clip, long_clip = Path(tmp, "clip"), Path(tmp, "long")
-        write_clip(clip, args.frames)
+        clip, long_clip = str(Path(tmp, "clip")), str(Path(tmp, "long"))
+        write_clip(Path(clip), args.frames)
         if "memory" in parts:
-            write_clip(long_clip, memory_frames)
+            write_clip(Path(long_clip), memory_frames)
         for i, size in enumerate(sizes):
-            if budget.spent():
-                log(f"{size}: skipped (budget)")
-                _skip(results, size, objects, parts, compile_sizes, first=i == 0)
+            compiled = size in compile_sizes and "compile" in parts
+            try:
+                pair = None if budget.spent() else Pair(size, device, args.image_size, args.precision)
+            except Exception as e:
+                traceback.print_exc()
+                pair = {"error": f"{type(e).__name__}: {e}"[:100]}
+            if not isinstance(pair, Pair):
+                _skip(results, size, objects, parts, compiled, first=i == 0, why=pair)
+                log(f"{size}: {pair or 'skipped (budget)'}")
                 continue
-            pair = Pair(size, device, args.image_size, args.precision)
             log(f"{size}: models built")
-            for compile in [False] + ([True] if size in compile_sizes and "compile" in parts else []):
+            # Eager first: compile=True compiles the model's parts in place, for the rest of its life.
+            for compile in [False] + [True] * compiled:
+                flag = "yes" if compile else "no"
                 if "image" in parts:
-                    key = (size, "yes" if compile else "no")
-                    if budget.spent():
-                        results["image"][key] = None
-                    else:
-                        results["image"][key] = r = image_latency(pair, image, click, args, compile)
-                        r["parity"] = image_parity(pair, image, click)
-                        log(f"{size} image compile={compile}: {r}")
+                    job("image", (size, flag), image_latency, pair, image, click, args, compile)
                 if "video" in parts:
                     for n in objects:
-                        key = (size, n, "yes" if compile else "no")
-                        if budget.spent():
-                            results["video"][key] = None
-                            continue
-                        r = {"ours": track(_ours_frames(pair, str(clip), n, compile), device)}
-                        if not compile:
-                            r["ref"] = track(_reference_frames(pair, str(clip), n), device)
-                        results["video"][key] = r
-                        log(f"{size} video {n} objects compile={compile}: {r}")
-            if "syncs" in parts and i == 0:
-                for n in objects:
-                    results["syncs"][n] = None if budget.spent() else syncs_per_frame(pair, str(clip), n)
-                    log(f"syncs {n} objects: {results['syncs'][n]}")
-            if "memory" in parts and size in args.memory_sizes.split(","):
-                early = min(MEMORY_EARLY, memory_frames // 2)
-                for impl, frames in (("ours", _ours_frames), ("ref", _reference_frames)):
-                    if budget.spent():
-                        results["memory"][size, impl] = None
-                        continue
-                    r = track(frames(pair, str(long_clip), 1), device, memory_at=(early, memory_frames))
-                    results["memory"][size, impl] = {**r, "early": early}
-                    log(f"{size} memory {impl}: {r['peaks']}")
-            del pair
+                        job("video", (size, n, flag), video_run, pair, clip, n, compile)
+                if compile:
+                    continue
+                if "syncs" in parts and i == 0:
+                    for n in objects:
+                        job("syncs", n, syncs_per_frame, pair, clip, n)
+                if "memory" in parts and size in args.memory_sizes.split(","):
+                    early = min(MEMORY_EARLY, memory_frames // 2)
+                    for impl in ("ours", "ref"):
+                        job("memory", (size, impl), memory_run, pair, impl, long_clip, early, memory_frames)
+            pair = None  # free its models before the next size's
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     return results
 
 
-def _skip(results: dict, size: str, objects, parts, compile_sizes, first: bool) -> None:
-    for compile in ["no"] + (["yes"] if size in compile_sizes and "compile" in parts else []):
+def _skip(results: dict, size: str, objects, parts, compiled: bool, first: bool, why) -> None:
+    """A size's rows when its models were not built: None (the budget) or the error."""
+    for compile in ["no"] + ["yes"] * compiled:
         if "image" in parts:
-            results["image"][size, compile] = None
+            results["image"][size, compile] = why
         if "video" in parts:
             for n in objects:
-                results["video"][size, n, compile] = None
+                results["video"][size, n, compile] = why
     if "syncs" in parts and first:
         for n in objects:
-            results["syncs"][n] = None
+            results["syncs"][n] = why
 
 
 def _header(args) -> str:

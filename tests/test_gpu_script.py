@@ -52,3 +52,22 @@ def test_sync_counter_counts_the_sync_warnings_and_says_when_it_measured():
     assert syncs.warned == 2
     assert syncs.count is None  # torch counts syncs on CUDA only
     assert peak_memory_mib(torch.device("cpu")) is None
+
+
+def test_tables_say_which_rows_were_skipped_or_failed():
+    from benchmarks.bench_gpu import markdown
+
+    error = {"error": "OutOfMemoryError: CUDA out of memory"}
+    results = {
+        "image": {("large", "no"): error, ("large", "yes"): None},
+        "video": {("large", 3, "no"): error, ("tiny", 1, "yes"): {"ours": {"fps": 50.0}}},
+        "syncs": {1: {"ours": 4.0, "ref": 1.0}, 3: None},
+        "memory": {("tiny", "ours"): {"early": 50, "frames": 500, "peaks": {50: 100.0, 500: 102.0}}},
+    }
+    table = markdown(results, "header")
+    assert "| large | no | OutOfMemoryError: CUDA out of memory |" in table
+    assert "| large | yes | skipped (budget) |" in table
+    assert "| large | 3 | no | OutOfMemoryError" in table
+    assert "| tiny | 1 | yes | 50.00 | n/a | n/a |" in table  # compiled: ours only
+    assert "| 1 | 4.0 | 1.0 |" in table and "| 3 | skipped (budget) | |" in table
+    assert "| tiny | ours | 50, 500 | 100.0 | 102.0 | 1.02x |" in table
