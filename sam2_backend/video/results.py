@@ -1,4 +1,4 @@
-"""Compact store of video tracking results: one boolean mask and one object score per (frame, object).
+"""Compact store of video tracking results: per (frame, object) a boolean mask, its object score and predicted IoU.
 
 Conventions
 -----------
@@ -6,6 +6,10 @@ Conventions
   when the store is made.
 * Object ids are positive ints (0 is the background of label maps).
 * Object scores are the model's object-score *logits* (> 0: object present).
+* Predicted IoUs are the decoder's estimate of the kept mask's IoU with the truth (1.0 for a
+  mask given as a prompt, NaN where unknown, e.g. masks restored from an older session file).
+* Confidence (:meth:`TrackResults.confidence`) is ``sigmoid(object score) x predicted IoU``:
+  near 1 for an object seen with a good mask, below 0.5 once the model thinks it is absent.
 * Boxes are pixel XYXY with exclusive right/bottom edges, ``mask[y0:y1, x0:x1]`` holds every
   foreground pixel, so ``(x0, y0, x1 - x0, y1 - y0)`` is exactly the COCO ``bbox`` (XYWH)
   that ``pycocotools.mask.toBbox`` gives. (``mask_utils`` mask boxes are inclusive; these
@@ -33,12 +37,19 @@ import numpy as np
 from .. import coco
 from ..label_maps import PNG_MAX_ID, label_dtype
 from ..rle import RUN_DTYPE, decode_mask, encode_mask, rle_area_and_box
+from .result_versions import Entry, MaskChange, VersionLog
 
-__all__ = ["TrackResults"]
+__all__ = ["MaskChange", "TrackResults"]
 
 
 def _sigmoid(x: float) -> float:
     return 0.5 * (1.0 + math.tanh(0.5 * x))  # no overflow for large |x|
+
+
+def _confidence(scores: np.ndarray, ious: np.ndarray) -> np.ndarray:
+    """sigmoid(scores) x clip(ious, 0, 1), an unknown IoU counting as 1; NaN where scores are."""
+    presence = 0.5 * (1.0 + np.tanh(0.5 * scores))
+    return (presence * np.clip(np.where(np.isnan(ious), 1.0, ious), 0.0, 1.0)).astype(np.float32)
 
 
 def _describe(ids: Iterable[int], what: str, limit: int = 8) -> str:
@@ -60,9 +71,10 @@ def _describe(ids: Iterable[int], what: str, limit: int = 8) -> str:
 
 
 class TrackResults:
-    """Per-frame, per-object masks (compact, see the module docstring) and object-score logits.
+    """Per-frame, per-object masks (compact, see the module docstring), object-score logits and predicted IoUs.
 
-    Writers: :meth:`set`, :meth:`set_runs`, :meth:`remove_object`, :meth:`clear_frame`, :meth:`clear`.
+    Writers: :meth:`set`, :meth:`set_runs`, :meth:`remove_object`, :meth:`clear_frame`, :meth:`clear`;
+    :meth:`end_run` (the tracker, when a propagation ends) closes a version for :meth:`diff`.
     Readers decode on demand; only :meth:`masks` and :meth:`labels` build arrays over many
     frames, and :meth:`save_label_maps` / :meth:`iter_coco_annotations` stream frame by frame.
     All methods are safe to call from a reader thread while a worker thread writes.
@@ -78,16 +90,18 @@ class TrackResults:
             raise ValueError(f"height and width must be positive, got {height}x{width}")
         self.height, self.width = int(height), int(width)
         self.num_frames = None if num_frames is None else int(num_frames)
-        # frame -> obj_id -> (runs, score logit)
-        self._frames: dict[int, dict[int, tuple[np.ndarray, float]]] = {}
+        # frame -> obj_id -> (runs, score logit, predicted IoU)
+        self._frames: dict[int, dict[int, Entry]] = {}
+        self._versions = VersionLog()
         self._obj_counts: dict[int, int] = {}  # obj_id -> number of frames holding it
         self._nbytes = 0
         self._lock = threading.RLock()
 
     # --- writing ----------------------------------------------------------------------
 
-    def set(self, frame: int, obj_id: int, mask: Any, score: float) -> None:
-        """Store (or replace) the ``(H, W)`` bool ``mask`` and object-score logit of one object on one frame.
+    def set(self, frame: int, obj_id: int, mask: Any, score: float, iou: float = math.nan) -> None:
+        """Store (or replace) the ``(H, W)`` bool ``mask``, object-score logit and predicted IoU
+        (NaN: unknown) of one object on one frame.
 
         ``mask`` may be a numpy array or a torch tensor (any device).
         """
@@ -99,9 +113,9 @@ class TrackResults:
             raise ValueError(f"mask must be a bool array, got dtype {mask.dtype} (use mask > 0 or logits > 0)")
         if mask.shape != (self.height, self.width):
             raise ValueError(f"mask must have shape {(self.height, self.width)}, got {mask.shape}")
-        self._store(frame, obj_id, encode_mask(mask), float(score))
+        self._store(frame, obj_id, encode_mask(mask), float(score), float(iou))
 
-    def set_runs(self, frame: int, obj_id: int, runs: Any, score: float) -> None:
+    def set_runs(self, frame: int, obj_id: int, runs: Any, score: float, iou: float = math.nan) -> None:
         """Like :meth:`set` with the mask given as its run lengths (from :meth:`rle`), without decoding it."""
         frame, obj_id = self._check_frame(frame), self._check_obj_id(obj_id)
         runs = np.asarray(runs)
@@ -110,9 +124,9 @@ class TrackResults:
                 f"runs must be 1-D unsigned run lengths summing to {self.height}x{self.width} "
                 f"pixels, got shape {runs.shape} dtype {runs.dtype}"
             )
-        self._store(frame, obj_id, runs.astype(RUN_DTYPE), float(score))
+        self._store(frame, obj_id, runs.astype(RUN_DTYPE), float(score), float(iou))
 
-    def _store(self, frame: int, obj_id: int, runs: np.ndarray, score: float) -> None:
+    def _store(self, frame: int, obj_id: int, runs: np.ndarray, score: float, iou: float) -> None:
         with self._lock:
             objects = self._frames.setdefault(frame, {})
             old = objects.get(obj_id)
@@ -120,7 +134,8 @@ class TrackResults:
                 self._obj_counts[obj_id] = self._obj_counts.get(obj_id, 0) + 1
             else:
                 self._nbytes -= old[0].nbytes
-            objects[obj_id] = (runs, score)
+            self._versions.note(frame, obj_id, old, runs)
+            objects[obj_id] = (runs, score, iou)
             self._nbytes += runs.nbytes
 
     def remove_object(self, obj_id: int) -> None:
@@ -147,16 +162,23 @@ class TrackResults:
                 self._drop(frame, oid)
 
     def clear(self) -> None:
-        """Forget everything."""
+        """Forget everything (the previous version of :meth:`diff` too)."""
         with self._lock:
             self._frames.clear()
             self._obj_counts.clear()
             self._nbytes = 0
+            self._versions = VersionLog()
+
+    def end_run(self) -> None:
+        """A propagation ended: what changed since the previous one ended is now :meth:`diff`'s answer."""
+        with self._lock:
+            self._versions.close(self._frames)
 
     def _drop(self, frame: int, obj_id: int) -> None:
         objects = self._frames[frame]
-        runs, _ = objects.pop(obj_id)
-        self._nbytes -= runs.nbytes
+        old = objects.pop(obj_id)
+        self._versions.note(frame, obj_id, old, None)
+        self._nbytes -= old[0].nbytes
         if not objects:
             del self._frames[frame]
         self._obj_counts[obj_id] -= 1
@@ -214,6 +236,11 @@ class TrackResults:
         objects = self._frame_objects(frame)
         return {oid: objects[oid][1] for oid in sorted(objects)}
 
+    def ious(self, frame: int) -> dict[int, float]:
+        """``{obj_id: predicted IoU of the kept mask}`` on ``frame`` (NaN: unknown), in id order."""
+        objects = self._frame_objects(frame)
+        return {oid: objects[oid][2] for oid in sorted(objects)}
+
     def boxes(self, frame: int) -> dict[int, tuple[int, int, int, int] | None]:
         """``{obj_id: (x0, y0, x1, y1)}`` pixel boxes (exclusive x1, y1; ``None`` for an empty mask)."""
         objects = self._frame_objects(frame)
@@ -245,6 +272,56 @@ class TrackResults:
                 if oid in objects:
                     out[t, n] = decode_mask(objects[oid][0], self.height, self.width)
         return out
+
+    def object_scores(
+        self, start: int | None = None, stop: int | None = None, obj_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """``(T, N)`` float32 object-score logits (> 0: present); NaN where not tracked. Ranges as in :meth:`masks`."""
+        return self._table(1, start, stop, obj_ids)
+
+    def predicted_ious(
+        self, start: int | None = None, stop: int | None = None, obj_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """``(T, N)`` float32 predicted IoUs of the kept masks; NaN where not tracked (or unknown)."""
+        return self._table(2, start, stop, obj_ids)
+
+    def confidence(
+        self, start: int | None = None, stop: int | None = None, obj_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """``(T, N)`` float32 confidence ``sigmoid(object score) x predicted IoU`` in [0, 1]; NaN where
+        not tracked. An unknown IoU counts as 1. Below 0.5 the model judges the object absent.
+
+        Row ``t`` is frame ``start + t``, column ``n`` object ``obj_ids[n]`` (ranges as in :meth:`masks`).
+        """
+        return _confidence(self.object_scores(start, stop, obj_ids), self.predicted_ious(start, stop, obj_ids))
+
+    def weak_frames(self, threshold: float = 0.5, obj_id: int | None = None) -> list[int]:
+        """Sorted tracked frames where an object judged present (score > 0) has confidence below
+        ``threshold`` (only ``obj_id`` when given). Absences are not weak: see :meth:`transitions`."""
+        ids = None if obj_id is None else [obj_id]
+        scores = self.object_scores(obj_ids=ids)
+        weak = (scores > 0) & (_confidence(scores, self.predicted_ious(obj_ids=ids)) < threshold)
+        return np.flatnonzero(weak.any(axis=1)).tolist()
+
+    def transitions(self, obj_id: int | None = None) -> list[tuple[int, int, str]]:
+        """``(frame, obj_id, "appears" | "disappears")`` where an object's presence (score > 0)
+        differs from the frame before, both tracked for it; sorted by frame, then object."""
+        ids = self._check_obj_ids(None if obj_id is None else [obj_id])
+        scores = self.object_scores(obj_ids=ids)
+        present, tracked = scores > 0, ~np.isnan(scores)
+        both = tracked[1:] & tracked[:-1]
+        out = []
+        for kind, flips in (("appears", present[1:] & ~present[:-1]), ("disappears", ~present[1:] & present[:-1])):
+            for t, n in zip(*np.nonzero(flips & both)):
+                out.append((int(t) + 1, ids[n], kind))
+        return sorted(out)
+
+    def diff(self) -> list[MaskChange]:
+        """How the last propagation's version differs from the one before (see :meth:`end_run`):
+        one :class:`MaskChange` per (frame, object) whose mask changed, appeared or went, sorted.
+        Kept until the next propagation ends; a new version stores only the runs it replaced."""
+        with self._lock:
+            return self._versions.changes(self.height, self.width)
 
     def labels(
         self, start: int | None = None, stop: int | None = None, obj_ids: Sequence[int] | None = None
@@ -326,7 +403,7 @@ class TrackResults:
         for frame in range(start, stop):
             objects = self._snapshot(frame)
             for oid in sorted(objects):
-                runs, score = objects[oid]
+                runs, score, _ = objects[oid]
                 extra = {"video_id": video_id, "frame_index": frame, "track_id": oid, "object_score_logit": score}
                 ann = coco.annotation(
                     ann_id,
@@ -438,19 +515,33 @@ class TrackResults:
             raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
         return start, stop
 
-    def _frame_objects(self, frame: int) -> dict[int, tuple[np.ndarray, float]]:
+    def _table(self, field: int, start: int | None, stop: int | None, obj_ids: Sequence[int] | None) -> np.ndarray:
+        start, stop = self._range(start, stop)
+        obj_ids = self._check_obj_ids(obj_ids)
+        column = {oid: n for n, oid in enumerate(obj_ids)}
+        out = np.full((stop - start, len(obj_ids)), np.nan, dtype=np.float32)
+        with self._lock:
+            for frame, objects in self._frames.items():
+                if not start <= frame < stop:
+                    continue
+                for oid, entry in objects.items():
+                    if oid in column:
+                        out[frame - start, column[oid]] = entry[field]
+        return out
+
+    def _frame_objects(self, frame: int) -> dict[int, Entry]:
         with self._lock:
             objects = self._frames.get(frame)
             if objects is None:
                 raise KeyError(f"frame {frame!r} is not tracked; {_describe(self._frames, 'tracked frames')}")
             return dict(objects)
 
-    def _snapshot(self, frame: int) -> dict[int, tuple[np.ndarray, float]]:
+    def _snapshot(self, frame: int) -> dict[int, Entry]:
         """A copy of one frame's entries (empty if untracked), safe against concurrent writes."""
         with self._lock:
             return dict(self._frames.get(frame, {}))
 
-    def _entry(self, frame: int, obj_id: int) -> tuple[np.ndarray, float]:
+    def _entry(self, frame: int, obj_id: int) -> Entry:
         objects = self._frame_objects(frame)
         if obj_id not in objects:
             raise KeyError(f"object {obj_id!r} is not on frame {frame}; {_describe(objects, 'objects there')}")
