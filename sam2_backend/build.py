@@ -27,7 +27,8 @@ from .configs import HieraConfig, ModelConfig, get_config, resolve_name
 from .devices import DeviceLike, PrecisionLike, resolve_device, resolve_precision
 from .hub import download
 from .modeling.fast_cpu import prepare_bf16_cpu
-from .modeling.sam2 import Precision, SAM2Model, build_sam2
+from .modeling.precision import AUTOCAST_DTYPES, Precision, store_compute_weights
+from .modeling.sam2 import SAM2Model, build_sam2
 
 __all__ = ["build_model", "load_model"]
 
@@ -57,7 +58,7 @@ def build_model(
     """
     config = as_config(name_or_config)
     dev = resolve_device(device)
-    model = _build_on_cpu(config, resolve_precision(_renamed_dtype(precision, dtype), dev))
+    model = _build_on_cpu(config, resolve_precision(_renamed_dtype(precision, dtype), dev, stacklevel=3))
     return _place(model, dev)
 
 
@@ -119,10 +120,10 @@ def load_model(
     """
     dev = resolve_device(device)
     # Fail on a bad precision before any download.
-    chosen_precision = resolve_precision(_renamed_dtype(precision, dtype), dev)
+    chosen_precision = resolve_precision(_renamed_dtype(precision, dtype), dev, stacklevel=3)
     override = as_config(config) if config is not None else None
 
-    kind, target = _classify_source(name_or_path)
+    kind, target = classify_source(name_or_path)
     if kind == "hub":
         hub_config: ModelConfig = target
         path = download(hub_config, revision=revision, cache_dir=cache_dir)
@@ -174,21 +175,34 @@ def _build_on_cpu(config: ModelConfig, precision: Precision) -> SAM2Model:
 
 
 def _place(model: SAM2Model, device: torch.device) -> SAM2Model:
-    """Move a built (and loaded) model to ``device`` in eval mode, with the fast CPU path where it applies."""
+    """Move a built (and loaded) model to ``device`` in eval mode, specialised for its precision there."""
     model = model.to(device=device).eval()
-    if model.precision == "bf16" and device.type == "cpu":
-        # The warning for CPUs without bf16 names the caller of load_model / build_model.
-        if isinstance(model.config.trunk, HieraConfig):
-            prepare_bf16_cpu(model, stacklevel=4)
-        else:
-            from .modeling.fast_cpu_edgetam import prepare_edgetam_bf16_cpu  # imports timm, as EdgeTAM does
-
-            prepare_edgetam_bf16_cpu(model, stacklevel=4)
+    _specialise(model, device.type)
     return model
 
 
-def _classify_source(name_or_path) -> tuple[str, object]:
-    """("hub", ModelConfig) or ("file", Path); raises for unknown names / missing files."""
+def _specialise(model: SAM2Model, device_type: str) -> None:
+    """What a model of its precision needs on a device of ``device_type``: on a CPU the fast bf16
+    path; on CUDA, Linear and Conv weights stored in the autocast dtype, so autocast does not cast
+    them again on every call (the first call of a tracked frame or a click would otherwise re-read
+    every fp32 weight: 0.85 GiB per frame for large)."""
+    if model.precision == "fp32":
+        return
+    if device_type == "cuda":
+        store_compute_weights(model, AUTOCAST_DTYPES[model.precision])
+    elif device_type == "cpu" and model.precision == "bf16":
+        # The warning for CPUs without bf16 names the caller of load_model / build_model.
+        if isinstance(model.config.trunk, HieraConfig):
+            prepare_bf16_cpu(model, stacklevel=5)
+        else:
+            from .modeling.fast_cpu_edgetam import prepare_edgetam_bf16_cpu  # imports timm, as EdgeTAM does
+
+            prepare_edgetam_bf16_cpu(model, stacklevel=5)
+
+
+def classify_source(name_or_path) -> tuple[str, object]:
+    """What :func:`load_model` would load for ``name_or_path``: ``("hub", ModelConfig)`` for a model name
+    or config, ``("file", Path)`` for a checkpoint file; raises for unknown names and missing files."""
     if isinstance(name_or_path, ModelConfig):
         return "hub", name_or_path
     if isinstance(name_or_path, os.PathLike):

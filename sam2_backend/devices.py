@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Literal
+
 import torch
 
-from .modeling.sam2 import Precision
+from .modeling.precision import Precision
 
-__all__ = ["DeviceLike", "PrecisionLike", "resolve_device", "resolve_precision"]
+__all__ = [
+    "DeviceLike",
+    "PrecisionLike",
+    "cuda_native_bf16",
+    "mps_bf16_missing",
+    "precision_name",
+    "resolve_device",
+    "resolve_precision",
+]
 
 DeviceLike = str | torch.device | int | None
 PrecisionLike = str | torch.dtype | None
@@ -95,35 +106,88 @@ _DTYPE_PRECISIONS: dict[torch.dtype, Precision] = {
 }
 
 
-def resolve_precision(precision: PrecisionLike, device: torch.device) -> Precision:
+def resolve_precision(precision: PrecisionLike, device: torch.device, *, stacklevel: int = 2) -> Precision:
     """The precision a model on ``device`` computes in.
 
     Args:
-        precision: ``"auto"`` (or ``None``): bf16 autocast on CUDA, as the official
-            code, exact fp32 elsewhere. ``"fp32"``: exact everywhere. ``"bf16"``: bf16
-            autocast, and on a CPU the fast CPU path (the image encoder stored in bf16
-            with its own kernels). ``"fp16"``: fp16 autocast. Also accepted:
+        precision: ``"auto"`` (or ``None``): bf16 autocast on a CUDA GPU with native bf16
+            (compute capability 8.0 and newer: A100, L4, H100, RTX 30xx/40xx), exact fp32
+            everywhere else: on older GPUs (T4, V100) bf16 is emulated and slower than fp32,
+            on MPS and CPUs fp32 is the safe default. ``"fp32"``: exact everywhere (on CUDA
+            with TF32 off while the model runs). ``"bf16"``: bf16 autocast, and on a CPU the
+            fast CPU path (the image encoder stored in bf16 with its own kernels); on MPS it
+            needs macOS 14 and torch 2.6. ``"fp16"``: fp16 autocast, the fast choice on a
+            T4 or V100, but not verified for SAM 2 (an activation above 65504 would
+            overflow; check masks against ``"fp32"`` on your data). Also accepted:
             ``"float32"``, ``"bfloat16"``, ``"float16"``, ``"half"`` (optionally prefixed
             with ``"torch."``) and ``torch.float32`` / ``torch.bfloat16`` / ``torch.float16``.
         device: where the model runs (decides ``"auto"``).
+        stacklevel: of the warning for bf16 on a GPU without it (2: the line that calls this function).
 
     Raises:
-        ValueError: any other value.
+        ValueError: any other value, or bf16 on an MPS device that lacks it.
+    """
+    chosen = precision_name(precision)
+    if chosen == "auto":
+        return "bf16" if device.type == "cuda" and cuda_native_bf16(device) else "fp32"
+    if chosen == "bf16" and device.type == "cuda" and not cuda_native_bf16(device):
+        major, minor = torch.cuda.get_device_capability(device)
+        warnings.warn(
+            f"This GPU (compute capability {major}.{minor}) has no native bf16: precision='bf16' is emulated "
+            "here and slower than fp32. Use precision='fp32' (the default on this GPU) or 'fp16' (faster, "
+            "not verified for SAM 2).",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+    if chosen == "bf16" and device.type == "mps":
+        missing = mps_bf16_missing()
+        if missing:
+            raise ValueError(
+                f"precision='bf16' on MPS needs {missing}. Use precision='fp32' (the default on MPS) or 'fp16'."
+            )
+    return chosen
+
+
+def precision_name(precision: PrecisionLike) -> Precision | Literal["auto"]:
+    """``precision`` in one spelling (``"auto"``, ``"fp32"``, ``"bf16"``, ``"fp16"``), not yet resolved for a device.
+
+    Raises:
+        ValueError: a value :func:`resolve_precision` does not accept.
     """
     if precision is None:
-        precision = "auto"
+        return "auto"
     if isinstance(precision, torch.dtype) and precision in _DTYPE_PRECISIONS:
         return _DTYPE_PRECISIONS[precision]
     if isinstance(precision, str):
         key = precision.strip().lower().removeprefix("torch.")
         if key == "auto":
-            return "bf16" if device.type == "cuda" else "fp32"
+            return "auto"
         if key in _PRECISIONS:
             return _PRECISIONS[key]
     raise ValueError(
-        f"Unsupported precision {precision!r}. Use 'auto' (bf16 on CUDA, fp32 elsewhere), "
-        "'fp32' (exact), 'bf16' or 'fp16'."
+        f"Unsupported precision {precision!r}. Use 'auto' (bf16 on CUDA GPUs with native bf16, fp32 "
+        "elsewhere), 'fp32' (exact), 'bf16' or 'fp16'."
     )
+
+
+def cuda_native_bf16(device: torch.device) -> bool:
+    """Whether a CUDA GPU computes in bf16 natively (compute capability 8.0, Ampere, and newer).
+
+    Older GPUs (T4 sm_75, V100 sm_70) store bf16 but emulate its arithmetic, without tensor
+    cores, and PyTorch's flash and memory-efficient attention kernels refuse bf16 there."""
+    return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def mps_bf16_missing() -> str | None:
+    """What bf16 on MPS lacks here, or None: bf16 tensors need macOS 14 (Sonoma), autocast to bf16
+    on MPS torch 2.6 (torch 2.5 turns it off with a warning and computes in fp32)."""
+    missing = []
+    newer = getattr(torch.backends.mps, "is_macos_or_newer", None)
+    if newer is None or not newer(14, 0):
+        missing.append("macOS 14 or newer")
+    if torch.__version__ < (2, 6):
+        missing.append(f"torch 2.6 or newer (this is {torch.__version__})")
+    return " and ".join(missing) or None
 
 
 def reject_autocast(autocast: object) -> None:

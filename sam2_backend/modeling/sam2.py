@@ -10,8 +10,8 @@ and only calls into the parts here.
 
 from __future__ import annotations
 
-import contextlib
-from typing import Literal, NamedTuple
+import warnings
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -25,12 +25,9 @@ from .memory_encoder import MemoryEncoder
 from .neck import BackboneOutput, FpnNeck, ImageEncoder
 from .perceiver import SpatialPerceiver
 from .position_encoding import PositionEmbeddingSine
+from .precision import AUTOCAST_DTYPES, Precision, precision_context
 from .prompt_encoder import PromptEncoder
 from .two_way_transformer import TwoWayTransformer
-
-# What the predictors and the tracker compute in: exact fp32, or autocast to bf16 / fp16.
-Precision = Literal["fp32", "bf16", "fp16"]
-AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ImageFeatures(NamedTuple):
@@ -54,7 +51,8 @@ class SAM2Model(nn.Module):
         precision: ``"fp32"`` (exact), or ``"bf16"`` / ``"fp16"``: the predictors and
             the tracker run the model under autocast to that dtype (weights stay fp32).
             ``load_model`` gives a ``"bf16"`` model on a CPU the fast CPU path
-            (``fast_cpu.prepare_bf16_cpu``).
+            (``fast_cpu.prepare_bf16_cpu``), and a bf16 / fp16 model on CUDA its Linear
+            and Conv weights in that dtype (``precision.store_compute_weights``).
         spatial_perceiver: EdgeTAM's memory compressor (``None`` for SAM 2).
     """
 
@@ -76,6 +74,7 @@ class SAM2Model(nn.Module):
         self.config = config
         self._precision = precision
         self._checkpoint_path: str | None = None
+        self._compiled: set[str] = set()  # the parts compile_parts has compiled, by attribute name
         hidden, mem = config.d_model, config.mem_dim
         self.image_encoder = image_encoder
         self.memory_attention = memory_attention
@@ -125,11 +124,10 @@ class SAM2Model(nn.Module):
         self._checkpoint_path = path
 
     def autocast(self):
-        """The context the predictors and the tracker run the model in: nothing for
-        ``"fp32"``, else autocast to the model's precision on its device."""
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES[self.precision])
+        """The context the predictors and the tracker run the model in: autocast to the
+        model's precision on its device for ``"bf16"`` / ``"fp16"``; for ``"fp32"`` on CUDA,
+        TF32 off for the duration (exact fp32, see ``modeling/precision.py``), else nothing."""
+        return precision_context(self.precision, self.device)
 
     def forward_image(self, images: torch.Tensor) -> BackboneOutput:
         """Run the image encoder on normalised images (B, 3, S, S).
@@ -148,24 +146,49 @@ class SAM2Model(nn.Module):
 
     def compile_parts(self, *, video: bool = False) -> None:
         """``torch.compile`` the image encoder and the mask decoder (and with ``video``
-        the other per-frame tracking parts) in place. The first call of each part is
+        the memory encoder and memory attention) in place. The first call of each part is
         slow (tens of seconds on CPU).
 
+        Each part is compiled once: every predictor and tracker made with ``compile=True``
+        shares the parts compiled before. The mask decoder is compiled for fixed shapes, as
+        the official code does (it measured an accuracy loss with dynamic ones): each new
+        number of prompt tokens compiles once more, up to torch's recompile limit, past
+        which that call runs eager. The memory attention takes dynamic shapes (the number
+        of memories changes from frame to frame).
+
         On CPU, weights are frozen into the compiled graphs (inductor ``freezing``),
-        which lets oneDNN pre-pack them: load weights before compiling, not after.
+        which lets oneDNN pre-pack them: load weights before compiling, not after. On MPS
+        (no stable inductor backend) and for bf16 on a CUDA GPU without native bf16
+        (Triton cannot generate bf16 code there) it warns and leaves the model eager.
         """
+        refusal = self._compile_refusal()
+        if refusal is not None:
+            warnings.warn(f"compile=True is ignored: {refusal}; the model runs eager.", RuntimeWarning, stacklevel=3)
+            return
         options = {"freezing": True} if self.device.type == "cpu" else None
+        names = {id(module): name for name, module in self.named_children()}
         for part, dynamic in self._compiled_parts(video):
-            part.compile(dynamic=dynamic, options=options)
+            name = names[id(part)]
+            if name not in self._compiled:
+                part.compile(dynamic=dynamic, options=options)
+                self._compiled.add(name)
 
     def _compiled_parts(self, video: bool) -> list[tuple[nn.Module, bool]]:
         """(part, dynamic shapes) for :meth:`compile_parts`."""
-        # The number of prompt tokens changes from click to click.
-        parts = [(self.image_encoder, False), (self.sam_mask_decoder, True)]
+        parts = [(self.image_encoder, False), (self.sam_mask_decoder, False)]
         if video:
-            # The number of memories varies from frame to frame.
             parts += [(self.memory_encoder, False), (self.memory_attention, True)]
         return parts
+
+    def _compile_refusal(self) -> str | None:
+        """Why this model should not be compiled where it is, or None."""
+        if self.device.type == "mps":
+            return "torch.compile has no stable backend for Apple GPUs (MPS)"
+        if self.device.type == "cuda" and self.precision == "bf16":
+            major, minor = torch.cuda.get_device_capability(self.device)
+            if major < 8:
+                return f"Triton cannot generate bf16 kernels for this GPU (compute capability {major}.{minor})"
+        return None
 
     def image_features(self, images: torch.Tensor) -> ImageFeatures:
         """Features for prompting single images (no memory): see :class:`ImageFeatures`."""

@@ -108,10 +108,11 @@ def test_resolve_device_auto_prefers_cuda_then_mps(monkeypatch):
     assert resolve_device("auto") == torch.device("cuda")
 
 
-def test_resolve_precision():
+def test_resolve_precision(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # an A100
     assert resolve_precision("auto", cpu) == resolve_precision(None, cpu) == "fp32"
-    assert resolve_precision("auto", cuda) == "bf16"  # as the official code
+    assert resolve_precision("auto", cuda) == "bf16"  # as the official code, where bf16 is native
     assert resolve_precision("bf16", cpu) == resolve_precision("bfloat16", cuda) == "bf16"
     assert resolve_precision("fp16", cpu) == resolve_precision("half", cpu) == "fp16"
     assert resolve_precision("torch.float32", cuda) == "fp32"
