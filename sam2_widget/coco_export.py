@@ -10,6 +10,8 @@ changes (``label_changes``) applied.
 * a deleted one is gone; a new mask gets a fresh id above the file's largest;
 * an annotation that did not load (see the ``LoadReport``) is written as it was read: the
   review never saw it, so it cannot have judged it;
+* an image of the set that the file does not list gets an entry (a fresh id, its name as
+  ``file_name``, its size) if the review gave it labels;
 * with ``review``, each image entry of the set gets ``review_status`` (and ``review_note``).
 
 :func:`write_coco` streams: one annotation is encoded at a time, and only the images in
@@ -58,17 +60,26 @@ class CocoExport:
         self.review = review
         self.segmentation = segmentation
         doc = annotations.document
-        self._names = {i: str(e.get("file_name", f"image {i + 1}")) for i, e in annotations.coco_image.items()}
         self._per_image: dict[int, ImageChanges] = {
-            i: image_changes(annotations, i, current[i], self._names.get(i, f"image {i + 1}"), annotations.size(i))
+            i: image_changes(annotations, i, current[i], annotations.image_names[i], annotations.size(i))
             for i in sorted(current)
         }
+        # Images of the set that the file does not list get an entry if the review labelled them.
+        image_ids = [e.get("id") for e in doc.get("images") or [] if isinstance(e, dict)]
+        next_image_id = max((i for i in image_ids if _is_int(i)), default=0) + 1
+        self._new_images: dict[int, dict] = {}
+        for i, c in self._per_image.items():
+            if i not in annotations.coco_image and c.added:
+                h, w = c.hw
+                name = annotations.image_names[i]
+                self._new_images[i] = coco.image_entry(next_image_id, h, w, {"file_name": name})
+                next_image_id += 1
         self._categories = [dict(c) for c in doc.get("categories") or []]
         self._category_id: dict[str, Any] = {}
         for c in self._categories:
             self._category_id.setdefault(str(c.get("name", c.get("id"))), c.get("id"))
         ids = [a.get("id") for a in doc.get("annotations") or [] if isinstance(a, dict)]
-        self._next_id = max((i for i in ids if isinstance(i, int) and not isinstance(i, bool)), default=0) + 1
+        self._next_id = max((i for i in ids if _is_int(i)), default=0) + 1
         self._fate: dict[int, Change | None] = {}  # obj_id -> its edit, or None if deleted
         for c in self._per_image.values():
             self._fate.update({ch.obj_id: None for ch in c.deleted})
@@ -135,14 +146,18 @@ class CocoExport:
         index_of = self.annotations.index_of
         for e in self.annotations.document.get("images") or []:
             index = index_of.get(e.get("id")) if isinstance(e, dict) else None
-            if self.review is None or index is None:
-                yield e
-                continue
-            extra = {"review_status": self.review.status(index)}
-            note = self.review.note(index)
-            if note:
-                extra["review_note"] = note
-            yield {**e, **extra}
+            yield e if index is None else self._with_review(e, index)
+        for index, e in self._new_images.items():
+            yield self._with_review(e, index)
+
+    def _with_review(self, entry: dict, index: int) -> dict:
+        if self.review is None:
+            return entry
+        extra = {"review_status": self.review.status(index)}
+        note = self.review.note(index)
+        if note:
+            extra["review_note"] = note
+        return {**entry, **extra}
 
     def _annotations(self) -> Iterator[dict]:
         ann = self.annotations
@@ -159,7 +174,7 @@ class CocoExport:
             else:
                 yield self._as_rle(record, index, obj_id)
         for index, change, ann_id in self._added:
-            image = ann.coco_image[index]
+            image = ann.coco_image.get(index) or self._new_images[index]
             h, w = ann.size(index)
             new = {"id": ann_id, "image_id": image["id"], "category_id": self.category_id(change.category)}
             yield {**new, **_mask_fields(change.runs, h, w), "iscrowd": 0}
@@ -205,6 +220,10 @@ def write_coco(
 ) -> Path:
     """Stream the reviewed document to ``path`` as JSON (see :class:`CocoExport`)."""
     return CocoExport(annotations, current, review, segmentation).write(path)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _mask_fields(runs: Any, h: int, w: int) -> dict:

@@ -56,6 +56,7 @@ class CocoAnnotations(Annotations):
         self.document = load_coco(coco)
         report = LoadReport(title or (f"COCO {coco}" if not isinstance(coco, dict) else "COCO dict"))
         super().__init__(len(image_names), report)
+        self.image_names = image_names
         self._size_of = size_of
         images = [e for e in self.document.get("images") or [] if isinstance(e, dict)]
         self.index_of = _match_images(images, image_names, match)  # COCO image id -> set index
@@ -109,7 +110,7 @@ class CocoAnnotations(Annotations):
         return _Entry(obj_id, category, ann)
 
     def _coco_size(self, index: int) -> tuple[int, int] | None:
-        return self._sizes[index]
+        return self._sizes.get(index)
 
     def size(self, index: int) -> tuple[int, int]:
         """``(H, W)`` of image ``index``: the file's ``height`` and ``width``, else the image's."""

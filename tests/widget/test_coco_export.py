@@ -153,3 +153,20 @@ def test_labels_seeded_into_a_session_export_unchanged_and_edits_show(labelled):
     assert [a["id"] for a in out["annotations"]] == [101, 102, 205, 300, 301]
     session.undo()
     assert to_coco(ann, current()) == doc
+
+
+def test_an_image_the_file_does_not_list_gets_an_entry_when_labelled(labelled):
+    doc, _, folder = labelled
+    doc["images"] = doc["images"][:2]
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] != 9]
+    ann = open_dataset([folder / n for n in ("a.png", "b.png", "c.png")], copy.deepcopy(doc)).annotations
+    assert ann.mask_count(2) == 0 and ann.report.ok
+    assert to_coco(ann, {2: {}}) == doc  # looked at, nothing drawn: no entry
+    review = ReviewState(3)
+    review.mark(2, "reviewed")
+    out = to_coco(ann, {2: {50: ("bird", blob(SIZES[2], 0, 0, 2, 2))}}, review)
+    assert out["images"][:2] == [{**e, "review_status": "unreviewed"} for e in doc["images"]]
+    assert out["images"][2] == {"id": 9, "file_name": "c.png", "width": 40, "height": 30, "review_status": "reviewed"}
+    new = out["annotations"][-1]
+    assert (new["id"], new["image_id"], new["area"]) == (207, 9, 4.0)
+    assert out["categories"][-1] == {"id": 6, "name": "bird"}
