@@ -35,6 +35,7 @@ Undo and redo (choices where the SAM 2 demo, which has none, and CVAT leave room
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -351,22 +352,22 @@ class VideoSession:
                 | {f for f, o in self._mask_prompts if o == obj_id}
             )
         masks = self._stash.pop(obj_id) if obj_id in self._stash else self._take_masks(obj_id)
-        for frame, (runs, score) in masks.items():
+        for frame, (runs, score, iou) in masks.items():
             if frame not in dropped:
-                self.tracker.results.set_runs(frame, obj_id, runs, score)
+                self.tracker.results.set_runs(frame, obj_id, runs, score, iou)
         self._spans.mark(masks)
         for frame in frames:
             self.apply(frame, obj_id)
         return True
 
-    def _take_masks(self, obj_id: int) -> dict[int, tuple[np.ndarray, float]]:
-        """Remove an object from the tracker and the results; returns its masks ``{frame: (runs, score)}``."""
+    def _take_masks(self, obj_id: int) -> dict[int, tuple[np.ndarray, float, float]]:
+        """Remove an object from the tracker and the results; returns its masks ``{frame: (runs, score, iou)}``."""
         t, results = self.tracker, self.tracker.results
         masks = {}
         for frame in results.frames:
             score = results.scores(frame).get(obj_id)
             if score is not None:
-                masks[frame] = (results.rle(frame, obj_id), score)
+                masks[frame] = (results.rle(frame, obj_id), score, results.ious(frame)[obj_id])
         if obj_id in t.object_ids:
             t.remove_object(obj_id)
         elif obj_id in results.object_ids:  # rebuilt without prompts: masks but no tracker state
@@ -440,8 +441,10 @@ class VideoSession:
         results = self.tracker.results
         tracked = []
         for frame in results.frames:
+            ious = results.ious(frame)
             for o, s in results.scores(frame).items():
-                tracked.append({"frame": frame, "obj_id": o, "score": s, **place(results.rle(frame, o))})
+                iou = None if math.isnan(ious[o]) else ious[o]  # JSON has no NaN
+                tracked.append({"frame": frame, "obj_id": o, "score": s, "iou": iou, **place(results.rle(frame, o))})
         with self.lock:
             meta = {
                 "objects": [o.to_dict() for o in self._registry.listed(self._objects)],
@@ -479,7 +482,9 @@ class VideoSession:
         results.clear()
         for e in meta["tracked"]:
             mask = decode_mask(runs[e["offset"] : e["offset"] + e["length"]], *hw)
-            results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]))
+            iou = e.get("iou")  # absent from files written before IoUs were kept
+            results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]), math.nan if iou is None else iou)
+        results.end_run()  # the restored masks are the version the next re-track is compared with
         self._spans.mark(None)
 
     def close(self) -> None:
