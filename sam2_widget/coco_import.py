@@ -148,10 +148,6 @@ class CocoAnnotations(Annotations):
     def max_obj_id(self) -> int | None:
         return self._max_obj_id
 
-    def records(self, index: int) -> list[tuple[int, Mapping[str, Any]]]:
-        """``(obj_id, annotation)`` of image ``index``'s loaded annotations, not decoded."""
-        return [(e.obj_id, e.record) for e in self._entries.get(index, [])]
-
 
 def _size_of_entry(e: Mapping[str, Any]) -> tuple[int, int] | None:
     h, w = e.get("height"), e.get("width")
