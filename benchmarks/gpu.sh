@@ -11,6 +11,7 @@
 #
 #   bash benchmarks/gpu.sh             # on a machine with a CUDA GPU
 #   bash benchmarks/gpu.sh --dry-run   # on any machine: what a CPU can run of it, tiny
+#   GPU_BENCH_ARGS="--precision fp16" bash benchmarks/gpu.sh   # more bench_gpu.py options (a T4: no native bf16)
 #
 # --dry-run collects the parity selection as a GPU run would (SAM2_TEST_DEVICE=cuda: the
 # cpu_only tests deselected) and runs bench_gpu.py on the CPU with the tiny model at image size
@@ -47,7 +48,8 @@ echo "== 1. parity on $("$PY" -c 'import torch; print(torch.cuda.get_device_name
 parity=0
 timeout 200 env SAM2_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider --durations=5 "${PARITY[@]}" || parity=$?
 echo "== 2. bench_gpu.py ($((SECONDS - start)) s so far)"
-timeout 280 "$PY" benchmarks/bench_gpu.py --device cuda --budget-s 220 --markdown "$OUT"
+# shellcheck disable=SC2086  # GPU_BENCH_ARGS: several words
+timeout 280 "$PY" benchmarks/bench_gpu.py --device cuda --budget-s 220 --markdown "$OUT" ${GPU_BENCH_ARGS:-}
 echo "== done in $((SECONDS - start)) s: tables in $OUT"
 if ((parity)); then
     echo "parity FAILED (pytest exit $parity): see part 1 above" >&2
