@@ -8,11 +8,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from . import postprocess
+from . import postprocess, transfer
+from .device_support import prepares_on_device
 from .devices import reject_autocast
-from .inputs import ImageLike, check_boxes, check_mask_input, check_points, image_to_tensor
+from .inputs import ImageLike, check_boxes, check_mask_input, check_points, image_to_pixels, image_to_tensor
 from .modeling.sam2 import ImageFeatures, SAM2Model
-from .transforms import boxes_to_model, coords_to_model, preprocess, upscale_logits
+from .transforms import boxes_to_model, coords_to_model, preprocess, preprocess_uint8, upscale_logits
 
 
 class Prediction(NamedTuple):
@@ -104,14 +105,30 @@ class ImagePredictor:
         """Compute and cache embeddings of several images, used by :meth:`predict_batch`."""
         if isinstance(images, (np.ndarray, torch.Tensor)) or not len(images):
             raise TypeError("set_image_batch expects a non-empty list of images.")
-        tensors = [image_to_tensor(img) for img in images]
+        # Every image is checked before the current ones are forgotten.
+        on_device = prepares_on_device(self.device)
+        pixels = [image_to_pixels(img, pin=self.device.type == "cuda") if on_device else None for img in images]
+        host = [image_to_tensor(img) if p is None else p for p, img in zip(pixels, images)]
         self.reset()
-        for t in tensors:
-            x = preprocess(t[None].to(self.device), self.model.image_size)
+        for t in host:
             with self.model.autocast():
-                feats = self.model.image_features(x)
+                feats = self.model.image_features(self._model_input(t, on_device))
             self._features.append(feats)
-            self._orig_hws.append((t.shape[1], t.shape[2]))
+            self._orig_hws.append(tuple(t.shape[:2]) if t.dtype == torch.uint8 else (t.shape[1], t.shape[2]))
+
+    def _model_input(self, image: torch.Tensor, on_device: bool) -> torch.Tensor:
+        """(1, 3, S, S) on the model's device from (H, W, 3) uint8 pixels or a (3, H, W) float image.
+
+        Off the CPU the image is sent first and prepared there (uint8: a quarter of the bytes);
+        on the CPU, or a device without the antialiased resize (older torch on MPS), it is
+        prepared on the CPU and the model input is sent.
+        """
+        size = self.model.image_size
+        if image.dtype == torch.uint8:
+            return preprocess_uint8(transfer.to_device(image, self.device), size)
+        if on_device:
+            return preprocess(transfer.to_device(image[None], self.device), size)
+        return transfer.to_device(preprocess(image[None], size), self.device)
 
     def get_image_embedding(self) -> torch.Tensor:
         """The cached (1, 256, S/16, S/16) embedding of the current image."""
@@ -193,13 +210,13 @@ class ImagePredictor:
         pts = lab = boxes = mask = None
         if points is not None:
             point_xy, point_labels = check_points(points, labels, hw)
-            pts = coords_to_model(torch.from_numpy(point_xy).to(self.device), hw, size)
-            lab = torch.from_numpy(point_labels).to(self.device)
+            pts = coords_to_model(transfer.to_device(torch.from_numpy(point_xy), self.device), hw, size)
+            lab = transfer.to_device(torch.from_numpy(point_labels), self.device)
         if box is not None:
             b = check_boxes(box, hw)
-            boxes = boxes_to_model(torch.from_numpy(b).to(self.device), hw, size).flatten(1)
+            boxes = boxes_to_model(transfer.to_device(torch.from_numpy(b), self.device), hw, size).flatten(1)
         if mask_input is not None:
-            mask = torch.from_numpy(check_mask_input(mask_input, size // 4)).to(self.device)
+            mask = transfer.to_device(torch.from_numpy(check_mask_input(mask_input, size // 4)), self.device)
         sizes = {t.shape[0] for t in (pts, boxes, mask) if t is not None}
         if len(sizes) > 1:
             raise ValueError(f"points, box and mask_input disagree on the batch size: {sorted(sizes)}.")
@@ -209,8 +226,8 @@ class ImagePredictor:
         batched = (
             max(sizes) > 1 or (points is not None and np.ndim(points) == 3) or (box is not None and np.ndim(box) == 2)
         )
-        out = (masks, scores, logits)
-        out = [t.float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy() for t in out]
+        out = (t.float() if t.is_floating_point() else t for t in (masks, scores, logits))
+        out = [t.numpy() for t in transfer.to_host(*out)]
         if not batched:
             out = [t[0] for t in out]
         return Prediction(*out)

@@ -53,13 +53,8 @@ def _tensor_to_hwc(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def image_to_tensor(image: ImageLike) -> torch.Tensor:
-    """Any supported image -> (3, H, W) float32 RGB tensor in [0, 1] on CPU.
-
-    Accepted: HxWx3 uint8 RGB; HxW or HxWx1 grayscale; HxWx4 RGBA (alpha
-    dropped); float arrays in [0, 1]; PIL images; torch tensors (HWC or CHW);
-    a path to an image file.
-    """
+def _image_array(image: ImageLike) -> np.ndarray:
+    """Any supported image -> its (H, W, C) array (C in 1, 3, 4), checked, not yet converted."""
     if isinstance(image, (str, os.PathLike)):
         image = _load_path(image)
     elif _is_pil(image):
@@ -78,6 +73,17 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
         raise ValueError(f"Expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}.")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"The image is empty (shape {arr.shape}).")
+    return arr
+
+
+def image_to_tensor(image: ImageLike) -> torch.Tensor:
+    """Any supported image -> (3, H, W) float32 RGB tensor in [0, 1] on CPU.
+
+    Accepted: HxWx3 uint8 RGB; HxW or HxWx1 grayscale; HxWx4 RGBA (alpha
+    dropped); float arrays in [0, 1]; PIL images; torch tensors (HWC or CHW);
+    a path to an image file.
+    """
+    arr = _image_array(image)
     if arr.dtype == np.uint8:
         # astype copies into a writable array: torch warns on read-only ones (e.g. cached frames).
         t = torch.from_numpy(arr.astype(np.float32)) / 255.0
@@ -96,6 +102,18 @@ def image_to_tensor(image: ImageLike) -> torch.Tensor:
     if t.shape[2] == 1:
         t = t.expand(-1, -1, 3)
     return t[:, :, :3].permute(2, 0, 1).contiguous()
+
+
+def image_to_pixels(image: ImageLike, pin: bool = False) -> torch.Tensor | None:
+    """An 8-bit image (see :func:`image_to_tensor`) -> (H, W, 3) uint8 RGB tensor on the CPU, in
+    pinned memory when ``pin``; ``None`` for a float image. ``transforms.preprocess_uint8`` turns
+    it into the model input with the same numbers as ``image_to_tensor`` + ``preprocess``."""
+    arr = _image_array(image)
+    if arr.dtype != np.uint8:
+        return None
+    out = torch.empty((arr.shape[0], arr.shape[1], 3), dtype=torch.uint8, pin_memory=pin)
+    out.numpy()[...] = arr[:, :, :3]  # grayscale broadcasts to the three channels
+    return out
 
 
 def _finite_array(value: Any, name: str, dtype=np.float64) -> np.ndarray:

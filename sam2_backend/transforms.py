@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from . import transfer
+from .device_support import interpolate
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -20,23 +23,41 @@ def preprocess(images: torch.Tensor, image_size: int) -> torch.Tensor:
     Bilinear with antialiasing, like torchvision's tensor ``Resize`` that the
     official image predictor uses.
     """
-    x = F.interpolate(
-        images,
-        size=(image_size, image_size),
-        mode="bilinear",
-        align_corners=False,
-        antialias=True,
-    )
-    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    x = interpolate(images, (image_size, image_size), "bilinear", antialias=True)
+    mean, std = (v.to(x.dtype) for v in _imagenet_stats(x.device))
     return (x - mean) / std
+
+
+def preprocess_uint8(pixels: torch.Tensor, image_size: int) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (1, 3, S, S) model input, where ``pixels`` are (on the GPU for a
+    GPU model: a quarter of float32's bytes cross the bus, and the CPU is free).
+
+    The same operations as ``preprocess(image_to_tensor(pixels)[None], S)``: the same numbers
+    on the same device.
+    """
+    x = (pixels.permute(2, 0, 1)[None].float() / 255.0).contiguous()
+    return preprocess(x, image_size)
+
+
+_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std as (1, 3, 1, 1) float32 on ``device``, sent there once."""
+    if device not in _STATS:
+        with torch.inference_mode(False):  # shared by calls inside and outside inference mode
+            mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+            _STATS[device] = (transfer.to_device(mean, device), transfer.to_device(std, device))
+    return _STATS[device]
 
 
 def coords_to_model(coords: torch.Tensor, orig_hw: tuple[int, int], image_size: int) -> torch.Tensor:
     """Pixel (x, y) coordinates of an (H, W) image, shape (..., 2) -> model-input pixels."""
     h, w = orig_hw
-    # Normalise first, then scale: the same rounding as the official predictor.
-    return coords / coords.new_tensor([w, h]) * image_size
+    # Normalise first, then scale: the same rounding as the official predictor. Python scalars,
+    # not a tensor of them: on a GPU that would be a host -> device copy per call.
+    x, y = coords.unbind(-1)
+    return torch.stack((x / w, y / h), dim=-1) * image_size
 
 
 def boxes_to_model(boxes: torch.Tensor, orig_hw: tuple[int, int], image_size: int) -> torch.Tensor:
@@ -59,7 +80,7 @@ MASK_LOGIT = 10.0
 
 def _resize_mask(mask: torch.Tensor, size: int) -> torch.Tensor:
     """(B, C, H, W) float mask or logits -> (B, C, size, size), bilinear with antialiasing."""
-    return F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return interpolate(mask, (size, size), "bilinear", antialias=True)
 
 
 def mask_to_model(mask: torch.Tensor, image_size: int) -> torch.Tensor:

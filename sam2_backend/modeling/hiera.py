@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..configs import HieraConfig
+from ..device_support import interpolate
 from . import cpu_kernels
 from .common import MLP
 
@@ -297,7 +298,7 @@ class Hiera(nn.Module):
         return self._pos_cache[1]
 
     def _compute_position_embedding(self, h: int, w: int) -> torch.Tensor:
-        pos = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")  # (1, C, h, w)
+        pos = interpolate(self.pos_embed, (h, w), "bicubic")  # (1, C, h, w); on the CPU where MPS has no bicubic
         win = self.pos_embed_window
         reps = (-(-h // win.shape[-2]), -(-w // win.shape[-1]))
         pos = pos + win.tile(1, 1, *reps)[..., :h, :w]

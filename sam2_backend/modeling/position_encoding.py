@@ -103,8 +103,9 @@ class PositionEmbeddingRandom(nn.Module):
     def forward_with_coords(self, coords: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
         """Encode pixel coordinates (B, N, 2) as (x, y) in an image of (H, W)."""
         h, w = image_size
-        scale = coords.new_tensor([1.0 / w, 1.0 / h])
-        return self._encode((coords * scale).float())
+        # Python scalars, not a tensor of them: on a GPU that would be a host -> device copy per call.
+        x, y = coords.float().unbind(-1)
+        return self._encode(torch.stack((x * (1.0 / w), y * (1.0 / h)), dim=-1))
 
 
 def get_1d_sine_pe(positions: torch.Tensor, dim: int, temperature: float = 10000) -> torch.Tensor:
