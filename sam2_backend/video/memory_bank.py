@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import transfer
 from ..orphans import owned_prefix, remove_orphans
 
 
@@ -34,7 +35,8 @@ class FrameState:
     obj_ptr: (1, 256) object pointer.
     object_score: (1, 1) logit, > 0 when the object is visible.
     maskmem: bfloat16 spatial memory, (1, mem_dim, h, w), or EdgeTAM's perceiver
-      latents (1, 512, mem_dim); None until encoded.
+      latents (1, 512, mem_dim) (float32 holding bf16 values on a device without
+      bfloat16); None until encoded.
     """
 
     low_res: torch.Tensor
@@ -47,13 +49,11 @@ _FIELDS = ("low_res", "obj_ptr", "object_score", "maskmem")
 
 
 def _save_state(state: FrameState, path: Path) -> None:
-    # Raw arrays (bf16 viewed as int16): a few hundred microseconds per state.
+    # Raw arrays (bf16 viewed as int16): a few hundred microseconds per state, and one
+    # device -> host copy for all its fields.
+    names = [name for name in _FIELDS if getattr(state, name) is not None]
     arrays = {}
-    for name in _FIELDS:
-        t = getattr(state, name)
-        if t is None:
-            continue
-        t = t.detach().cpu()
+    for name, t in zip(names, transfer.to_host(*(getattr(state, name) for name in names))):
         arrays[name] = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy()
         arrays[name + "_dtype"] = np.array(str(t.dtype))
     with open(path, "wb") as f:
@@ -70,7 +70,7 @@ def _load_state(path: Path, device: torch.device) -> FrameState:
             t = torch.from_numpy(data[name])
             if str(data[name + "_dtype"]) == "torch.bfloat16":
                 t = t.view(torch.bfloat16)
-            values[name] = t.to(device)
+            values[name] = transfer.to_device(t, device)
     return FrameState(**values)
 
 
@@ -114,7 +114,7 @@ class SpillDict:
         return None
 
     def __setitem__(self, frame: int, state: FrameState) -> None:
-        self.pop(frame)
+        self.remove(frame)
         self._put(frame, state)
 
     def _put(self, frame: int, state: FrameState) -> None:
@@ -126,11 +126,13 @@ class SpillDict:
             _save_state(old_state, self._path(old))
             self._disk.add(old)
 
-    def pop(self, frame: int) -> FrameState | None:
+    def remove(self, frame: int) -> None:
+        """Forget ``frame``'s state if there is one; a spilled one is deleted unread."""
         if frame in self._disk:
-            state = self.get(frame)
-            return self._ram.pop(frame) if state is not None else None
-        return self._ram.pop(frame, None)
+            self._disk.discard(frame)
+            self._path(frame).unlink()
+        else:
+            self._ram.pop(frame, None)
 
     def clear(self) -> None:
         for frame in list(self._disk):

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from ..device_support import interpolate, store_as_bf16
 from ..modeling.position_encoding import get_1d_sine_pe
 from ..modeling.sam2 import SAM2Model
 from ..transforms import mask_to_logits, mask_to_low_res_logits
@@ -85,13 +86,7 @@ def run_heads(
         )
     pe = model.sam_prompt_encoder
     if mask_logits is not None and mask_logits.shape[-2:] != tuple(pe.mask_input_size):
-        mask_logits = F.interpolate(
-            mask_logits.float(),
-            size=pe.mask_input_size,
-            mode="bilinear",
-            align_corners=False,
-            antialias=True,
-        )
+        mask_logits = interpolate(mask_logits.float(), tuple(pe.mask_input_size), "bilinear", antialias=True)
     sparse, dense = pe(points=points, boxes=None, masks=mask_logits)
     out = model.sam_mask_decoder(
         image_embeddings=pix_feat,
@@ -175,7 +170,7 @@ def condition_on_memory(
     for t_pos, state in spatial:
         if state is None:
             continue
-        tokens.append(_memory_tokens(state.maskmem.to(curr.device, torch.float32)))
+        tokens.append(_memory_tokens(state.maskmem.float()))
         token_pos.append(mem_pos_enc + model.maskmem_tpos_enc[cfg.num_maskmem - t_pos - 1])
 
     # Object pointers: past conditioning frames, then recent tracked frames.
@@ -198,10 +193,10 @@ def condition_on_memory(
     num_ptr_tokens = 0
     if ptrs:
         dists, vecs = zip(*ptrs)
-        obj_ptrs = torch.stack(vecs, dim=0).to(curr.device)  # (P, B, C)
+        obj_ptrs = torch.stack(vecs, dim=0)  # (P, B, C)
         mem_dim = cfg.mem_dim
         if cfg.add_tpos_enc_to_obj_ptrs:
-            rel = torch.tensor(dists, device=curr.device) / (max_ptrs - 1)
+            rel = _positions(dists, curr.device) / (max_ptrs - 1)
             pe_dim = c if cfg.proj_tpos_enc_in_obj_ptrs else mem_dim
             ptr_pos = model.obj_ptr_tpos_proj(get_1d_sine_pe(rel, dim=pe_dim))
             ptr_pos = ptr_pos.unsqueeze(1).expand(-1, b, mem_dim)
@@ -223,6 +218,24 @@ def condition_on_memory(
         num_obj_ptr_tokens=num_ptr_tokens,
     )
     return out.permute(1, 2, 0).reshape(b, c, h, w)
+
+
+# Per device, the integers -r..r (r a power of two), from which ``_positions`` picks rows.
+_POSITION_TABLES: dict[torch.device, torch.Tensor] = {}
+
+
+def _positions(values: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Python ints as an int64 tensor (P,) on ``device``, the same as ``torch.tensor(values)``,
+    without a host -> device copy: rows of a table made on the device are picked by index."""
+    reach = max(abs(v) for v in values)
+    table = _POSITION_TABLES.get(device)
+    if table is None or reach > table.shape[0] // 2:
+        r = 1 << max(reach, 64).bit_length()
+        with torch.inference_mode(False):  # a cache shared by calls inside and outside inference mode
+            table = torch.arange(-r, r + 1, device=device)
+        _POSITION_TABLES[device] = table
+    mid = table.shape[0] // 2
+    return torch.stack([table[mid + v] for v in values])
 
 
 def _memory_tokens(maskmem: torch.Tensor) -> torch.Tensor:
@@ -252,7 +265,8 @@ def encode_memory(
     prompted: bool,
 ) -> torch.Tensor:
     """Memory of one frame in bfloat16, as the official tracker stores it: (1, mem_dim, h, w),
-    or for EdgeTAM the perceiver's latents (1, L, mem_dim) (L = 512: 1/8 of a 1024 map).
+    or for EdgeTAM the perceiver's latents (1, L, mem_dim) (L = 512: 1/8 of a 1024 map). On a
+    device without bfloat16 (MPS before macOS 14): float32 holding the same bf16-rounded values.
 
     ``prompted``: the frame's mask answers the person's prompts (not tracking). With the
     config's ``binarize_mask_from_pts_for_mem_enc`` such a frame remembers the binary mask,
@@ -271,7 +285,7 @@ def encode_memory(
         features = features + absent[..., None, None] * model.no_obj_embed_spatial[..., None, None]
     if model.spatial_perceiver is not None:
         features = model.spatial_perceiver(features, encoded.vision_pos_enc)
-    return features.to(torch.bfloat16)
+    return store_as_bf16(features)
 
 
 def use_multimask(model: SAM2Model, is_init_cond: bool, num_points: int) -> bool:

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import postprocess
+from .. import postprocess, transfer
+from ..device_support import prepares_on_device
 from ..devices import reject_autocast
-from ..inputs import check_boxes, check_object_mask, check_points, image_to_tensor
+from ..inputs import check_boxes, check_object_mask, check_points, image_to_pixels, image_to_tensor
 from ..modeling.sam2 import SAM2Model
-from ..transforms import coords_to_model, mask_to_model, preprocess
+from ..transforms import coords_to_model, mask_to_model, preprocess, preprocess_uint8
 from .memory_bank import FrameState, MemoryStore, ObjectMemory
 from .results import TrackResults
 from .sources import FrameSource, Prefetcher, open_source
@@ -83,7 +84,9 @@ class VideoTracker:
             )
         self.model = model.eval()
         self.source: FrameSource = open_source(source)
-        # Decodes and resizes the next frame in a background thread while this one runs.
+        # Off the CPU, frames travel as uint8 and are resized and normalised on the device.
+        self._prepare_on_device = prepares_on_device(model.device)
+        # Decodes (and on the CPU resizes) the next frame in a background thread while this one runs.
         self._frames = Prefetcher(self.source, self._to_input)
         self.fill_hole_area = fill_hole_area
         self.non_overlap_masks = non_overlap_masks
@@ -128,7 +131,11 @@ class VideoTracker:
         return frame
 
     def _to_input(self, frame: np.ndarray) -> torch.Tensor:
-        """A decoded frame -> normalised model input (1, 3, S, S), on the CPU."""
+        """A decoded (H, W, 3) uint8 frame -> what goes to the device: the normalised model input
+        (1, 3, S, S) with the model on the CPU (or on a device without the resize's kernel), else
+        the frame's uint8 pixels, pinned for CUDA (see ``_frame_features``). Runs in the prefetch thread."""
+        if self._prepare_on_device:
+            return image_to_pixels(frame, pin=self.model.device.type == "cuda")
         return preprocess(image_to_tensor(frame)[None], self.model.image_size)
 
     def _frame_exists(self, frame: int) -> bool:
@@ -144,7 +151,9 @@ class VideoTracker:
         if frame in self._features:
             self._features.move_to_end(frame)
             return self._features[frame]
-        image = self._frames.get(frame).to(self.model.device)
+        image = transfer.to_device(self._frames.get(frame), self.model.device)
+        if self._prepare_on_device:
+            image = preprocess_uint8(image, self.model.image_size)
         feats = frame_features(self.model, image)
         self._features[frame] = feats
         while len(self._features) > self._feature_cache_size:
@@ -193,10 +202,11 @@ class VideoTracker:
     def _add_points(self, frame, obj_id, pts, lab, clear_old) -> Masks:
         with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
+            device = self.model.device
             coords = coords_to_model(
-                torch.from_numpy(pts).to(self.model.device), (self.height, self.width), self.model.image_size
+                transfer.to_device(torch.from_numpy(pts), device), (self.height, self.width), self.model.image_size
             )
-            labels = torch.from_numpy(lab).to(self.model.device)
+            labels = transfer.to_device(torch.from_numpy(lab), device)
             old = obj.points.get(frame) if not clear_old else None
             if old is not None:
                 coords, labels = torch.cat([old[0], coords], 1), torch.cat([old[1], labels], 1)
@@ -211,7 +221,7 @@ class VideoTracker:
         m = check_object_mask(mask, (self.height, self.width))
         with self._lock, self.model.autocast():
             obj = self._object(obj_id, create=True)
-            t = torch.from_numpy(m).to(self.model.device)[None, None].float()
+            t = transfer.to_device(torch.from_numpy(m), self.model.device)[None, None].float()
             t = mask_to_model(t, self.model.image_size)
             obj.masks[frame] = t
             obj.points.pop(frame, None)
@@ -225,7 +235,7 @@ class VideoTracker:
         if points is not None:
             prev = obj.state(frame, prefer_cond=is_cond)
             if prev is not None:
-                prev_logits = prev.low_res.to(self.model.device).clamp(-32.0, 32.0)
+                prev_logits = prev.low_res.clamp(-32.0, 32.0)
         out = track_step(
             self.model,
             frame,
@@ -255,28 +265,26 @@ class VideoTracker:
         if not ids:
             return {}
         logits = torch.full((len(ids), 1, self.height, self.width), NO_OBJ_SCORE, device=self.model.device)
-        scores = {}
+        scored, scores = [], []  # objects with an output here, and their score logits (on the device)
         for i, obj_id in enumerate(ids):
             state = states[obj_id] if states else self._objects[obj_id].state(frame, prefer_cond)
             if state is None:
                 self.results.clear_frame(frame, obj_id, missing_ok=True)
                 continue
             logits[i : i + 1] = F.interpolate(
-                state.low_res.to(logits.device).float(),
-                size=(self.height, self.width),
-                mode="bilinear",
-                align_corners=False,
+                state.low_res.float(), size=(self.height, self.width), mode="bilinear", align_corners=False
             )
-            scores[obj_id] = float(state.object_score)
+            scored.append(obj_id)
+            scores.append(state.object_score.float().reshape(1))
         if self.non_overlap_masks and len(ids) > 1:
             winner = logits.argmax(0, keepdim=True) == torch.arange(len(ids), device=logits.device)[:, None, None, None]
             logits = torch.where(winner, logits, logits.clamp(max=-10.0))
-        masks = (logits[:, 0] > 0).cpu().numpy()
-        out = {}
-        for i, obj_id in enumerate(ids):
-            out[obj_id] = masks[i]
-            if obj_id in scores:
-                self.results.set(frame, obj_id, masks[i], scores[obj_id])
+        # The frame's masks and scores reach the host in one copy.
+        masks, host_scores = transfer.to_host(logits[:, 0] > 0, torch.cat(scores) if scores else logits.new_zeros(0))
+        masks = masks.numpy()
+        out = {obj_id: masks[i] for i, obj_id in enumerate(ids)}
+        for obj_id, score in zip(scored, host_scores.tolist()):
+            self.results.set(frame, obj_id, out[obj_id], score)
         return out
 
     # -- propagation -----------------------------------------------------------------
@@ -291,7 +299,7 @@ class VideoTracker:
                 if state.maskmem is None:
                     feats = self._frame_features(frame)
                     high = F.interpolate(
-                        state.low_res.to(self.model.device),
+                        state.low_res,
                         size=(self.model.image_size,) * 2,
                         mode="bilinear",
                         align_corners=False,
@@ -311,12 +319,12 @@ class VideoTracker:
                     "a box or a mask for it (or remove it) before tracking."
                 )
             for frame in obj.cond:
-                obj.non_cond.pop(frame)
+                obj.non_cond.remove(frame)
 
     def _forget_around(self, obj: ObjectMemory, frame: int) -> None:
         r = self.model.config.memory_temporal_stride_for_eval * self.model.config.num_maskmem
         for t in range(frame - r, frame + r + 1):
-            obj.non_cond.pop(t)
+            obj.non_cond.remove(t)
 
     def cancel(self) -> None:
         """Ask a running :meth:`propagate` to stop after the current frame (thread-safe)."""
@@ -473,7 +481,8 @@ class VideoTracker:
         scale = np.array([self.width, self.height]) / self.model.image_size
         out: dict[int, dict[str, Any]] = {}
         for frame, (coords, labels) in obj.points.items():
-            out[frame] = {"points": coords[0].cpu().numpy() * scale, "labels": labels[0].cpu().numpy()}
+            coords, labels = transfer.to_host(coords[0], labels[0])
+            out[frame] = {"points": coords.numpy() * scale, "labels": labels.numpy()}
         for frame in obj.masks:
             out[frame] = {"mask": True}
         return out
@@ -484,7 +493,8 @@ class VideoTracker:
         state = self._object(obj_id, create=False).state(self._check_frame(frame))
         if state is None:
             return None
-        return state.low_res[0, 0].float().cpu().numpy(), float(state.object_score)
+        low_res, score = transfer.to_host(state.low_res[0, 0].float(), state.object_score.float())
+        return low_res.numpy(), float(score)
 
     def close(self) -> None:
         """Release the frame source and remove spilled memories."""

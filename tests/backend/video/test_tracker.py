@@ -203,9 +203,9 @@ def _spill_script(trk, loads):
     seq.append((1, trk.add_points(1, 1, [[40, 40], [90, 80]], [1, 0])))
     seq += list(trk.propagate(start=1, max_frames=8))  # 1..9
     loaded.append(len(loads))
-    # Backward from a middle frame: the memories of the frames after it (17..32) were
-    # evicted while 0..9 were tracked again.
-    seq += list(trk.propagate("backward", start=16, max_frames=6))  # 16..10
+    # Backward from frame 9: the memories of the frames after it (10..16) were evicted while
+    # 1..9 were tracked again (overwriting a spilled memory deletes it unread).
+    seq += list(trk.propagate("backward", start=9, max_frames=6))  # 9..3
     loaded.append(len(loads))
     return seq, states, loaded
 
