@@ -41,8 +41,9 @@ sys.path.insert(0, str(ROOT))
 TOLERANCE = 0.05
 # Objects alive at once in each widget. A new one every 7 clicks replaces the oldest, so what
 # the session holds stays bounded (as when a person moves on through a set or a clip) and any
-# growth of the process is a leak. Without it, ~170 points pile up on each object over 2,000
-# clicks, and RSS followed them: +5.4 % (the user's own data, not a leak; benchmarks/README.md).
+# growth of the process is a leak. Without it, once six objects exist every click goes to the
+# last one: ~950 points pile up on it in each widget (~40 on each frame, ~80 on each image),
+# and RSS followed them, +5.4 % (the user's own data, not a leak; benchmarks/README.md).
 MAX_OBJECTS = 6
 
 
