@@ -336,6 +336,8 @@ def run(args) -> dict:
                 traceback.print_exc()
                 results[table][key] = {"error": f"{type(e).__name__}: {e}"[:100]}
         log(f"{table} {key}: {results[table][key]}")
+        if args.markdown:  # after every row: a run stopped by gpu.sh's timeout keeps what it measured
+            Path(args.markdown).write_text(markdown(results, _header(args)))
 
     with tempfile.TemporaryDirectory() as tmp:
         clip, long_clip = str(Path(tmp, "clip")), str(Path(tmp, "long"))

@@ -49,7 +49,8 @@ parity=0
 timeout 200 env SAM2_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider --durations=5 "${PARITY[@]}" || parity=$?
 echo "== 2. bench_gpu.py ($((SECONDS - start)) s so far)"
 # shellcheck disable=SC2086  # GPU_BENCH_ARGS: several words
-timeout 280 "$PY" benchmarks/bench_gpu.py --device cuda --budget-s 220 --markdown "$OUT" ${GPU_BENCH_ARGS:-}
+timeout 280 "$PY" benchmarks/bench_gpu.py --device cuda --budget-s 220 --markdown "$OUT" ${GPU_BENCH_ARGS:-} ||
+    echo "bench_gpu.py stopped (exit $?): $OUT holds the rows measured until then" >&2
 echo "== done in $((SECONDS - start)) s: tables in $OUT"
 if ((parity)); then
     echo "parity FAILED (pytest exit $parity): see part 1 above" >&2
