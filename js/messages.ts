@@ -2,6 +2,8 @@
 // Each message carries `type` and `seq`, a counter of this front end; the
 // kernel answers each with an `ack` of the same `seq`.
 
+import type { ReviewStatus } from "./protocol";
+
 export type Message =
   | { type: "add_point"; seq: number; x: number; y: number; label: 0 | 1 }
   | { type: "add_box"; seq: number; x0: number; y0: number; x1: number; y1: number }
@@ -20,7 +22,16 @@ export type Message =
   | { type: "segment_everything"; seq: number }
   | { type: "track"; seq: number; direction: "forward" | "backward" | "both" }
   | { type: "cancel"; seq: number }
-  | { type: "fetch_frames"; seq: number; indices: number[] };
+  | { type: "fetch_frames"; seq: number; indices: number[] }
+  | { type: "mark"; seq: number; status: ReviewStatus }
+  | { type: "set_note"; seq: number; note: string }
+  | { type: "next"; seq: number; status: ReviewStatus | "any"; direction: 1 | -1 }
+  | { type: "set_filter"; seq: number; status: ReviewStatus | null; category: string | null }
+  | { type: "fetch_thumbnails"; seq: number; indices: number[] };
+
+const STATUSES: readonly string[] = ["unreviewed", "reviewed", "flagged"];
+export const MAX_NOTE = 2000; // characters of a note the kernel takes
+export const MAX_THUMBNAILS = 64; // indices of one fetch_thumbnails
 
 function finite(name: string, v: number): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number, got ${v}`);
@@ -139,5 +150,39 @@ export class MessageBuilder {
   fetchFrames(indices: readonly number[]): Message {
     const checked = indices.map((i) => index("index", i));
     return { type: "fetch_frames", seq: this.next(), indices: checked };
+  }
+
+  /** Review: the shown image's status. */
+  mark(status: ReviewStatus): Message {
+    if (!STATUSES.includes(status)) throw new RangeError(`status must be one of ${STATUSES.join(", ")}, got ${String(status)}`);
+    return { type: "mark", seq: this.next(), status };
+  }
+
+  setNote(note: string): Message {
+    if (typeof note !== "string") throw new TypeError("note must be a string");
+    if (note.length > MAX_NOTE) throw new RangeError(`a note has at most ${MAX_NOTE} characters, got ${note.length}`);
+    return { type: "set_note", seq: this.next(), note };
+  }
+
+  /** Go to the next (1) or previous (-1) image of that status within the filter. */
+  nextImage(status: ReviewStatus | "any", direction: 1 | -1): Message {
+    if (status !== "any" && !STATUSES.includes(status)) throw new RangeError(`unknown status ${String(status)}`);
+    if (direction !== 1 && direction !== -1) throw new RangeError(`direction must be 1 or -1, got ${String(direction)}`);
+    return { type: "next", seq: this.next(), status, direction };
+  }
+
+  /** Show only images of `status` and / or with an object of `category` (null: any). */
+  setFilter(status: ReviewStatus | null, category: string | null): Message {
+    if (status !== null && !STATUSES.includes(status)) throw new RangeError(`unknown status ${String(status)}`);
+    if (category !== null && typeof category !== "string") throw new TypeError("category must be a string or null");
+    return { type: "set_filter", seq: this.next(), status, category };
+  }
+
+  fetchThumbnails(indices: readonly number[]): Message {
+    if (indices.length === 0 || indices.length > MAX_THUMBNAILS) {
+      throw new RangeError(`fetch 1 to ${MAX_THUMBNAILS} thumbnails at once, got ${indices.length}`);
+    }
+    const checked = indices.map((i) => index("index", i));
+    return { type: "fetch_thumbnails", seq: this.next(), indices: checked };
   }
 }

@@ -86,6 +86,10 @@ export interface WidgetTraits {
   masks_version: number;
   /** The `type`s of the messages this widget handles (controls.ts); missing or empty from older kernels. */
   _supported_messages?: string[];
+  /** Image sets: the review state of the shown image and the set (review.ts); `{}` when review is off. */
+  review?: Partial<ReviewTrait>;
+  /** Image sets: bumped whenever an image's status, note or masks change (re-fetch the thumbnails shown). */
+  thumbs_version?: number;
 }
 
 /** The kernel's answer to `fetch_frames`, one per frame; buffers [JPEG, label RLE] unless `error`. */
@@ -141,4 +145,50 @@ export function parseAck(msg: unknown): Ack | null {
   const ack: Ack = { type: "ack", seq: m.seq, ok: m.ok };
   if (typeof m.error === "string") ack.error = m.error;
   return ack;
+}
+
+/** An image's review status (image sets). */
+export type ReviewStatus = "unreviewed" | "reviewed" | "flagged";
+
+/** The `review` trait: the shown image's status and note, the set's counts and filter. */
+export interface ReviewTrait {
+  status: ReviewStatus;
+  note: string;
+  counts: Record<ReviewStatus, number>;
+  filter: { status: ReviewStatus | null; category: string | null };
+  /** Images passing the filter. */
+  filtered: number;
+  /** The shown image's 0-based position among them, -1 if it does not pass. */
+  position: number;
+  /** Category names known (the filter's choices). */
+  categories: string[];
+}
+
+/** The kernel's answer to `fetch_thumbnails`, one per image; one buffer (JPEG, longest side 96 px) unless `error`. */
+export interface ThumbnailReply {
+  type: "thumbnail";
+  index: number;
+  name: string;
+  status: ReviewStatus;
+  masks: number;
+  /** `thumbs_version` when it was drawn: older than the trait is stale. */
+  version: number;
+  error?: string;
+}
+
+export function parseThumbnailReply(msg: unknown): ThumbnailReply | null {
+  if (typeof msg !== "object" || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (m.type !== "thumbnail" || !Number.isSafeInteger(m.index) || (m.index as number) < 0) return null;
+  const status = m.status === "reviewed" || m.status === "flagged" ? m.status : "unreviewed";
+  const reply: ThumbnailReply = {
+    type: "thumbnail",
+    index: m.index as number,
+    name: typeof m.name === "string" ? m.name : "",
+    status,
+    masks: typeof m.masks === "number" ? m.masks : 0,
+    version: typeof m.version === "number" ? m.version : 0,
+  };
+  if (typeof m.error === "string") reply.error = m.error;
+  return reply;
 }
