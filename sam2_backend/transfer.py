@@ -36,15 +36,26 @@ def to_host(*tensors: torch.Tensor) -> list[torch.Tensor]:
         return [t.detach() for t in tensors]
     if len(tensors) == 1:
         return [tensors[0].detach().cpu()]
+    packed, spans = pack(tensors)
+    return unpack(packed.cpu(), tensors, spans)
+
+
+def pack(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """The bytes of ``tensors`` in one uint8 buffer on their device, each part 8-byte aligned
+    (so it can be viewed as its dtype again), and each part's (start, size) in bytes."""
     parts, spans = [], []
     offset = 0
     for t in tensors:
         raw = t.detach().contiguous().reshape(-1).view(torch.uint8)
         parts.append(raw)
-        pad = -raw.numel() % 8  # every part starts 8-byte aligned, so it can be viewed as its dtype
+        pad = -raw.numel() % 8
         if pad:
             parts.append(raw.new_zeros(pad))
         spans.append((offset, raw.numel()))
         offset += raw.numel() + pad
-    host = torch.cat(parts).cpu()
-    return [host[start : start + size].view(t.dtype).reshape(t.shape) for t, (start, size) in zip(tensors, spans)]
+    return torch.cat(parts), spans
+
+
+def unpack(packed: torch.Tensor, like: tuple[torch.Tensor, ...], spans: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """The tensors of :func:`pack` back from its buffer: views with ``like``'s dtypes and shapes."""
+    return [packed[start : start + size].view(t.dtype).reshape(t.shape) for t, (start, size) in zip(like, spans)]

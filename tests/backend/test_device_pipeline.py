@@ -25,7 +25,7 @@ from sam2_backend import ImagePredictor, device_support, image, transfer
 from sam2_backend.inputs import image_to_pixels, image_to_tensor
 from sam2_backend.modeling.position_encoding import PositionEmbeddingRandom
 from sam2_backend.transforms import coords_to_model, preprocess, preprocess_uint8
-from sam2_backend.video import step, tracker
+from sam2_backend.video import memory_bank, step, tracker
 from sam2_backend.video.tracker import VideoTracker
 from tests.models import tiny_model
 
@@ -34,8 +34,8 @@ MPS, CUDA, CPU = torch.device("mps"), torch.device("cuda"), torch.device("cpu")
 
 @pytest.fixture
 def no_kernels_on_cpu(monkeypatch):
-    """The CPU made to look like an old-torch MPS: no bicubic or antialiased resize, no bf16."""
-    monkeypatch.setattr(device_support, "_COMPLETE", ("cuda", "meta"))
+    """Every device made to look like an old-torch MPS: no bicubic or antialiased resize, no bf16."""
+    monkeypatch.setattr(device_support, "_COMPLETE", ())
     monkeypatch.setattr(device_support, "_interpolate_works", lambda device, mode, antialias: False)
     monkeypatch.setattr(device_support, "_stores_bf16", lambda device: False)
 
@@ -138,7 +138,7 @@ def test_memories_without_bf16_give_the_same_tracking(monkeypatch):
 
     masks, outputs, state = run()
     assert state.maskmem.dtype == torch.bfloat16
-    monkeypatch.setattr(device_support, "_COMPLETE", ("cuda", "meta"))
+    monkeypatch.setattr(device_support, "_COMPLETE", ())
     monkeypatch.setattr(device_support, "_stores_bf16", lambda device: False)
     masks_fp32, outputs_fp32, state_fp32 = run()
     assert state_fp32.maskmem.dtype == torch.float32
@@ -200,3 +200,34 @@ def test_point_scaling_without_a_host_copy():
     old = pe._encode((coords * coords.new_tensor([1.0 / 128, 1.0 / 96])).float())
     assert torch.equal(pe.forward_with_coords(coords, (96, 128)), old)
     assert torch.equal(coords_to_model(coords, (480, 640), 1024), coords / coords.new_tensor([640, 480]) * 1024)
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_tracking_steps_mix_no_devices(monkeypatch, bf16):
+    """Prompt, then track three frames with the model on ``meta``: a CPU tensor that is not a
+    0-dim scalar mixed with a ``meta`` one raises, as it would with a CUDA one."""
+    if not bf16:
+        monkeypatch.setattr(device_support, "_COMPLETE", ())
+        monkeypatch.setattr(device_support, "_stores_bf16", lambda device: False)
+    model = tiny_model(128, device="cpu").to("meta")
+    meta = torch.device("meta")
+
+    def zeros(*shape):
+        return torch.zeros(*shape, device=meta)
+
+    with torch.inference_mode():
+        image = preprocess_uint8(torch.zeros(96, 128, 3, dtype=torch.uint8, device=meta), 128)
+        assert image.shape == (1, 3, 128, 128)
+        high_res = [zeros(1, 32, 32, 32), zeros(1, 64, 16, 16)]
+        feats = step.FrameFeatures(zeros(1, 256, 8, 8), zeros(1, 256, 8, 8), high_res)
+        memory = memory_bank.ObjectMemory(non_cond=memory_bank.SpillDict(None, None, meta))
+        points = (zeros(1, 1, 2), torch.ones(1, 1, dtype=torch.int32, device=meta))
+        for frame in range(4):
+            out = step.track_step(
+                model, frame, feats, memory, is_init_cond=frame == 0, points=points if frame == 0 else None,
+                mask=None, num_frames=10, reverse=False,
+            )  # fmt: skip
+            maskmem = step.encode_memory(model, feats, out.high_res, out.object_score, prompted=frame == 0)
+            state = memory_bank.FrameState(out.low_res, out.obj_ptr, out.object_score, maskmem)
+            (memory.cond if frame == 0 else memory.non_cond)[frame] = state
+    assert maskmem.device == meta and maskmem.dtype == (torch.bfloat16 if bf16 else torch.float32)

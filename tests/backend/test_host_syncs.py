@@ -166,3 +166,32 @@ def test_overwriting_or_removing_a_spilled_memory_does_not_read_it(tmp_path, mon
     assert not (tmp_path / "1.npz").exists()
     assert states.get(0).low_res[0, 0, 0, 0] == 10.0
     assert states.get(2).low_res[0, 0, 0, 0] == 2.0 and len(loads) == 1  # a read still loads
+
+
+def test_one_copy_packs_and_unpacks_any_tensors():
+    # What to_host does off the CPU, around its one copy: checked here on the CPU, and the packing
+    # on the meta device (where mixing devices raises, as on a GPU).
+    gen = torch.Generator().manual_seed(0)
+    tensors = (
+        torch.rand(3, 5, 7, generator=gen) > 0.5,  # masks: 105 bytes, then padding
+        torch.randn(3, generator=gen),  # scores
+        torch.randn(1, 16, 4, 4, generator=gen).to(torch.bfloat16),  # a memory
+        torch.randn(1, 1, 6, 6, generator=gen)[..., ::2],  # not contiguous
+        torch.tensor(2.5),  # 0-dim
+        torch.zeros(0, 4),  # empty
+        torch.arange(3),  # int64
+    )
+    packed, spans = transfer.pack(tensors)
+    assert packed.dtype == torch.uint8 and all(start % 8 == 0 for start, _ in spans)
+    for got, want in zip(transfer.unpack(packed, tensors, spans), tensors):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert torch.equal(got, want)
+    on_meta, _ = transfer.pack(tuple(t.to("meta") for t in tensors))
+    assert on_meta.device.type == "meta" and on_meta.shape == packed.shape
+
+
+def test_on_the_cpu_nothing_is_copied():
+    x = torch.randn(4)
+    assert transfer.to_device(x, torch.device("cpu")) is x
+    (y,) = transfer.to_host(x)
+    assert y.data_ptr() == x.data_ptr()
