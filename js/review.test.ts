@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MessageBuilder } from "./messages";
 import { countsText, filterText, flagToggled, parseReview } from "./review";
+import { actionForKey, KEY_HELP } from "./shortcuts";
 
 const TRAIT = {
   status: "flagged",
@@ -74,5 +75,24 @@ describe("review messages", () => {
     expect(() => m.fetchThumbnails([-1])).toThrow(RangeError);
     expect(m.nextImage("any", 1).seq).toBe(1);
     expect(m.fetchThumbnails([5, 4])).toEqual({ type: "fetch_thumbnails", seq: 2, indices: [5, 4] });
+  });
+});
+
+describe("review keys", () => {
+  const key = (k: string, shiftKey = false) => ({ key: k, ctrlKey: false, metaKey: false, shiftKey, altKey: false });
+
+  it("R reviews, F flags, G and Shift G go to the next unreviewed / flagged image", () => {
+    expect(actionForKey(key("r"))).toEqual({ type: "mark", status: "reviewed" });
+    expect(actionForKey(key("F"))).toEqual({ type: "mark", status: "toggle_flag" });
+    expect(actionForKey(key("g"))).toEqual({ type: "next_status", status: "unreviewed" });
+    expect(actionForKey(key("G", true))).toEqual({ type: "next_status", status: "flagged" });
+    expect(actionForKey({ ...key("r"), ctrlKey: true })).toBeNull(); // Ctrl-R stays the browser's
+  });
+
+  it("are in the help", () => {
+    const rows = new Map(KEY_HELP);
+    expect(rows.get("R")).toContain("reviewed");
+    expect(rows.get("F")).toContain("flag");
+    expect(rows.get("G, Shift G")).toContain("next unreviewed / next flagged");
   });
 });

@@ -15,6 +15,8 @@ export type Action =
   | { type: "reset_view" }
   | { type: "toggle_outline" }
   | { type: "help" }
+  | { type: "mark"; status: "reviewed" | "toggle_flag" } // image sets: review the shown image
+  | { type: "next_status"; status: "unreviewed" | "flagged" } // image sets: next image of that status
   | { type: "escape" };
 
 /** The parts of a `KeyboardEvent` that shortcuts look at. */
@@ -56,6 +58,9 @@ export function actionForKey(k: KeyInput): Action | null {
     return null;
   }
   if (key.length === 1 && key >= "1" && key <= "9") return { type: "select", slot: Number(key) - 1 };
+  if (key === "r") return { type: "mark", status: "reviewed" };
+  if (key === "f") return { type: "mark", status: "toggle_flag" };
+  if (key === "g") return { type: "next_status", status: k.shiftKey ? "flagged" : "unreviewed" };
   return PLAIN_KEYS.get(key) ?? null;
 }
 
@@ -70,6 +75,9 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ["+ −", "zoom in / out (on the image: at its cursor)"],
   ["0", "reset the view"],
   ["O", "mask outlines on / off"],
+  ["R", "image sets: mark this image reviewed"],
+  ["F", "image sets: flag this image (again: back to unreviewed)"],
+  ["G, Shift G", "image sets: next unreviewed / next flagged image"],
   ["? H", "this help"],
   ["Esc", "close the help, cancel a drag, leave the widget"],
 ];
