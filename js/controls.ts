@@ -7,7 +7,7 @@ import type { Message } from "./messages";
 
 export type MessageType = Message["type"];
 
-/** The message each button of the toolbar, the timeline and the object list sends, by its `data-action`. */
+/** The message each button of the toolbar, the timeline, the object list and the review bar sends, by its `data-action`. */
 export const CONTROL_MESSAGES: Readonly<Record<string, MessageType>> = {
   undo: "undo",
   redo: "redo",
@@ -30,6 +30,15 @@ export const CONTROL_MESSAGES: Readonly<Record<string, MessageType>> = {
   delete: "delete_object",
   merge: "merge_objects",
   rename: "rename_object",
+  // the review bar and thumbnail strip (image sets; the note field, filter and strip by these names too)
+  mark_unreviewed: "mark",
+  mark_reviewed: "mark",
+  mark_flagged: "mark",
+  next_unreviewed: "next",
+  next_flagged: "next",
+  note: "set_note",
+  filter: "set_filter",
+  thumbnails: "fetch_thumbnails",
 };
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { showsControl } from "./controls";
 import { MessageBuilder } from "./messages";
 import { countsText, filterText, flagToggled, parseReview } from "./review";
 import { actionForKey, KEY_HELP } from "./shortcuts";
@@ -94,5 +95,14 @@ describe("review keys", () => {
     expect(rows.get("R")).toContain("reviewed");
     expect(rows.get("F")).toContain("flag");
     expect(rows.get("G, Shift G")).toContain("next unreviewed / next flagged");
+  });
+});
+
+describe("review controls", () => {
+  it("show only when the kernel handles their message", () => {
+    const controls = ["mark_reviewed", "mark_flagged", "next_unreviewed", "next_flagged", "note", "filter", "thumbnails"];
+    for (const c of controls) expect(showsControl(c, ["goto", "add_point"], false), c).toBe(false);
+    const review = ["goto", "mark", "next", "set_note", "set_filter", "fetch_thumbnails"];
+    for (const c of controls) expect(showsControl(c, review, false), c).toBe(true);
   });
 });

@@ -20,6 +20,7 @@ import {
   type TraitReader,
 } from "./panels";
 import { parseAck, parseFrameReply, parseMasksChanged, type Prompt, type WidgetTraits } from "./protocol";
+import { ReviewView } from "./review_view";
 import { toBytes } from "./rle";
 import { Stage } from "./stage";
 import { buildTimeline } from "./timeline_view";
@@ -132,6 +133,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     if (reply !== null) player?.onFrame(reply.index, frameBuffers, reply.masks_version ?? 0);
     const changed = parseMasksChanged(msg);
     if (changed !== null) player?.onMasksChanged(changed.frames, changed.version);
+    review?.onMessage(msg, buffers);
   }
   model.on("msg:custom", onCustomMessage);
 
@@ -188,7 +190,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
         send(() => messages.addBox(b.x0, b.y0, b.x1, b.y1), { obj_id: model.get("selected_id"), type: "box", ...b });
       },
       removePrompt: (index) => send(() => messages.removePrompt(index)),
-      perform: (action) => actions.perform(action),
+      perform: (action) => void (review?.perform(action) || actions.perform(action)),
       redraw: () => stage.scheduleDraw(),
     },
     events.signal,
@@ -238,7 +240,12 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
   function renderControls(): void {
     showControls(ui.root, shows);
     renderObjectList();
+    review?.render();
   }
+
+  // ---- dataset review (image sets) ------------------------------------------
+
+  const review = player === null ? new ReviewView(ui, { get, send, shows, on }, messages, events.signal) : null;
 
   // ---- the video timeline ---------------------------------------------------
 
@@ -304,6 +311,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     events.abort();
     reruns.dispose();
     player?.dispose();
+    review?.dispose();
     stage.dispose();
     for (const [name, handler] of modelHandlers) model.off(name as `change:${keyof WidgetTraits}`, handler);
     model.off("msg:custom", onCustomMessage);
