@@ -93,6 +93,11 @@ class SyncedState(anywidget.AnyWidget):
     """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
     masks_version = t.Int(0, read_only=True).tag(sync=True)
     """Videos: bumped whenever masks change, so the front end knows which cached frames are stale."""
+    review = t.Dict(read_only=True).tag(sync=True)
+    """Image sets: the shown image's review status and note, the set's counts and the filter
+    (``{}`` when review is off; docs/widget_protocol.md, "Dataset review")."""
+    thumbs_version = t.Int(0, read_only=True).tag(sync=True)
+    """Image sets: bumped whenever an image's status, note or masks change (thumbnails to re-fetch)."""
 
     def set_state(self, sync_data: dict) -> None:
         """An update from the front end: only :data:`FRONT_END_WRITABLE` traits with valid values

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from sam2_backend import ImagePredictor
 
@@ -24,13 +25,20 @@ from . import codecs
 from ._base import DEFAULT_MODEL, Sam2Widget
 from ._options import ModelArg, check_options, resolve_model
 from .checks import to_host
+from .dataset import open_dataset
+from .dataset_review import DatasetReview
 from .embeddings import EmbeddingCache
 from .images import ImageReadError, ImageSet
 from .message_dispatch import SHARED_MESSAGES
-from .messages import integer_list
+from .messages import MAX_THUMBNAILS, integer, integer_list, optional_string, string
 from .results import ImageSetResults
+from .review import MAX_NOTE_LENGTH, STATUSES
 from .session import Session, SessionState
 from .session_file import SavedSession, model_reference, write_session
+from .thumbnails import ByteLRU, thumbnail
+
+REVIEW_MESSAGES = ("mark", "set_note", "next", "set_filter", "fetch_thumbnails")
+THUMBNAIL_CACHE_BYTES = 32 * 2**20  # ~8,000 thumbnails of ~4 kB
 
 
 class Sam2ImageWidget(Sam2Widget):
@@ -41,7 +49,7 @@ class Sam2ImageWidget(Sam2Widget):
     """
 
     _for_clips = False
-    _messages = (*SHARED_MESSAGES, "merge_objects")
+    _messages = (*SHARED_MESSAGES, "merge_objects", *REVIEW_MESSAGES)
     _shows, _item = "images", "image"
     _unsupported_note = " (it is for videos: open a clip with Sam2Widget(path_to_video) or video=True)"
 
@@ -53,12 +61,27 @@ class Sam2ImageWidget(Sam2Widget):
         video: bool | None = None,
         **options: Any,
     ) -> None:
+        annotations = options.pop("annotations", None)
+        label_names = options.pop("names", None)
+        image_key = options.pop("image_key", "image")
         opts = check_options(options)
-        images = ImageSet.from_source(source)  # a bad source fails before a model is loaded
+        labels = None
+        if annotations is not None or _is_dataset(source):  # listed, nothing decoded
+            dataset = open_dataset(source, annotations, label_names, image_key)
+            images, labels = dataset.images, dataset.annotations
+            if labels is not None and not labels.report.ok:
+                print(labels.report)
+        else:
+            images = ImageSet.from_source(source)  # a bad source fails before a model is loaded
         sam = resolve_model(model, device)
         self._images = images
         self._cache = EmbeddingCache(sam, opts["cache_size"])
         self._session = Session(images)
+        review_on = labels is not None or len(images) > 1
+        self._dataset = DatasetReview(self._session, labels) if review_on else None
+        self._thumbs = ByteLRU(THUMBNAIL_CACHE_BYTES)
+        self._image_versions: dict[int, int] = {}  # per image, bumped when its thumbnail changes
+        self._travel = 1  # the direction of the last move, for background encoding
         super().__init__(source, sam, device, video, **options)
         self.set_trait("image_count", len(images))
         try:
@@ -79,7 +102,34 @@ class Sam2ImageWidget(Sam2Widget):
         """A snapshot of the masks of every image (see :class:`ImageSetResults`)."""
         s = self._session
         with s.lock:
-            return ImageSetResults(self._images, s.objects(), [s.mask_entries(i) for i in range(len(self._images))])
+            return ImageSetResults(
+                self._images, s.objects(), [s.mask_entries(i) for i in range(len(self._images))], self._dataset
+            )
+
+    # -- review (image sets and labelled sets) -------------------------------------
+
+    @property
+    def review_table(self) -> Any:
+        """Every image's index, name, status, note, mask count and categories (a ``ReviewTable``;
+        the ``review`` trait is the shown image's status and the set's counts)."""
+        return self._review_on().table()
+
+    def mark(self, status: str, index: int | None = None, note: str | None = None) -> None:
+        """Set image ``index``'s (default: the shown image's) review status, and its note if given."""
+        dataset = self._review_on()
+        index = self.image_index if index is None else self._session.check_index(index)
+        dataset.state.mark(index, status, note)
+        self._image_changed(index)
+
+    def next(self, status: str = "unreviewed", direction: int = 1) -> int | None:
+        """Show the next image (within the filter) with ``status`` (``"any"``: any), wrapping around;
+        returns its index, or None (nothing moves) when there is none."""
+        return self._call(self._next, status, direction)
+
+    def filter(self, status: str | None = None, category: str | None = None) -> list[int]:
+        """Move within the images with ``status`` and/or an object of ``category`` (both None: all);
+        returns them. If the shown image does not pass, the first that does is shown."""
+        return self._call(self._set_filter, status, category)
 
     def add_points(self, points: Any, labels: Any, obj_id: int | None = None) -> dict[int, np.ndarray]:
         """Click ``points`` (N, 2) as (x, y) pixels with ``labels`` (N,) (1 positive, 0 negative)
@@ -127,12 +177,13 @@ class Sam2ImageWidget(Sam2Widget):
         return self.masks
 
     def save_session(self, path: str | os.PathLike) -> Path:
-        """Save objects, prompts and masks to one ``.npz`` (after waiting for pending masks).
+        """Save objects, prompts and masks (and the review) to one ``.npz`` (after waiting for pending masks).
 
-        Images from files are referenced by path; in-memory images are stored in the file.
+        Images from files are referenced by path; in-memory images are stored in the file;
+        a lazy sequence must be passed again to ``load_session``.
         """
         self.wait_idle()
-        return write_session(path, self._session, model_reference(self._model), self.image_index)
+        return self._write_autosave(path)
 
     @classmethod
     def _restore(
@@ -145,11 +196,19 @@ class Sam2ImageWidget(Sam2Widget):
         **options: Any,
     ) -> Sam2ImageWidget:
         autosave = options.pop("autosave", None)
+        if source is None and any(x is None for x in saved.source):
+            raise ValueError(
+                f"{path} was saved from a lazy sequence of images, which a session file does not hold: "
+                "pass the images again, Sam2Widget.load_session(path, images, annotations=...)."
+            )
         widget = cls(
             saved.source if source is None else source, saved.model if model is None else model, device, **options
         )
         try:
             widget._session.restore(saved.objects, saved.next_id, saved.state)
+            dataset = saved.extra.get("dataset")
+            if widget._dataset is not None and dataset:
+                widget._dataset.restore(dataset.get("seeded", ()), dataset.get("loaded_id", {}), dataset.get("review"))
         except ValueError:
             widget.close()
             raise
@@ -165,6 +224,106 @@ class Sam2ImageWidget(Sam2Widget):
     def _msg_merge_objects(self, msg: dict) -> list[Future]:
         return self._apply(self._session.merge_objects, integer_list(msg, "ids"))[1]
 
+    def _msg_mark(self, msg: dict) -> list[Future]:
+        dataset = self._review_on()
+        status = string(msg, "status")
+        if status not in STATUSES:
+            raise ValueError(f"mark: status must be one of {', '.join(STATUSES)}, got {status!r:.80}.")
+        dataset.state.mark(self.image_index, status)
+        self._image_changed(self.image_index)
+        return []
+
+    def _msg_set_note(self, msg: dict) -> list[Future]:
+        dataset = self._review_on()
+        note = string(msg, "note")
+        if len(note) > MAX_NOTE_LENGTH:
+            raise ValueError(f"set_note: a note has at most {MAX_NOTE_LENGTH} characters, got {len(note)}.")
+        dataset.state.set_note(self.image_index, note)
+        self._image_changed(self.image_index)
+        return []
+
+    def _msg_next(self, msg: dict) -> list[Future]:
+        return self._next(string(msg, "status"), integer(msg, "direction"))[1]
+
+    def _msg_set_filter(self, msg: dict) -> list[Future]:
+        return self._set_filter(optional_string(msg, "status"), optional_string(msg, "category"))[1]
+
+    def _msg_fetch_thumbnails(self, msg: dict) -> list[Future]:
+        self._review_on()
+        indices = integer_list(msg, "indices")
+        if len(indices) > MAX_THUMBNAILS:
+            raise ValueError(f"fetch_thumbnails: at most {MAX_THUMBNAILS} indices, got {len(indices)}.")
+        for i in indices:
+            if not 0 <= i < len(self._images):
+                raise ValueError(f"fetch_thumbnails: image index {i} is out of range (0 to {len(self._images) - 1}).")
+        shown = self.image_index
+        ordered = ([shown] if shown in indices else []) + [i for i in dict.fromkeys(indices) if i != shown]
+        return [self._worker.submit(partial(self._thumbnails_job, ordered))]
+
+    # -- review ----------------------------------------------------------------
+
+    def _review_on(self) -> DatasetReview:
+        if self._dataset is None:
+            raise ValueError("review is for image sets and labelled images: this widget shows one image.")
+        return self._dataset
+
+    def _image_changed(self, index: int) -> None:
+        """Image ``index``'s status, note or masks changed: new thumbnail, new review trait, autosave."""
+        self._image_versions[index] = self._image_versions.get(index, 0) + 1
+        with self._view_lock, self.hold_sync():
+            self.set_trait("thumbs_version", self.thumbs_version + 1)
+            self._set_review_trait()
+        self._request_autosave()
+
+    def _set_review_trait(self) -> None:
+        if self._dataset is not None:
+            self.set_trait("review", self._dataset.view(self.image_index))
+
+    def _next(self, status: str, direction: int) -> tuple[int | None, list[Future]]:
+        dataset = self._review_on()
+        found = dataset.next(self.image_index, status, direction)
+        if found is None:
+            what = "image" if status == "any" else f"{status} image"
+            self._last_timing = f"no {what} {'after' if direction == 1 else 'before'} this one"
+            self._set_status(self.status, self._last_timing)
+            return None, []
+        self._travel = direction
+        return found, self._show_image(found)
+
+    def _set_filter(self, status: Any, category: Any) -> tuple[list[int], list[Future]]:
+        found = self._review_on().set_filter(status, category)
+        futures = [] if self.image_index in found else self._show_image(found[0])
+        with self._view_lock:
+            self._set_review_trait()
+        return found, futures
+
+    def _thumbnails_job(self, indices: list[int]) -> None:
+        for index in indices:
+            version = self.thumbs_version
+            reply = {"type": "thumbnail", "index": index, "name": self._images.name(index), "version": version}
+            reply.update(status=self._dataset.state.status(index), masks=self._dataset.mask_count(index) or 0)
+            try:
+                jpeg = self._thumbnail(index)
+            except ImageReadError as e:
+                self.send({**reply, "error": str(e)})
+            else:
+                self.send(reply, [jpeg])
+
+    def _thumbnail(self, index: int) -> bytes:
+        key = (index, self._image_versions.get(index, 0))
+        jpeg = self._thumbs.get(key)
+        if jpeg is None:
+            jpeg = thumbnail(self._images.pixels(index), self._current_runs(index))
+            self._thumbs.put(key, jpeg)
+        return jpeg
+
+    def _current_runs(self, index: int) -> dict[int, np.ndarray]:
+        """``{obj_id: runs}`` drawn on image ``index``: the session's once visited, else the labels as read."""
+        dataset = self._dataset
+        if dataset.annotations is None or index in dataset.seeded:
+            return {o: e.runs for o, e in self._session.mask_entries(index).items()}
+        return {max(o.obj_id, 1): o.runs for o in dataset.annotations.objects(index)}
+
     def _apply(self, action: Callable[..., Any], *args: Any) -> tuple[Any, list[Future]]:
         """Run a session action, update the view, schedule the masks it made stale."""
         with self._session.lock:
@@ -176,7 +335,11 @@ class Sam2ImageWidget(Sam2Widget):
         futures = self._schedule_stale()
         for index in changed:
             self._notify(index)
-        self._request_autosave()
+        if self._dataset is not None and changed:
+            for index in changed:
+                self._image_changed(index)  # requests the autosave too
+        else:
+            self._request_autosave()
         return result, futures
 
     def _hidden(self) -> set[int]:
@@ -184,6 +347,8 @@ class Sam2ImageWidget(Sam2Widget):
 
     def _goto(self, index: int) -> tuple[None, list[Future]]:
         index = self._session.check_index(index)
+        if index != self.image_index:
+            self._travel = 1 if index > self.image_index else -1
         return None, self._show_image(index)
 
     def _everything_input(self, index: int) -> Callable[[], np.ndarray]:
@@ -194,8 +359,9 @@ class Sam2ImageWidget(Sam2Widget):
         masks = [(r["segmentation"], r["predicted_iou"]) for r in records]
         return self._apply(self._session.add_mask_objects, index, masks)
 
-    def _write_autosave(self, path: Path) -> None:
-        write_session(path, self._session, model_reference(self._model), self.image_index)
+    def _write_autosave(self, path: Path) -> Path:
+        extra = {} if self._dataset is None else {"dataset": self._dataset.to_meta()}
+        return write_session(path, self._session, model_reference(self._model), self.image_index, extra)
 
     # -- worker jobs -------------------------------------------------------------
 
@@ -236,6 +402,8 @@ class Sam2ImageWidget(Sam2Widget):
             if shown and timings is not None:
                 timings.masks_sent(len(self.label_rle))
             self._notify(index)
+            if self._dataset is not None:
+                self._image_changed(index)
 
     # -- the view ----------------------------------------------------------------
 
@@ -244,6 +412,8 @@ class Sam2ImageWidget(Sam2Widget):
 
         Raises ImageReadError, after showing the index, for an unreadable image.
         """
+        if self._dataset is not None:
+            self._dataset.seed(index)  # the image's labels, on its first visit
         with self._view_lock, self.hold_sync():
             self.set_trait("image_index", index)
             self.set_trait("image_name", self._images.name(index))
@@ -267,16 +437,27 @@ class Sam2ImageWidget(Sam2Widget):
         index = self.image_index
         with self._view_lock, self.hold_sync():
             with s.lock:
-                self.set_trait("objects", [o.to_dict() for o in s.objects()])
+                self.set_trait("objects", [o.to_dict() for o in self._listed_objects(index)])
                 self.set_trait("selected_id", s.state.selected_id)
                 self.set_trait("prompts", [p.to_dict() for p in s.prompts(index)])
                 self.set_trait("can_undo", s.can_undo)
                 self.set_trait("can_redo", s.can_redo)
+                self._set_review_trait()
                 if masks:
                     visible = {o.id for o in s.objects() if o.visible}
                     entries = {o: e for o, e in s.mask_entries(index).items() if o in visible}
             if masks:
                 self.set_trait("label_rle", self._label_rle(index, entries))
+
+    def _listed_objects(self, index: int) -> list[Any]:
+        """A labelled set lists only the shown image's objects and the selected one (10,000 labels
+        would make a list nobody reads); otherwise every object."""
+        s = self._session
+        if self._dataset is None or self._dataset.annotations is None:
+            return s.objects()
+        img = s.state.images[index]
+        here = img.masks.keys() | img.seeds.keys() | {p.obj_id for p in img.prompts} | {s.state.selected_id}
+        return [o for o in s.objects() if o.id in here]
 
     def _label_rle(self, index: int, entries: Mapping[int, Any]) -> bytes:
         if not entries:
@@ -287,6 +468,18 @@ class Sam2ImageWidget(Sam2Widget):
             return _label_rle_of_runs(masks, hw[0] * hw[1])
         label = codecs.masks_to_label_map({o: e.mask(hw) for o, e in entries.items()}, hw, dtype=np.uint32)
         return codecs.encode_label_rle(label)
+
+
+def _is_dataset(source: Any) -> bool:
+    """A folder, or a lazy sequence (anything with len and [i] that is not an image or a list of
+    them): listed by ``DatasetSource`` without reading an image."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).is_dir()
+    from PIL import Image
+
+    if isinstance(source, (list, tuple, np.ndarray, bytes, torch.Tensor, Image.Image)):
+        return False
+    return hasattr(source, "__len__") and hasattr(source, "__getitem__")
 
 
 def _label_rle_of_runs(masks: list[tuple[int, np.ndarray]], size: int) -> bytes:

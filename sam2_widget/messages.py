@@ -31,7 +31,14 @@ TYPES = (
     "track",
     "cancel",
     "fetch_frames",
+    "mark",
+    "set_note",
+    "next",
+    "set_filter",
+    "fetch_thumbnails",
 )
+
+MAX_THUMBNAILS = 64  # indices of one fetch_thumbnails message
 
 
 def is_int(value: Any) -> bool:
@@ -71,6 +78,14 @@ def string(msg: dict, name: str) -> str:
     value = _get(msg, name)
     if not isinstance(value, str):
         raise TypeError(f"{msg['type']}: {name} must be a string, got {value!r}.")
+    return value
+
+
+def optional_string(msg: dict, name: str) -> str | None:
+    """A string or null (a missing field is null too)."""
+    value = msg.get(name)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{msg['type']}: {name} must be a string or null, got {value!r:.80}.")
     return value
 
 

@@ -84,6 +84,10 @@ class ObjectRegistry:
         """The info of ``objects``, in their display order."""
         return [self._info[o] for o in objects.ids]
 
+    def known(self, obj_id: int) -> bool:
+        """Whether ``obj_id`` was ever handed out (ids are never reused)."""
+        return obj_id in self._info
+
     def info(self, obj_id: int) -> ObjectInfo:
         return self._info[obj_id]
 
@@ -93,9 +97,19 @@ class ObjectRegistry:
         name = None if name is None else check_name(name)
         if obj_id is None:
             obj_id = self._next_id
-        self._next_id = obj_id + 1
-        self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
+        self.register(obj_id, name)
         return objects.added(obj_id), obj_id
+
+    def register(self, obj_id: int, name: str | None = None) -> None:
+        """Record object ``obj_id`` (named ``name``, default ``"object <id>"``) without listing it;
+        later ids go on above the highest given so far, whatever order they came in."""
+        name = None if name is None else check_name(name)
+        self._next_id = max(self._next_id, obj_id + 1)
+        self._info[obj_id] = ObjectInfo(obj_id, name or f"object {obj_id}", color_for(obj_id))
+
+    def reserve(self, max_id: int) -> None:
+        """Keep ids up to ``max_id`` for objects recorded later (existing labels not read yet)."""
+        self._next_id = max(self._next_id, max_id + 1)
 
     def target(self, objects: ObjectList, obj_id: Any = None) -> tuple[ObjectList, int]:
         """The object a prompt goes to: ``obj_id`` if given, else the selected one, else a new one.

@@ -16,9 +16,13 @@ from sam2_backend.label_maps import PNG_MAX_ID, label_dtype
 from sam2_backend.object_masks import write_object_masks
 from sam2_backend.rle import rle_area_and_box
 
+from .coco_export import to_coco, write_coco
+from .coco_import import CocoAnnotations
 from .codecs import masks_to_label_map
 from .images import ImageReadError, ImageSet
+from .label_changes import Changes, label_changes
 from .objects import ObjectInfo
+from .review import ReviewState
 from .session import MaskEntry
 
 
@@ -33,16 +37,27 @@ class ImageSetResults:
         images: the image set.
         objects: the objects, in display order (the order that wins overlaps in label maps).
         entries: per image, ``{obj_id: MaskEntry}``.
+        dataset: the review of a labelled set (``DatasetReview``): an image never shown has its
+            labels as read (decoded when asked), and :meth:`to_coco` of a COCO input keeps its ids.
     """
 
     def __init__(
-        self, images: ImageSet, objects: Sequence[ObjectInfo], entries: Sequence[Mapping[int, MaskEntry]]
+        self,
+        images: ImageSet,
+        objects: Sequence[ObjectInfo],
+        entries: Sequence[Mapping[int, MaskEntry]],
+        dataset: Any = None,
     ) -> None:
         if len(entries) != len(images):
             raise ValueError(f"{len(entries)} mask entries for {len(images)} images.")
         self.images = images
         self.objects = list(objects)
         self._entries = [dict(e) for e in entries]
+        self._labels = None if dataset is None else dataset.annotations
+        if self._labels is not None:  # a snapshot: what the review holds now
+            self._seeded = set(dataset.seeded)
+            self._current = dataset.current()
+            self._review = ReviewState.from_dict(dataset.state.to_dict(), len(images))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -85,8 +100,27 @@ class ImageSetResults:
         """
         return masks_to_label_map(self.masks(index), self.images.size(index), dtype=label_dtype(self._max_id()))
 
-    def to_coco(self, categories: Mapping[int, str] | None = None) -> dict:
+    def changes(self) -> Changes:
+        """What the review did to the labels it started from, per image: added, deleted and edited
+        (with the IoU between old and new mask) objects; only for a widget given ``annotations=``."""
+        if self._labels is None:
+            raise ValueError("changes() compares with the labels a review started from: open with annotations=...")
+        return label_changes(self._labels, self._current, self.names, self.images.size)
+
+    def write_coco(self, path: str | os.PathLike, review: bool = False, segmentation: str = "keep") -> Path:
+        """Stream :meth:`to_coco` of a COCO input to ``path`` as JSON (no whole-set document in memory)."""
+        return write_coco(path, self._coco_labels(), self._current, self._review if review else None, segmentation)
+
+    def to_coco(
+        self, categories: Mapping[int, str] | None = None, review: bool = False, segmentation: str = "keep"
+    ) -> dict:
         """The results as a COCO dict ``{"images", "annotations", "categories"}`` (``sam2_backend.coco``).
+
+        For a set opened with a COCO ``annotations=``: that document, reviewed
+        (``coco_export``): its ``images``, ``categories``, ``info``/``licenses`` and each kept
+        annotation's ``id``; edited ones with the new segmentation, area and bbox, new masks
+        with fresh ids, deleted ones gone; ``review=True`` adds each image's status and note
+        to its entry; ``segmentation="rle"`` writes unchanged masks as RLE too. Otherwise:
 
         * ``images``: one per image of the set, ``id = index + 1``, with ``file_name``,
           ``width`` and ``height`` (an image that cannot be read is left out, with a warning).
@@ -96,6 +130,10 @@ class ImageSetResults:
         * ``categories``: by object name (or by ``categories``, ``{obj_id: name}``); objects
           with the same name share a category, numbered in the order of first annotation.
         """
+        if isinstance(self._labels, CocoAnnotations):
+            if categories is not None:
+                raise ValueError("a COCO input keeps its categories: rename objects to re-categorise them.")
+            return to_coco(self._labels, self._current, self._review if review else None, segmentation)
         table = coco.Categories()
         names = {o.id: o.name for o in self.objects}
         names.update(categories or {})
@@ -107,7 +145,7 @@ class ImageSetResults:
                 warnings.warn(f"to_coco leaves out image {i + 1}: {e}", stacklevel=2)
                 continue
             images.append(coco.image_entry(i + 1, h, w, {"file_name": self.file_name(i)}))
-            for obj_id, entry in self._entries[i].items():
+            for obj_id, entry in self._image(i).items():
                 if not entry.runs[1::2].any():
                     continue  # an empty mask: no annotation, and no category of its own
                 ann = coco.annotation(
@@ -220,7 +258,17 @@ class ImageSetResults:
             raise TypeError(f"image index must be an int, got {index!r}.")
         if not 0 <= index < len(self):
             raise ValueError(f"image index {index} is out of range (0 to {len(self) - 1}).")
-        return self._entries[index]
+        if self._labels is None:
+            return self._entries[index]
+        if index not in self._seeded:  # never shown: the labels as read
+            return {o.obj_id: MaskEntry(o.runs, 1.0, None) for o in self._labels.objects(index)}
+        # Keyed as the labels were (a label map's values), new objects by an id of their own.
+        return {key: MaskEntry(runs, 1.0, None) for key, (_, runs) in self._current[index].items()}
+
+    def _coco_labels(self) -> CocoAnnotations:
+        if not isinstance(self._labels, CocoAnnotations):
+            raise ValueError("write_coco keeps the ids of a COCO input: open the set with a COCO annotations=...")
+        return self._labels
 
     def _stems(self) -> list[str]:
         """File stems of the exports: the images' (``cat.jpg`` -> ``cat``), by index when they would clash."""
@@ -258,4 +306,6 @@ class ImageSetResults:
             yield stem, hw, self.masks(i)
 
     def _max_id(self) -> int:
+        if self._labels is not None:
+            return max((o for i in range(len(self)) for o in self._image(i)), default=0)
         return max((o for e in self._entries for o in e), default=0)

@@ -217,6 +217,31 @@ class Session:
             self._commit(state)
             return ids
 
+    def add_seed_objects(self, index: int, seeds: Sequence[tuple[int, str, np.ndarray]]) -> None:
+        """Existing labels of image ``index`` as mask-only objects, one per ``(obj_id, name, runs)``
+        (``runs``: row-major, as stored; kept as given). Not an undo step: they are added to every
+        undo snapshot too, as if they had always been there, so no undo takes them away.
+        Nothing is selected. ``obj_id`` must be new."""
+        index = self.check_index(index)
+        if not seeds:
+            return
+        with self.lock:
+            taken = [obj_id for obj_id, _, _ in seeds if self._registry.known(obj_id)]
+            if taken:
+                raise ValueError(f"object id {taken[0]} is taken; existing labels need new ids.")
+            for obj_id, name, _ in seeds:
+                self._registry.register(obj_id, name)
+            entries = {obj_id: MaskEntry(runs, 1.0, ((), True)) for obj_id, _, runs in seeds}
+
+            def seeded(state: SessionState) -> SessionState:
+                img = state.images[index]
+                img = replace(img, seeds={**img.seeds, **entries}, masks={**img.masks, **entries})
+                objects = replace(state.objects, ids=state.objects.ids + tuple(entries))
+                return _with_image(replace(state, objects=objects), index, img)
+
+            self._state = seeded(self._state)
+            self._history.update(seeded)
+
     def merge_objects(self, ids: Sequence[int]) -> int:
         """Merge objects ``ids`` (at least two, all existing) into the first; returns its id.
 
@@ -378,6 +403,11 @@ class Session:
             return self._state is not before
 
     # -- persistence -----------------------------------------------------------
+
+    def reserve_ids(self, max_id: int) -> None:
+        """New objects get ids above ``max_id`` (kept for existing labels not added yet)."""
+        with self.lock:
+            self._registry.reserve(max_id)
 
     def restore(self, objects: Sequence[ObjectInfo], next_id: int, state: SessionState) -> None:
         """Replace everything with a saved state (history is cleared)."""

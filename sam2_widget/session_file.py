@@ -27,7 +27,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from sam2_backend.orphans import owned_prefix, remove_orphans
 
+from .images import ImageSet
 from .objects import ObjectInfo, ObjectList
 from .prompts import prompt_from_dict
 from .session import ImageState, MaskEntry, Session, SessionState
@@ -65,11 +66,12 @@ class SavedSession:
     widget reopens."""
 
     model: str
-    source: list[Any]  # Path or numpy array per image
+    source: list[Any]  # Path or numpy array per image; None for an item of a lazy sequence
     objects: list[ObjectInfo]
     next_id: int
     state: SessionState
     image_index: int
+    extra: dict = field(default_factory=dict)  # what the widget added (e.g. "dataset": the review)
 
 
 @dataclass
@@ -83,8 +85,11 @@ class SavedVideoSession:
     runs: np.ndarray
 
 
-def write_session(path: str | os.PathLike, session: Session, model: str, image_index: int) -> Path:
-    """Write ``session`` to ``path`` (one ``.npz``); ``model`` is how to load the model again."""
+def write_session(
+    path: str | os.PathLike, session: Session, model: str, image_index: int, extra: dict | None = None
+) -> Path:
+    """Write ``session`` to ``path`` (one ``.npz``); ``model`` is how to load the model again;
+    ``extra``: more JSON entries of the meta (read back as ``SavedSession.extra``)."""
     with session.lock:
         state, objects, next_id = session.state, session.objects(), session.next_id
     runs: list[np.ndarray] = []
@@ -100,11 +105,13 @@ def write_session(path: str | os.PathLike, session: Session, model: str, image_i
     images, per_image = [], []
     for i, img in enumerate(state.images):
         source = session.images.path(i)
-        if source is None:
+        if source is not None:
+            images.append({"name": session.images.name(i), "path": str(source)})
+        elif isinstance(session.images, ImageSet):
             arrays[f"image_{i}"] = session.images.array(i)
             images.append({"name": session.images.name(i), "array": f"image_{i}"})
-        else:
-            images.append({"name": session.images.name(i), "path": str(source)})
+        else:  # an item of a lazy sequence (a data set): the caller passes the images again
+            images.append({"name": session.images.name(i), "lazy": True})
         prompted = dict.fromkeys(p.obj_id for p in img.prompts)
         per_image.append(
             {
@@ -130,6 +137,7 @@ def write_session(path: str | os.PathLike, session: Session, model: str, image_i
         "next_id": next_id,
         "image_index": image_index,
         "per_image": per_image,
+        "extra": extra or {},
     }
     arrays["meta"] = _json_array(meta)
     arrays["runs"] = np.concatenate(runs) if runs else np.zeros(0, dtype=np.uint32)
@@ -215,11 +223,19 @@ def model_reference(model: Any) -> str:
 
 def _image_session(meta: dict, data: Any) -> SavedSession:
     runs = data["runs"]
-    source = [Path(im["path"]) if "path" in im else data[im["array"]] for im in meta["images"]]
+    source = [_image_source(im, data) for im in meta["images"]]
     images = tuple(_image_state(d, runs) for d in meta["per_image"])
     objects = [ObjectInfo(**o) for o in meta["objects"]]
     state = SessionState(ObjectList(tuple(meta["object_ids"]), int(meta["selected_id"])), images)
-    return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state, int(meta["image_index"]))
+    extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
+    return SavedSession(meta["model"], source, objects, int(meta["next_id"]), state, int(meta["image_index"]), extra)
+
+
+def _image_source(entry: dict, data: Any) -> Any:
+    """A saved image: its path, its array, or None for an item of a lazy sequence (passed again)."""
+    if "path" in entry:
+        return Path(entry["path"])
+    return data[entry["array"]] if "array" in entry else None
 
 
 def _video_session(meta: dict, data: Any) -> SavedVideoSession:
