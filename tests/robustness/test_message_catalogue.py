@@ -27,6 +27,15 @@ def image_widget(model):
 
 
 @pytest.fixture(scope="module")
+def set_widget(model):
+    w, front = make_widget([synthetic_image(H, W), synthetic_image(W, H)], model)
+    ok(front, front.send("add_point", x=20.0, y=20.0, label=1))
+    ok(front, front.send("mark", status="reviewed"))
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
 def clip_widget():
     w, front = make_widget(make_clip(4), tiny_model(128), video=True)
     ok(front, front.send("add_point", x=30.0, y=30.0, label=1))
@@ -80,6 +89,24 @@ IMAGE_ONLY = {
     "merge_objects repeated": (msg("merge_objects", ids=[1, 1, 2]), "repeated ids: 1"),
     "track on an image": (msg("track", direction="forward"), "track is not supported"),
     "fetch_frames on an image": (msg("fetch_frames", indices=[0]), "fetch_frames is not supported"),
+    "mark a single image": (msg("mark", status="reviewed"), "review is for image sets"),
+}
+
+# The review messages (issue 15), on a set of two images (review is on).
+REVIEW = {
+    "mark a megabyte status": (msg("mark", status="r" * HUGE), "status must be one of"),
+    "mark status null": (msg("mark", status=None), "status must be a string"),
+    "set_note a megabyte": (msg("set_note", note="n" * HUGE), "at most 2000"),
+    "set_note a list": (msg("set_note", note=["a"]), "note must be a string"),
+    "next direction huge": (msg("next", status="any", direction=2**70), "direction must be 1 or -1"),
+    "next direction true": (msg("next", status="any", direction=True), "direction must be an integer"),
+    "next no status": (msg("next", direction=1), "missing the field 'status'"),
+    "set_filter a megabyte category": (msg("set_filter", status=None, category="c" * HUGE), "unknown category"),
+    "set_filter status a dict": (msg("set_filter", status={"a": 1}, category=None), "string or null"),
+    "set_filter nothing passes": (msg("set_filter", status="flagged", category=None), "no image has"),
+    "fetch_thumbnails a million": (msg("fetch_thumbnails", indices=list(range(HUGE))), "at most 64"),
+    "fetch_thumbnails negative": (msg("fetch_thumbnails", indices=[-1]), "out of range"),
+    "fetch_thumbnails strings": (msg("fetch_thumbnails", indices=["0"]), "list of integers"),
 }
 
 CLIP_ONLY = {
@@ -93,6 +120,8 @@ CLIP_ONLY = {
     "fetch_frames strings": (msg("fetch_frames", indices=["0"]), "must be an int"),
     "merge_objects on a clip": (msg("merge_objects", ids=[1, 2]), "merge_objects is not supported"),
     "goto past the clip": (msg("goto", index=4), "out of range"),
+    "mark on a clip": (msg("mark", status="reviewed"), "mark is not supported"),
+    "fetch_thumbnails on a clip": (msg("fetch_thumbnails", indices=[0]), "fetch_thumbnails is not supported"),
 }
 
 
@@ -118,3 +147,10 @@ def test_image_widget_refuses_and_keeps_its_state(image_widget, case):
 @pytest.mark.parametrize("case", list(BOTH) + list(CLIP_ONLY))
 def test_clip_widget_refuses_and_keeps_its_state(clip_widget, case):
     _refused(clip_widget, *{**BOTH, **CLIP_ONLY}[case])
+
+
+@pytest.mark.parametrize("case", list(REVIEW))
+def test_set_widget_refuses_bad_review_messages_and_keeps_its_state(set_widget, case):
+    before = dict(set_widget.review)
+    _refused(set_widget, *REVIEW[case])
+    assert set_widget.review == before
