@@ -4,7 +4,7 @@
 // the trait's reading and texts are review.ts's.
 
 import { MAX_NOTE } from "./messages";
-import { h } from "./panels";
+import { focusedIn, h } from "./panels";
 import type { ReviewStatus, ReviewTrait } from "./protocol";
 import { countsText, filterText, REVIEW_STATUSES } from "./review";
 
@@ -103,7 +103,7 @@ export function buildReviewBar(actions: ReviewBarActions, signal: AbortSignal): 
         toggles[i].classList.toggle("sam2w-pressed", review.status === s);
       }
       // The kernel's note replaces the field's text unless the person is typing another.
-      const typing = note.ownerDocument.activeElement === note && note.value !== sentNote;
+      const typing = focusedIn(note) !== null && note.value !== sentNote;
       if (!typing) note.value = review.note;
       if (!typing) sentNote = review.note;
       note.hidden = !shows("note");

@@ -5,7 +5,7 @@
 // image. The logic is thumbnails.ts's; this file is the DOM.
 
 import type { Message, MessageBuilder } from "./messages";
-import { h } from "./panels";
+import { focusedIn, h } from "./panels";
 import { parseAck, parseThumbnailReply, type BinaryLike, type ReviewStatus } from "./protocol";
 import { STATUS_BADGE } from "./review";
 import { toBytes } from "./rle";
@@ -69,7 +69,7 @@ export class ThumbnailStrip {
 
   /** The shown image changed: it becomes the tab stop and scrolls into view. */
   follow(): void {
-    const hadFocus = this.root.contains(this.root.ownerDocument.activeElement);
+    const hadFocus = focusedIn(this.root) !== null; // (marimo: inside a shadow root)
     this.roving = this.host.shown();
     this.scrollTo(this.roving);
     this.render();
