@@ -37,15 +37,17 @@ class FrameState:
     maskmem: bfloat16 spatial memory, (1, mem_dim, h, w), or EdgeTAM's perceiver
       latents (1, 512, mem_dim) (float32 holding bf16 values on a device without
       bfloat16); None until encoded.
+    iou: (1, 1) predicted IoU of the mask kept, for ``TrackResults``; None where unknown.
     """
 
     low_res: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     maskmem: torch.Tensor | None = None
+    iou: torch.Tensor | None = None
 
 
-_FIELDS = ("low_res", "obj_ptr", "object_score", "maskmem")
+_FIELDS = ("low_res", "obj_ptr", "object_score", "maskmem", "iou")
 
 
 def _save_state(state: FrameState, path: Path) -> None:

@@ -41,13 +41,15 @@ class HeadsOutput(NamedTuple):
     """The decoder's answer for one object: the best mask and what tracking keeps.
 
     low_res: (B, 1, s, s) logits (s = image_size / 4); high_res: (B, 1, S, S);
-    obj_ptr: (B, 256); object_score: (B, 1) logit, > 0 when the object is visible.
+    obj_ptr: (B, 256); object_score: (B, 1) logit, > 0 when the object is visible;
+    iou: (B, 1) the decoder's predicted IoU of the mask kept (1 for a mask given as the answer).
     """
 
     low_res: torch.Tensor
     high_res: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
+    iou: torch.Tensor
 
 
 def frame_features(model: SAM2Model, image: torch.Tensor) -> FrameFeatures:
@@ -102,15 +104,17 @@ def run_heads(
     # An absent object is empty everywhere, so its memory says "not here".
     masks = torch.where(visible[:, None, None], masks, NO_OBJ_SCORE).float()
     token = tokens[:, 0]
+    iou = ious[:, :1]
     if multimask:
         best = torch.argmax(ious, dim=-1)
         rows = torch.arange(b, device=masks.device)
         masks = masks[rows, best].unsqueeze(1)
+        iou = ious[rows, best].unsqueeze(1)
         if tokens.shape[1] > 1:
             token = tokens[rows, best]
     high = F.interpolate(masks, size=(model.image_size,) * 2, mode="bilinear", align_corners=False)
     obj_ptr = _gate_pointer(model, model.obj_ptr_proj(token), visible)
-    return HeadsOutput(masks, high, obj_ptr, score)
+    return HeadsOutput(masks, high, obj_ptr, score, iou.float())
 
 
 def mask_as_output(
@@ -125,7 +129,7 @@ def mask_as_output(
     ptr = run_heads(model, pix_feat, high_res, None, model.mask_downsample(mask.float()), False).obj_ptr
     visible = torch.any(mask.flatten(1).float() > 0.0, dim=1)[:, None]
     score = visible.float() * 20.0 - 10.0
-    return HeadsOutput(low, high, _gate_pointer(model, ptr, visible), score)
+    return HeadsOutput(low, high, _gate_pointer(model, ptr, visible), score, torch.ones_like(score))
 
 
 def condition_on_memory(

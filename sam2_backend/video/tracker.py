@@ -248,7 +248,7 @@ class VideoTracker:
             reverse=reverse,
             prev_logits=prev_logits,
         )
-        obj.pending[frame] = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score)
+        obj.pending[frame] = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, iou=out.iou)
         obj.pending_is_cond[frame] = is_cond
         return self._publish(frame, prefer_cond=is_cond)
 
@@ -260,12 +260,13 @@ class VideoTracker:
     def _publish(
         self, frame: int, prefer_cond: bool | None = None, states: dict[int, FrameState] | None = None
     ) -> Masks:
-        """Every object's mask on ``frame`` at video resolution, recorded in ``results``."""
-        ids = self.object_ids
+        """Every object's mask on ``frame`` at video resolution (only those of ``states`` when
+        given), recorded in ``results`` with its object score and predicted IoU."""
+        ids = list(states) if states is not None else self.object_ids
         if not ids:
             return {}
         logits = torch.full((len(ids), 1, self.height, self.width), NO_OBJ_SCORE, device=self.model.device)
-        scored, scores = [], []  # objects with an output here, and their score logits (on the device)
+        scored, scores, ious = [], [], []  # objects with an output here, their score logits and IoUs (on the device)
         for i, obj_id in enumerate(ids):
             state = states[obj_id] if states else self._objects[obj_id].state(frame, prefer_cond)
             if state is None:
@@ -276,24 +277,28 @@ class VideoTracker:
             )
             scored.append(obj_id)
             scores.append(state.object_score.float().reshape(1))
+            ious.append(state.iou.float().reshape(1) if state.iou is not None else scores[-1].new_full((1,), torch.nan))
         if self.non_overlap_masks and len(ids) > 1:
             winner = logits.argmax(0, keepdim=True) == torch.arange(len(ids), device=logits.device)[:, None, None, None]
             logits = torch.where(winner, logits, logits.clamp(max=-10.0))
-        # The frame's masks and scores reach the host in one copy.
-        masks, host_scores = transfer.to_host(logits[:, 0] > 0, torch.cat(scores) if scores else logits.new_zeros(0))
+        # The frame's masks, scores and IoUs reach the host in one copy.
+        masks, host_scores, host_ious = transfer.to_host(
+            logits[:, 0] > 0, *((torch.cat(v) if v else logits.new_zeros(0)) for v in (scores, ious))
+        )
         masks = masks.numpy()
         out = {obj_id: masks[i] for i, obj_id in enumerate(ids)}
-        for obj_id, score in zip(scored, host_scores.tolist()):
-            self.results.set(frame, obj_id, out[obj_id], score)
+        for obj_id, score, iou in zip(scored, host_scores.tolist(), host_ious.tolist()):
+            self.results.set(frame, obj_id, out[obj_id], score, iou)
         return out
 
     # -- propagation -----------------------------------------------------------------
 
-    def _preflight(self) -> None:
-        """Encode the memories of new prompts and file them as conditioning or tracked frames."""
+    def _preflight(self, ids: list[int]) -> None:
+        """Encode the memories of the new prompts of ``ids`` and file them as conditioning or tracked frames."""
         if not self._objects:
             raise RuntimeError("Nothing to track: add points, a box or a mask for an object first.")
-        for obj_id, obj in self._objects.items():
+        for obj_id in ids:
+            obj = self._objects[obj_id]
             for frame in sorted(obj.pending, key=lambda f: obj.pending_is_cond[f]):
                 state = obj.pending[frame]
                 if state.maskmem is None:
@@ -336,19 +341,24 @@ class VideoTracker:
         start: int | None = None,
         max_frames: int | None = None,
         *,
+        objects: list[int] | None = None,
         progress: bool = False,
     ) -> Iterator[tuple[int, Masks]]:
-        """Track every object frame by frame, yielding ``(frame, {obj_id: mask})``.
+        """Track every object (or those of ``objects``) frame by frame, yielding ``(frame, {obj_id: mask})``.
 
         Args:
             direction: "forward", "backward" or "both" (forward from ``start``, then
                 backward from ``start - 1``).
-            start: first frame; by default the earliest prompted frame.
+            start: first frame; by default the earliest prompted frame (of ``objects``).
             max_frames: track at most this many frames beyond ``start``.
+            objects: track only these object ids: the others' memories and results stay
+                as they are (objects are tracked independently, so each gets what tracking
+                it alone gives; ``non_overlap_masks`` then only weighs these against each other).
             progress: show a tqdm progress bar.
 
         Stop early by breaking out of the loop, closing the generator or calling
-        :meth:`cancel` from another thread; every frame done so far is kept.
+        :meth:`cancel` from another thread; every frame done so far is kept. When the
+        generator ends, ``results.end_run()`` makes this run the version ``results.diff()`` reports.
         """
         if direction not in ("forward", "backward", "both"):
             raise ValueError(f"direction must be 'forward', 'backward' or 'both', got {direction!r}.")
@@ -358,9 +368,10 @@ class VideoTracker:
             if max_frames < 0:
                 raise ValueError(f"max_frames must be None or >= 0 (frames beyond start), got {max_frames}.")
         with torch.inference_mode(), self._lock:
-            self._preflight()
+            ids = self._tracked_ids(objects)
+            self._preflight(ids)
         if start is None:
-            start = min(t for obj in self._objects.values() for t in obj.cond)
+            start = min(t for obj_id in ids for t in self._objects[obj_id].cond)
         start = self._check_frame(start)
         self._cancel.clear()
         passes = []
@@ -385,13 +396,14 @@ class VideoTracker:
                         break
                     self._frames.prefetch(frame - 1 if reverse else frame + 1)
                     with torch.inference_mode(), self._lock, self.model.autocast():
-                        masks = self._track_frame(frame, reverse)
+                        masks = self._track_frame(frame, reverse, ids)
                     if bar is not None:
                         bar.update(1)
                     yield frame, masks
                 if self._cancel.is_set():
                     return
         finally:
+            self.results.end_run()
             if bar is not None:
                 bar.close()
 
@@ -407,9 +419,21 @@ class VideoTracker:
         last = min(first + span, n - 1)
         return range(first, last + 1)
 
-    def _track_frame(self, frame: int, reverse: bool) -> Masks:
+    def _tracked_ids(self, objects: list[int] | None) -> list[int]:
+        """Every object, or the ``objects`` given (each once, in their order; KeyError for an unknown one)."""
+        if objects is None:
+            return self.object_ids
+        for obj_id in objects:
+            self._object(obj_id, create=False)
+        ids = list(dict.fromkeys(int(o) for o in objects))
+        if not ids:
+            raise ValueError("objects must list at least one object id (or None for every object).")
+        return ids
+
+    def _track_frame(self, frame: int, reverse: bool, ids: list[int]) -> Masks:
         states = {}
-        for obj_id, obj in self._objects.items():
+        for obj_id in ids:
+            obj = self._objects[obj_id]
             if frame in obj.cond:
                 state = obj.cond[frame]
                 if self.clear_non_cond_mem_around_input:
@@ -428,7 +452,7 @@ class VideoTracker:
                     reverse=reverse,
                 )
                 maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, prompted=False)
-                state = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, maskmem)
+                state = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, maskmem, out.iou)
                 obj.non_cond[frame] = state
             obj.tracked[frame] = reverse
             states[obj_id] = state

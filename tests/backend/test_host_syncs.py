@@ -122,11 +122,11 @@ def test_one_host_copy_per_frame_and_one_per_spilled_state(model, monkeypatch, o
     scalar_reads, crossings = ScalarReads(), Crossings(host)
     track_frame = trk._track_frame
 
-    def checked_track_frame(frame, reverse):
+    def checked_track_frame(frame, *args):
         if frame not in CHECKED:  # the modes are slow: a few frames before and after spilling starts
-            return track_frame(frame, reverse)
+            return track_frame(frame, *args)
         with scalar_reads, crossings:
-            return track_frame(frame, reverse)
+            return track_frame(frame, *args)
 
     trk._track_frame = checked_track_frame
     per_frame = {}
