@@ -2,7 +2,10 @@
 COCO dict, each image's annotation drawn as an object and shown in the thumbnail strip with
 its mask count. Keys and clicks in the browser change what Python holds: R marks the shown
 image reviewed, F flags one, Shift+G jumps to the next flagged image, a click on the canvas
-refines a loaded mask (exported under its COCO id, the others unchanged), and a click on a thumbnail goes to that image.
+refines a loaded mask (exported under its COCO id, the others unchanged), and a click on a
+thumbnail goes to that image. From the keyboard: every review control is named and shows a
+focus ring, the strip is one Tab stop whose arrows move the focus, not the image, and Enter
+goes to the focused thumbnail.
 
 The model has random weights (tests/e2e/README.md), so a refined mask's shape is arbitrary:
 the test checks that it changed, never where it lies.
@@ -17,6 +20,7 @@ pytest.importorskip("nbformat", reason="browser e2e tests need nbformat: pip ins
 pytest.importorskip("playwright.sync_api", reason="browser e2e tests need playwright: pip install -e '.[test]'")
 
 from tests.e2e.helpers import DUMP_CODE, focus_widget, open_notebook, read_canvas, read_state, run_cell, write_notebook
+from tests.e2e.test_e2e_accessibility import tab_to, unnamed_controls
 from tests.e2e.test_e2e_image_widget import IMAGE_H, IMAGE_W
 
 COUNT = 4
@@ -156,3 +160,18 @@ def test_review_keys_thumbnails_and_refining_a_loaded_mask(page, jupyter):
     state, _ = read_state(page, jupyter, 1, "state")
     assert state["image_index"] == 1 and state["review"]["status"] == "unreviewed", state
     assert state["statuses"] == ["reviewed", "unreviewed", "flagged", "unreviewed"], state
+
+    # The keyboard: named controls with focus rings up to the strip's one stop, the shown image's.
+    assert unnamed_controls(root.aria_snapshot()) == [], root.aria_snapshot()
+    stops = tab_to(page, root, thumbs.nth(1).get_attribute("aria-label"))
+    assert "Note on this image" in stops and "Next flagged" in stops, stops
+    assert sum(s.startswith("Image ") for s in stops) == 1, f"the strip is more than one Tab stop: {stops}"
+    focused = "() => document.activeElement.dataset.index"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(focused) == "2" and position(root) == "2 / 4", "ArrowRight in the strip moved the image"
+    page.keyboard.press("End")
+    assert page.evaluate(focused) == "3"
+    page.keyboard.press("Enter")
+    root.locator(".sam2w-position", has_text="4 / 4").wait_for(timeout=30_000)
+    state, _ = read_state(page, jupyter, 1, "state")
+    assert state["image_index"] == 3, state
