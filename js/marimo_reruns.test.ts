@@ -62,10 +62,12 @@ describe("MarimoReruns", () => {
     ]);
   });
 
-  it("ignores frame fetches, acks of messages it never saw, and hosts other than marimo", () => {
+  it("ignores frame and thumbnail fetches, acks of messages it never saw, and hosts other than marimo", () => {
     const fetches = setup();
     fetches.reruns.sent({ type: "fetch_frames", seq: 1 });
     fetches.reruns.acked(1);
+    fetches.reruns.sent({ type: "fetch_thumbnails", seq: 2 });
+    fetches.reruns.acked(2);
     fetches.reruns.acked(7);
     fetches.clock.advance(10 * QUIET_MS);
     expect(fetches.writes).toEqual([]);

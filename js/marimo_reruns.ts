@@ -4,8 +4,8 @@
 // the traits after the click's message was handled. So, where marimo hosts the widget, once
 // the kernel has acked everything the user did (a burst of clicks, a track run), the front end
 // writes RERUN_KEY: a key no trait has, which the kernel drops (SyncedState.set_state) and
-// marimo answers by re-running those cells, which then read the new masks. Frame fetches
-// change nothing in the kernel and ask for nothing. Other hosts never see the key.
+// marimo answers by re-running those cells, which then read the new masks. Frame and
+// thumbnail fetches change nothing in the kernel and ask for nothing. Other hosts never see the key.
 
 import type { Clock } from "./video_player";
 
@@ -16,7 +16,7 @@ export const RERUN_KEY = "_marimo_rerun";
 export const QUIET_MS = 150;
 
 /** Messages that change nothing the cells could read. */
-const READ_ONLY = new Set(["fetch_frames"]);
+const READ_ONLY = new Set(["fetch_frames", "fetch_thumbnails"]);
 
 /** Whether `el` is mounted by marimo: in the shadow root of its `<marimo-anywidget>` element. */
 export function hostedByMarimo(el: Node): boolean {
