@@ -126,6 +126,7 @@ class Sam2Widget(MessageDispatch, SyncedState):
             on_error=self._show_error,
             on_idle=self._on_worker_idle,
             on_close=self._interrupt_work,
+            background=self._background_work,
         )
         self._view_lock = threading.RLock()  # traits are set from the comm and the worker thread
         self._on_change: list[OnChange] = []
@@ -405,6 +406,11 @@ class Sam2Widget(MessageDispatch, SyncedState):
         records = generator.generate(pixels())
         self._last_timing = f"{len(records)} masks in {time.perf_counter() - start:.1f} s"
         return self._add_everything(index, records)
+
+    def _background_work(self) -> bool:
+        """One slice of low-priority work, run while no job waits (after ``_worker.wake()``);
+        returns whether more is left. None here."""
+        return False
 
     def _on_worker_idle(self) -> None:
         self._set_status("error" if self.error else "idle", self._last_timing)
