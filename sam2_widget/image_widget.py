@@ -49,6 +49,7 @@ class Sam2ImageWidget(Sam2Widget):
     """
 
     _for_clips = False
+    _prefetch = True  # encode the next image while idle (benchmarks turn it off to compare)
     _messages = (*SHARED_MESSAGES, "merge_objects", *REVIEW_MESSAGES)
     _shows, _item = "images", "image"
     _unsupported_note = " (it is for videos: open a clip with Sam2Widget(path_to_video) or video=True)"
@@ -81,7 +82,7 @@ class Sam2ImageWidget(Sam2Widget):
         self._dataset = DatasetReview(self._session, labels) if review_on else None
         self._thumbs = ByteLRU(THUMBNAIL_CACHE_BYTES)
         self._image_versions: dict[int, int] = {}  # per image, bumped when its thumbnail changes
-        self._travel = 1  # the direction of the last move, for background encoding
+        self._travel: tuple[str, int] = ("any", 1)  # the last move's status and direction: what to encode next
         super().__init__(source, sam, device, video, **options)
         self.set_trait("image_count", len(images))
         try:
@@ -287,7 +288,7 @@ class Sam2ImageWidget(Sam2Widget):
             self._last_timing = f"no {what} {'after' if direction == 1 else 'before'} this one"
             self._set_status(self.status, self._last_timing)
             return None, []
-        self._travel = direction
+        self._travel = (status, direction)
         return found, self._show_image(found)
 
     def _set_filter(self, status: Any, category: Any) -> tuple[list[int], list[Future]]:
@@ -348,7 +349,7 @@ class Sam2ImageWidget(Sam2Widget):
     def _goto(self, index: int) -> tuple[None, list[Future]]:
         index = self._session.check_index(index)
         if index != self.image_index:
-            self._travel = 1 if index > self.image_index else -1
+            self._travel = ("any", 1 if index > self.image_index else -1)
         return None, self._show_image(index)
 
     def _everything_input(self, index: int) -> Callable[[], np.ndarray]:
@@ -381,6 +382,26 @@ class Sam2ImageWidget(Sam2Widget):
         predictor = self._cache.get(index, partial(self._images.model_input, index))
         self._last_timing = f"image {index + 1} encoded in {time.perf_counter() - start:.1f} s"
         return predictor
+
+    def _background_work(self) -> bool:
+        """Encode the image the user is likely to show next (the neighbour in the direction of
+        travel within the filter, or the next of the status ``next`` went to), so going there
+        costs no encoder wait. One encoding per wake: it runs only while no job waits, so a
+        click on the shown image waits for at most this one encoding."""
+        cache = self._cache
+        if not self._prefetch or self._dataset is None or cache is None or cache.size < 2:
+            return False  # (a cache of one would evict the shown image's embedding)
+        status, direction = self._travel
+        index = self.image_index
+        dataset = self._dataset
+        target = dataset.step(index, direction) if status == "any" else dataset.next(index, status, direction)
+        if target is None or target in cache:
+            return False
+        try:
+            cache.get(target, partial(self._images.model_input, target))
+        except ImageReadError:
+            pass  # shown, it says why; nothing to prepare
+        return False
 
     def _encode_job(self, index: int) -> None:
         if index == self.image_index:  # skip images flipped past before their turn came
@@ -429,6 +450,7 @@ class Sam2ImageWidget(Sam2Widget):
             self.set_trait("image_jpeg", codecs.encode_jpeg(pixels, **self._display))
             self._refresh(masks=True)
         self._worker.submit(partial(self._encode_job, index), key=("encode", index))
+        self._worker.wake()  # then, while idle, the image the user goes to next
         return self._schedule_stale()
 
     def _refresh(self, masks: bool) -> None:
