@@ -52,7 +52,8 @@ export class ReviewView {
     );
     ui.stage.parentElement?.before(this.bar.root);
     ui.status.before(this.strip.root);
-    host.on(["review", "_supported_messages"], () => this.render());
+    // `error`: a refused filter leaves `review` as it was, and its selects must say so again.
+    host.on(["review", "_supported_messages", "error"], () => this.render());
     host.on(["image_index", "image_count"], () => this.strip.follow());
     host.on(["thumbs_version", "review"], () => this.strip.refresh());
     this.render();
