@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from sam2_backend import AutomaticMaskGenerator
+from sam2_backend import AutomaticMaskGenerator, SAM2Model
 
 from . import standalone_html
 from ._options import ModelArg, check_options, is_clip, mask_generator, resolve_model
@@ -39,6 +39,7 @@ from .autosave import Autosave, AutosaveError
 from .front_end import SyncedState
 from .message_dispatch import Futures, MessageDispatch
 from .messages import describe_error
+from .model_cache import ReleasedModel, free_device_cache
 from .session_file import SavedVideoSession, read_session_file
 from .snapshot import NOTEBOOK_MAX_SIDE, ViewState, png_bytes, render
 from .worker import Worker, failure, when_done
@@ -293,11 +294,20 @@ class Sam2Widget(MessageDispatch, SyncedState):
         return self._call(self._segment_everything, {**self._amg_options, **amg_options}).result()
 
     def close(self) -> None:
-        """Stop the worker thread and close the widget."""
+        """Stop the worker thread, close the widget and let go of the model and the image embeddings
+        made with it (a model loaded by name is freed once no other widget uses it; one passed in is
+        left to its owner). ``save_session`` still works."""
         worker = getattr(self, "_worker", None)  # None when __init__ failed before making it
         if worker is not None:
             worker.close()
         super().close()
+        model = getattr(self, "_model", None)
+        if isinstance(model, SAM2Model):
+            self._model, device = ReleasedModel.of(model), model.device
+            if hasattr(self, "_cache"):  # the image widget's embeddings, on the model's device
+                self._cache = None
+            del model
+            free_device_cache(device)
 
     # -- what each widget implements ---------------------------------------------
 

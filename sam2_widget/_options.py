@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from sam2_backend import AutomaticMaskGenerator, ModelConfig, SAM2Model, load_model
+from sam2_backend import AutomaticMaskGenerator, ModelConfig, SAM2Model
 from sam2_backend.devices import resolve_device
 from sam2_backend.video.sources import VIDEO_EXTENSIONS
 
 from . import codecs
 from .frame_cache import DEFAULT_MAX_MB
+from .model_cache import shared_model
 
 OPTIONS: dict[str, Any] = {
     "opacity": 0.5,  # mask fill opacity, 0..1
@@ -65,9 +66,10 @@ def is_clip(source: Any, video: bool | None) -> bool:
     return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def resolve_model(model: Any, device: str) -> SAM2Model:
+def resolve_model(model: Any, device: str, precision: str = "auto") -> SAM2Model:
     """A loaded model as given (its device must agree with ``device``), or one loaded by name or path
-    (any name ``sam2_backend.load_model`` takes: ``"tiny"``, ``"sam2.1-hiera-large"``, ``"edgetam"``, ...)."""
+    (any name ``sam2_backend.load_model`` takes: ``"tiny"``, ``"sam2.1-hiera-large"``, ``"edgetam"``, ...),
+    shared with the other widgets that load it on the same device in the same precision (model_cache.py)."""
     if isinstance(model, SAM2Model):
         if device != "auto" and resolve_device(device).type != model.device.type:
             raise ValueError(
@@ -76,7 +78,7 @@ def resolve_model(model: Any, device: str) -> SAM2Model:
             )
         return model
     if isinstance(model, (str, os.PathLike, ModelConfig)):
-        return load_model(model, device=device)
+        return shared_model(model, device, precision)
     raise TypeError(f"model must be a model name, a checkpoint path or a SAM2Model, got {type(model).__name__}.")
 
 
