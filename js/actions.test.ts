@@ -23,6 +23,7 @@ function setup(selectedId = 4) {
     toggleOutline: () => void calls.push("outline"),
     toggleHelp: () => void calls.push("help"),
     escape: () => void calls.push("escape"),
+    jump: (kind, step) => void calls.push(`jump ${kind} ${step}`),
   };
   return { actions: new Actions(host, new MessageBuilder()), sent, calls };
 }
@@ -59,6 +60,14 @@ describe("Actions", () => {
     expect(sent).toEqual([]);
     const zooms = [`zoom ${KEY_ZOOM}`, `zoom ${1 / KEY_ZOOM}`];
     expect(calls).toEqual(["step -1", "step 1", ...zooms, "reset view", "outline", "help", "escape"]);
+  });
+
+  it("jumps to weak and appear / disappear frames without sending", () => {
+    const { actions, sent, calls } = setup();
+    actions.perform({ type: "jump", kind: "weak", step: 1 });
+    actions.perform({ type: "jump", kind: "transition", step: -1 });
+    expect(sent).toEqual([]);
+    expect(calls).toEqual(["jump weak 1", "jump transition -1"]);
   });
 
   it("maps toolbar buttons to messages or to what their key does", () => {

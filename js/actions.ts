@@ -19,6 +19,8 @@ export interface ActionHost {
   resetView(): void;
   toggleOutline(): void;
   toggleHelp(): void;
+  /** Clips: go to the next / previous weak or appear-disappear frame (nothing for images). */
+  jump(kind: "weak" | "transition", step: 1 | -1): void;
   /** Close the help, else cancel a gesture, else hand the keyboard back to the notebook. */
   escape(): void;
 }
@@ -73,6 +75,8 @@ export class Actions {
         return host.toggleOutline();
       case "help":
         return host.toggleHelp();
+      case "jump":
+        return host.jump(action.kind, action.step);
       case "escape":
         return host.escape();
     }

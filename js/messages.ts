@@ -20,7 +20,7 @@ export type Message =
   | { type: "clear_image"; seq: number }
   | { type: "goto"; seq: number; index: number }
   | { type: "segment_everything"; seq: number }
-  | { type: "track"; seq: number; direction: "forward" | "backward" | "both" }
+  | { type: "track"; seq: number; direction: "forward" | "backward" | "both"; objects?: number[] }
   | { type: "cancel"; seq: number }
   | { type: "fetch_frames"; seq: number; indices: number[] }
   | { type: "mark"; seq: number; status: ReviewStatus }
@@ -136,11 +136,16 @@ export class MessageBuilder {
     return { type: "segment_everything", seq: this.next() };
   }
 
-  track(direction: "forward" | "backward" | "both"): Message {
+  /** Track every object, or only those of `objects`. */
+  track(direction: "forward" | "backward" | "both", objects?: readonly number[]): Message {
     if (direction !== "forward" && direction !== "backward" && direction !== "both") {
       throw new RangeError(`direction must be forward, backward or both, got ${String(direction)}`);
     }
-    return { type: "track", seq: this.next(), direction };
+    if (objects === undefined) return { type: "track", seq: this.next(), direction };
+    if (objects.length === 0 || !objects.every((o) => Number.isSafeInteger(o) && o > 0)) {
+      throw new RangeError(`objects must be object ids, got ${String(objects)}`);
+    }
+    return { type: "track", seq: this.next(), direction, objects: [...objects] };
   }
 
   cancel(): Message {

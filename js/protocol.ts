@@ -40,6 +40,36 @@ export interface TrackedSpans {
   ranges: [number, number][];
 }
 
+/**
+ * Videos: the timeline's lanes (`lanes` trait): per object of `obj_ids` (object-major), one
+ * byte per frame. confidence: 0 not tracked, 1 absent, 2..255 present with confidence
+ * (v - 2) / 253; changes: 0 unchanged by the last re-track, else IoU (v - 1) / 254 to the old mask.
+ */
+export interface LaneTrait {
+  obj_ids: number[];
+  num_frames: number;
+  confidence: BinaryLike | null;
+  changes: BinaryLike | null;
+}
+
+/** Videos, while tracking: new lane bytes for the inclusive `runs` of frames; buffers [confidence, changes],
+ * each holding for every run, for every object of `obj_ids`, the run's bytes. */
+export interface LanesPatch {
+  type: "lanes";
+  obj_ids: number[];
+  runs: [number, number][];
+}
+
+export function parseLanesPatch(msg: unknown): LanesPatch | null {
+  if (typeof msg !== "object" || msg === null) return null;
+  const m = msg as Record<string, unknown>;
+  if (m.type !== "lanes" || !Array.isArray(m.obj_ids) || !Array.isArray(m.runs)) return null;
+  const isRange = (r: unknown): boolean =>
+    Array.isArray(r) && r.length === 2 && r.every((v) => Number.isSafeInteger(v)) && 0 <= r[0] && r[0] <= r[1];
+  if (!m.obj_ids.every((v) => Number.isSafeInteger(v)) || !m.runs.every(isRange)) return null;
+  return m as unknown as LanesPatch;
+}
+
 /** Videos: the state of tracking (`progress` trait). */
 export interface Progress {
   running: boolean;
@@ -81,6 +111,7 @@ export interface WidgetTraits {
   is_video: boolean;
   prompt_frames: number[];
   tracked: TrackedSpans[];
+  lanes?: Partial<LaneTrait>;
   progress: Partial<Progress>;
   /** The version of the latest `masks_changed` message. */
   masks_version: number;

@@ -50,6 +50,10 @@ describe("actionForKey", () => {
       ["h", { type: "help" }],
       ["H", { type: "help" }],
       ["Escape", { type: "escape" }],
+      ["[", { type: "jump", kind: "weak", step: -1 }],
+      ["]", { type: "jump", kind: "weak", step: 1 }],
+      [",", { type: "jump", kind: "transition", step: -1 }],
+      [".", { type: "jump", kind: "transition", step: 1 }],
     ];
     for (const [k, action] of table) expect(actionForKey(key(k)), k).toEqual(action);
     // Shift is part of typing "?" and "+", and does not stop them.
@@ -71,7 +75,7 @@ describe("actionForKey", () => {
 describe("help", () => {
   it("lists every action of the key table", () => {
     const text = KEY_HELP.map(([, what]) => what).join(" | ");
-    for (const word of ["undo", "redo", "new object", "select", "clear", "previous", "next", "zoom", "reset", "outline", "help", "cancel"]) {
+    for (const word of ["undo", "redo", "new object", "select", "clear", "previous", "next", "zoom", "reset", "outline", "help", "cancel", "weak frame", "appears or disappears"]) {
       expect(text).toContain(word);
     }
   });

@@ -14,6 +14,7 @@ export type Action =
   | { type: "zoom_out" }
   | { type: "reset_view" }
   | { type: "toggle_outline" }
+  | { type: "jump"; kind: "weak" | "transition"; step: 1 | -1 } // clips: weak / appear-disappear frames
   | { type: "help" }
   | { type: "mark"; status: "reviewed" | "toggle_flag" } // image sets: review the shown image
   | { type: "next_status"; status: "unreviewed" | "flagged" } // image sets: next image of that status
@@ -42,6 +43,10 @@ const PLAIN_KEYS: ReadonlyMap<string, Action> = new Map<string, Action>([
   ["_", { type: "zoom_out" }],
   ["0", { type: "reset_view" }],
   ["o", { type: "toggle_outline" }],
+  ["[", { type: "jump", kind: "weak", step: -1 }],
+  ["]", { type: "jump", kind: "weak", step: 1 }],
+  [",", { type: "jump", kind: "transition", step: -1 }],
+  [".", { type: "jump", kind: "transition", step: 1 }],
   ["?", { type: "help" }],
   ["h", { type: "help" }],
   ["Escape", { type: "escape" }],
@@ -75,6 +80,8 @@ export const KEY_HELP: readonly (readonly [string, string])[] = [
   ["+ −", "zoom in / out (on the image: at its cursor)"],
   ["0", "reset the view"],
   ["O", "mask outlines on / off"],
+  ["[ ]", "clips: previous / next weak frame (confidence below the threshold)"],
+  [", .", "clips: previous / next frame where an object appears or disappears"],
   ["R", "image sets: mark this image reviewed"],
   ["F", "image sets: flag this image (again: back to unreviewed)"],
   ["G, Shift G", "image sets: next unreviewed / next flagged image"],

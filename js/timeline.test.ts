@@ -131,6 +131,14 @@ describe("video messages", () => {
     expect(() => m.track("up" as "both")).toThrow(RangeError);
     expect(m.cancel().seq).toBe(4);
   });
+
+  it("builds track for a subset of objects", () => {
+    const m = new MessageBuilder();
+    expect(m.track("forward", [2])).toEqual({ type: "track", seq: 1, direction: "forward", objects: [2] });
+    expect(() => m.track("forward", [])).toThrow(RangeError);
+    expect(() => m.track("forward", [0])).toThrow(RangeError);
+    expect(m.cancel().seq).toBe(2);
+  });
 });
 
 describe("GotoLog", () => {

@@ -1,15 +1,20 @@
 // The video timeline under the canvas (only when `is_video`): scrubber with
-// prompt marks and tracked-span lanes, play/pause, prev/next, jump-to-frame,
-// track ◀ / ▶ / ◀▶, Cancel and a progress bar. Layout and timing logic is in
-// timeline.ts; this file builds the DOM and turns events into callbacks.
+// prompt marks, tracked-span lanes and confidence lanes (lanes.ts), play/pause, prev/next,
+// jump-to-frame, track ◀ / ▶ / ◀▶ (all objects or the selected one), Cancel, a progress bar,
+// and the weak-frame threshold with jumps to weak and appear / disappear frames. Layout and
+// timing logic is in timeline.ts; this file builds the DOM and turns events into callbacks.
 
+import { changeColumns, laneColumns, type Lanes } from "./lanes";
 import { h, setDisabled, type TraitReader } from "./panels";
 import { layoutSpans, markPosition, progressFraction, progressText } from "./timeline";
 
 export interface TimelineActions {
   /** The scrubber moves (show a cached frame now); `commit`: released, move the kernel there. */
   seek(index: number, commit: boolean): void;
-  track(direction: "forward" | "backward" | "both"): void;
+  /** Track every object, or with `selectedOnly` the selected one alone. */
+  track(direction: "forward" | "backward" | "both", selectedOnly: boolean): void;
+  /** Go to the next (+1) / previous (-1) weak frame, or frame where an object appears or disappears. */
+  jump(kind: "weak" | "transition", step: 1 | -1): void;
   cancel(): void;
   togglePlay(): void;
 }
@@ -18,9 +23,16 @@ export interface Timeline {
   root: HTMLDivElement;
   /** Fill from the traits (`image_index`, `image_count`, `prompt_frames`, `tracked`, `objects`, `progress`). */
   render(get: TraitReader, playing: boolean): void;
+  /** Redraw the confidence and change lanes. */
+  drawLanes(lanes: Lanes, get: TraitReader): void;
+  /** The weak-frame threshold the person set (0..1). */
+  threshold(): number;
 }
 
 const LANE_PX = 3;
+const CONFIDENCE_PX = 5; // per object
+const CHANGE_PX = 3; // the row of frames a re-track changed
+const MAX_COLUMNS = 2048; // canvas columns: frames beyond that share a column (its weakest)
 
 export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Timeline {
   const root = h("div", "timeline", { role: "group", "aria-label": "Video timeline" });
@@ -36,6 +48,22 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   const both = btn("track_both", "Track both ways from this frame", "◀▶ Track");
   const fwd = btn("track_forward", "Track forward from this frame", "Track ▶");
   const cancel = btn("cancel", "Stop tracking (keeps the frames done)", "Cancel");
+  const onlySelected = h("input", "only-selected", { type: "checkbox", "aria-label": "Track the selected object only" });
+  const onlyLabel = h("label", "only-selected-label", { title: "Track the selected object only; the others keep their masks" });
+  onlyLabel.append(onlySelected, document.createTextNode("selected only"));
+  const prevWeak = btn("prev_weak", "Previous weak frame", "◀ weak", "[");
+  const nextWeak = btn("next_weak", "Next weak frame", "weak ▶", "]");
+  const threshold = h("input", "weak-threshold", {
+    type: "number",
+    min: "0",
+    max: "1",
+    step: "0.05",
+    value: "0.5",
+    "aria-label": "Weak-frame threshold (confidence below it is weak)",
+    title: "Weak-frame threshold: a frame is weak where an object present has confidence below it",
+  });
+  const prevTransition = btn("prev_transition", "Previous frame where an object appears or disappears", "◀ in/out", ",");
+  const nextTransition = btn("next_transition", "Next frame where an object appears or disappears", "in/out ▶", ".");
   const bar = h("div", "progress", {
     role: "progressbar",
     "aria-label": "Tracking progress",
@@ -45,16 +73,19 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   const fill = h("div", "progress-fill");
   bar.append(fill);
   const text = h("span", "progress-text", { "aria-live": "polite" });
-  controls.append(prev, play, next, jump, count, back, both, fwd, cancel, bar, text);
+  controls.append(prev, play, next, jump, count, back, both, fwd, onlyLabel, cancel, bar, text);
+  const research = h("div", "timeline-controls", { role: "group", "aria-label": "Confidence" });
+  research.append(prevWeak, threshold, nextWeak, prevTransition, nextTransition);
 
   const track = h("div", "scrub");
   const lanes = h("div", "lanes");
   const marks = h("div", "marks");
+  const confidence = h("canvas", "confidence", { "aria-label": "Confidence per object and frame", role: "img" });
   // A native range: role slider with its value, min and max, arrow / Page / Home / End keys.
   const slider = h("input", "scrubber", { type: "range", min: "0", step: "1", "aria-label": "Frame" });
   const frameText = (): string => `frame ${Number(slider.value) + 1} of ${total}`;
-  track.append(lanes, marks, slider);
-  root.append(track, controls);
+  track.append(confidence, lanes, marks, slider);
+  root.append(track, controls, research);
 
   let index = 0;
   let total = 1;
@@ -79,9 +110,13 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
     },
     listen,
   );
-  back.addEventListener("click", () => actions.track("backward"), listen);
-  both.addEventListener("click", () => actions.track("both"), listen);
-  fwd.addEventListener("click", () => actions.track("forward"), listen);
+  back.addEventListener("click", () => actions.track("backward", onlySelected.checked), listen);
+  both.addEventListener("click", () => actions.track("both", onlySelected.checked), listen);
+  fwd.addEventListener("click", () => actions.track("forward", onlySelected.checked), listen);
+  prevWeak.addEventListener("click", () => actions.jump("weak", -1), listen);
+  nextWeak.addEventListener("click", () => actions.jump("weak", 1), listen);
+  prevTransition.addEventListener("click", () => actions.jump("transition", -1), listen);
+  nextTransition.addEventListener("click", () => actions.jump("transition", 1), listen);
   cancel.addEventListener("click", () => actions.cancel(), listen);
 
   function render(get: TraitReader, playing: boolean): void {
@@ -128,5 +163,39 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
     );
   }
 
-  return { root, render };
+  function drawLanes(l: Lanes, get: TraitReader): void {
+    const colors = new Map(get("objects").map((o) => [o.id, o.color]));
+    const rows = l.ids.filter((id) => colors.has(id));
+    const columns = Math.min(Math.max(1, l.frames), MAX_COLUMNS);
+    confidence.width = columns;
+    confidence.height = CHANGE_PX + rows.length * CONFIDENCE_PX;
+    confidence.style.height = `${confidence.height}px`; // the width stretches, the height must not
+    confidence.hidden = l.frames === 0;
+    const ctx = confidence.getContext("2d");
+    if (ctx === null || l.frames === 0) return;
+    ctx.clearRect(0, 0, confidence.width, confidence.height);
+    // A re-track's changes: red, darker the lower the IoU to the old mask.
+    changeColumns(l, columns).forEach((iou, x) => {
+      if (iou === null) return;
+      ctx.fillStyle = `rgba(214, 39, 40, ${0.35 + 0.65 * (1 - iou)})`;
+      ctx.fillRect(x, 0, 1, CHANGE_PX);
+    });
+    rows.forEach((id, row) => {
+      const k = l.ids.indexOf(id);
+      ctx.fillStyle = colors.get(id) ?? "#888";
+      laneColumns(l, k, columns).forEach((c, x) => {
+        if (c === null || c < 0) return; // not tracked, or absent: a gap
+        ctx.globalAlpha = 0.15 + 0.85 * c;
+        ctx.fillRect(x, CHANGE_PX + row * CONFIDENCE_PX, 1, CONFIDENCE_PX - 1);
+      });
+      ctx.globalAlpha = 1;
+    });
+  }
+
+  function currentThreshold(): number {
+    const v = Number(threshold.value);
+    return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0.5;
+  }
+
+  return { root, render, drawLanes, threshold: currentThreshold };
 }

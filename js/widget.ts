@@ -8,6 +8,7 @@ import { Actions } from "./actions";
 import { showsControl } from "./controls";
 import { CanvasInput } from "./input";
 import { hostedByMarimo, MarimoReruns } from "./marimo_reruns";
+import { Lanes } from "./lanes";
 import { MessageBuilder, type Message } from "./messages";
 import {
   buildLayout,
@@ -19,7 +20,14 @@ import {
   wirePanels,
   type TraitReader,
 } from "./panels";
-import { parseAck, parseFrameReply, parseMasksChanged, type Prompt, type WidgetTraits } from "./protocol";
+import {
+  parseAck,
+  parseFrameReply,
+  parseLanesPatch,
+  parseMasksChanged,
+  type Prompt,
+  type WidgetTraits,
+} from "./protocol";
 import { ReviewView } from "./review_view";
 import { toBytes } from "./rle";
 import { Stage } from "./stage";
@@ -134,6 +142,8 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     const changed = parseMasksChanged(msg);
     if (changed !== null) player?.onMasksChanged(changed.frames, changed.version);
     review?.onMessage(msg, buffers);
+    const patch = parseLanesPatch(msg);
+    if (patch !== null && lanes.patch(patch, buffers)) drawLanes();
   }
   model.on("msg:custom", onCustomMessage);
 
@@ -210,6 +220,13 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
       resetView: () => stage.resetView(),
       toggleOutline: () => setTrait("outline", !model.get("outline")),
       toggleHelp: () => showHelp(ui, ui.help.hidden !== false),
+      jump(kind, step) {
+        if (player === null || timeline === null) return;
+        const from = player.cursor();
+        const target =
+          kind === "weak" ? lanes.nextWeak(from, step, timeline.threshold()) : lanes.nextTransition(from, step);
+        if (target !== null) player.seek(target, true);
+      },
       escape() {
         if (!ui.help.hidden) showHelp(ui, false);
         else if (input.gestureActive) input.cancelGesture();
@@ -255,7 +272,9 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
       : buildTimeline(
           {
             seek: (index, commit) => player.seek(index, commit),
-            track: (direction) => send(() => messages.track(direction)),
+            track: (direction, selectedOnly) =>
+              send(() => messages.track(direction, selectedOnly ? [model.get("selected_id")] : undefined)),
+            jump: (kind, step) => actions.perform({ type: "jump", kind, step }),
             cancel: () => send(() => messages.cancel()),
             togglePlay: () => player.togglePlay(),
           },
@@ -263,6 +282,8 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
         );
 
   const renderTimeline = (): void => timeline?.render(get, player?.playing ?? false);
+  const lanes = new Lanes(); // the `lanes` trait, patched by `lanes` messages while tracking
+  const drawLanes = (): void => timeline?.drawLanes(lanes, get);
 
   // ---- trait changes --------------------------------------------------------
 
@@ -277,6 +298,13 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
     ui.status.before(timeline.root);
     on(["image_index", "image_count", "prompt_frames", "tracked", "objects", "progress"], renderTimeline);
     on(["image_index"], () => player.onKernelIndex());
+    on(["lanes"], () => {
+      lanes.set(model.get("lanes"));
+      drawLanes();
+    });
+    on(["objects"], drawLanes);
+    lanes.set(model.get("lanes"));
+    drawLanes();
     renderTimeline();
     player.start();
   }

@@ -89,6 +89,9 @@ class SyncedState(anywidget.AnyWidget):
     """Videos: sorted frames holding any prompt."""
     tracked = t.List(t.Dict(), read_only=True).tag(sync=True)
     """Videos: ``{"obj_id", "ranges": [[first, last], ...]}`` frames where each object's mask is non-empty."""
+    lanes = t.Dict(read_only=True).tag(sync=True)
+    """Videos: ``{"obj_ids", "num_frames", "confidence", "changes"}``, the timeline's confidence and
+    change bytes per object and frame (docs/widget_protocol.md); patched by ``lanes`` messages while tracking."""
     progress = t.Dict(read_only=True).tag(sync=True)
     """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
     masks_version = t.Int(0, read_only=True).tag(sync=True)

@@ -49,6 +49,7 @@ from sam2_backend.inputs import check_object_mask
 from sam2_backend.rle import decode_mask, encode_mask
 
 from .checks import check_index, check_int, to_host
+from .confidence_lanes import ConfidenceLanes
 from .history import History
 from .objects import ObjectInfo, ObjectList, ObjectRegistry
 from .prompts import (
@@ -94,13 +95,14 @@ class VideoSession:
         self._rebuilt: list[tuple[int, frozenset[int]]] = []  # (object, frames whose masks to drop) to rebuild
         self._history: History[_Snapshot] = History()
         self._depth = 0  # nesting of _step (clear_image clears each object in one step)
-        # Tracked masks of removed objects, {obj: {frame: (runs, score)}}, for an undo that brings
+        # Tracked masks of removed objects, {obj: {frame: (runs, score, iou)}}, for an undo that brings
         # one back. Worker thread only. Ids are never reused, so one entry per object is enough.
-        self._stash: dict[int, dict[int, tuple[np.ndarray, float]]] = {}
+        self._stash: dict[int, dict[int, tuple[np.ndarray, float, float]]] = {}
         results = self.tracker.results
         # The timeline's spans, told of every frame whose masks change here (this class and
         # propagate are the only writers of results in the widget).
         self._spans = TrackedSpans(results.areas, lambda: results.frames)
+        self._lanes = ConfidenceLanes(results, self.num_frames)
 
     # -- reading ---------------------------------------------------------------
 
@@ -152,6 +154,27 @@ class VideoSession:
         with self.lock:
             ids = list(self._objects.ids)
         return self._spans.ranges(ids)
+
+    def lanes(self) -> dict:
+        """The ``lanes`` trait: every object's confidence and change bytes (see confidence_lanes.py)."""
+        return self._lanes.snapshot(self._lane_ids())
+
+    def lane_update(self) -> tuple[dict, list[bytes]] | None:
+        """A ``lanes`` message with the frames changed since the last (None if none) and its buffers."""
+        ids = self._lane_ids()
+        runs, confidence, changes = self._lanes.take(ids)
+        if not runs:
+            return None
+        return {"type": "lanes", "obj_ids": ids, "runs": runs}, [confidence, changes]
+
+    def _lane_ids(self) -> list[int]:
+        with self.lock:
+            return list(self._objects.ids)
+
+    def _mark(self, frames: Any) -> None:
+        """Masks of ``frames`` (None: any) changed: the spans and lanes read them again."""
+        self._spans.mark(frames)
+        self._lanes.mark(frames)
 
     @property
     def can_undo(self) -> bool:
@@ -304,15 +327,19 @@ class VideoSession:
 
     # -- prompts -> tracker (worker thread) ------------------------------------------
 
-    def propagate(self, direction: str, start: int) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
-        """Worker thread: the tracker's ``propagate``, each frame noted for the spans as it is stored."""
-        frames = self.tracker.propagate(direction, start=start)
+    def propagate(
+        self, direction: str, start: int, objects: list[int] | None = None
+    ) -> Iterator[tuple[int, dict[int, np.ndarray]]]:
+        """Worker thread: the tracker's ``propagate`` (of ``objects`` only, when given), each frame
+        noted for the spans and lanes as it is stored."""
+        frames = self.tracker.propagate(direction, start=start, objects=objects)
         try:
             for frame, masks in frames:
-                self._spans.mark([frame])
+                self._mark([frame])
                 yield frame, masks
         finally:
-            frames.close()
+            frames.close()  # the tracker ends the results' version (TrackResults.end_run)
+            self._lanes.version_closed()
 
     def apply(self, frame: int, obj_id: int) -> bool:
         """Give the tracker the current prompts of ``obj_id`` on ``frame``; returns whether it had any work."""
@@ -334,7 +361,7 @@ class VideoSession:
             t.clear_prompts(frame, obj_id)
         else:
             return False
-        self._spans.mark([frame])  # the tracker answers a prompt on its frame only
+        self._mark([frame])  # the tracker answers a prompt on its frame only
         return True
 
     def remove_from_tracker(self, obj_id: int) -> None:
@@ -355,7 +382,7 @@ class VideoSession:
         for frame, (runs, score, iou) in masks.items():
             if frame not in dropped:
                 self.tracker.results.set_runs(frame, obj_id, runs, score, iou)
-        self._spans.mark(masks)
+        self._mark(masks)
         for frame in frames:
             self.apply(frame, obj_id)
         return True
@@ -372,10 +399,20 @@ class VideoSession:
             t.remove_object(obj_id)
         elif obj_id in results.object_ids:  # rebuilt without prompts: masks but no tracker state
             results.remove_object(obj_id)
-        self._spans.mark(masks)
+        self._mark(masks)
         return masks
 
     # -- checks -------------------------------------------------------------------
+
+    def check_objects(self, objects: Any) -> list[int]:
+        """A non-empty list of ids of existing objects, each once, in the order given."""
+        if not isinstance(objects, (list, tuple)) or not objects or not all(_is_id(o) for o in objects):
+            raise ValueError(f"objects must be a non-empty list of object ids, got {objects!r:.80}.")
+        with self.lock:
+            unknown = [o for o in objects if o not in self._objects.ids]
+        if unknown:
+            raise ValueError(f"no object {unknown[0]}; the objects are {list(self._objects.ids)}.")
+        return list(dict.fromkeys(int(o) for o in objects))
 
     def check_index(self, frame: Any) -> int:
         return check_index(frame, self.num_frames, "frame", "clip")
@@ -485,7 +522,7 @@ class VideoSession:
             iou = e.get("iou")  # absent from files written before IoUs were kept
             results.set(int(e["frame"]), int(e["obj_id"]), mask, float(e["score"]), math.nan if iou is None else iou)
         results.end_run()  # the restored masks are the version the next re-track is compared with
-        self._spans.mark(None)
+        self._mark(None)
 
     def close(self) -> None:
         self.tracker.close()
@@ -518,3 +555,7 @@ class _Snapshot:
         points = tuple((f, p) for f, ps in sorted(self.prompts.items()) for p in ps if p.obj_id == obj_id)
         masks = tuple(sorted((f, id(r)) for (f, o), r in self.mask_prompts.items() if o == obj_id))
         return points, masks
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -120,13 +120,20 @@ class Tracking:
     updates its view through ``_refresh``, ``_refresh_spans``, ``_flush_changes`` and ``_set_progress``.
     """
 
-    def track(self, direction: str = "forward", frame: int | None = None, wait: bool = True) -> int | Future:
-        """Track every object from ``frame`` (default: shown) "forward", "backward" or "both".
+    def track(
+        self,
+        direction: str = "forward",
+        frame: int | None = None,
+        wait: bool = True,
+        objects: list[int] | None = None,
+    ) -> int | Future:
+        """Track every object (or only the ids in ``objects``, leaving the others' masks as they are)
+        from ``frame`` (default: shown) "forward", "backward" or "both".
 
         Masks appear in the widget as frames are done. With ``wait=True`` returns the number
         of frames tracked; else a Future of it (call :meth:`cancel` to stop early).
         """
-        future = self._call(self._track, direction, frame, wait=wait)
+        future = self._call(self._track, direction, frame, objects, wait=wait)
         return future.result() if wait else future
 
     def cancel(self) -> bool:
@@ -134,21 +141,23 @@ class Tracking:
         return self._cancel()
 
     def _msg_track(self, msg: dict) -> list[Future]:
-        return self._track(string(msg, "direction"), None)[1]
+        return self._track(string(msg, "direction"), None, msg.get("objects"))[1]
 
     def _msg_cancel(self, msg: dict) -> list[Future]:
         self._cancel()
         return []
 
-    def _track(self, direction: Any, frame: int | None) -> tuple[Future, list[Future]]:
+    def _track(self, direction: Any, frame: int | None, objects: Any = None) -> tuple[Future, list[Future]]:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}.")
         start = self._session.check_index(self._frame(frame))
         if not self._session.has_prompts():
             raise ValueError("nothing to track: add points, a box or a mask for an object first.")
+        if objects is not None:
+            objects = self._session.check_objects(objects)
         ticket = self._tickets.issue()
         try:
-            future = self._worker.submit(partial(self._track_job, ticket, direction, start))
+            future = self._worker.submit(partial(self._track_job, ticket, direction, start, objects))
         except RuntimeError:
             self._tickets.finish()
             raise
@@ -164,15 +173,16 @@ class Tracking:
             self._session.tracker.cancel()  # thread-safe: an Event checked before every frame
         return running
 
-    def _track_job(self, ticket: int, direction: str, start: int) -> int:
+    def _track_job(self, ticket: int, direction: str, start: int, objects: list[int] | None) -> int:
         try:
             run = TrackProgress(direction, start, self._session.num_frames)
             if self._tickets.cancelled(ticket):
                 self._set_progress(run.not_run())
                 return 0
-            self._set_status("tracking", f"tracking {direction}")
+            which = "" if objects is None else f" (objects {', '.join(map(str, objects))})"
+            self._set_status("tracking", f"tracking {direction}{which}")
             self._set_progress(run.started())
-            frames = self._session.propagate(direction, start=start)
+            frames = self._session.propagate(direction, start=start, objects=objects)
             try:
                 for frame, masks in frames:
                     self._track_frame_done(run, frame, masks)
@@ -202,7 +212,7 @@ class Tracking:
         update = run.due()
         if update is not None:
             self._set_progress(update)
-            self._refresh_spans()
+            self._refresh_spans(live=True)
             self._flush_changes()
         if self._autosave is not None and self._autosave.due():
             self._autosave_job(self._autosave.request())

@@ -3,8 +3,8 @@
 ``Sam2Widget(source)`` makes one of these for a video file, and for a folder, an
 array or a list when ``video=True`` (see ``Sam2Widget.__new__``). The shared traits
 keep their meaning with "image" read as "frame"; the video ones
-(``is_video``, ``prompt_frames``, ``tracked``, ``progress``, ``masks_version``) and
-the messages ``track``, ``cancel``, ``fetch_frames`` and ``masks_changed`` are in
+(``is_video``, ``prompt_frames``, ``tracked``, ``lanes``, ``progress``, ``masks_version``) and
+the messages ``track``, ``cancel``, ``fetch_frames``, ``masks_changed`` and ``lanes`` are in
 docs/widget_protocol.md.
 
 Its parts: tracking (video_tracking.py), the frames for the timeline and the JPEGs
@@ -374,10 +374,18 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
             self.set_trait("masks_version", version)
         self.send({"type": "masks_changed", "version": version, "frames": frames})
 
-    def _refresh_spans(self) -> None:
+    def _refresh_spans(self, live: bool = False) -> None:
+        """The ``tracked`` spans and the confidence lanes: while tracking (``live``) the lanes go as a
+        ``lanes`` message with the frames changed since the last, else as the whole ``lanes`` trait."""
         spans = self._session.tracked_spans()
+        update = self._session.lane_update() if live else None
+        lanes = None if live else self._session.lanes()
         with self._view_lock:
             self.set_trait("tracked", spans)
+            if lanes is not None:
+                self.set_trait("lanes", lanes)
+        if update is not None:
+            self.send(update[0], buffers=update[1])
 
     def _label_rle(self, index: int) -> bytes:
         masks = self._session.masks(index, visible_only=True)
