@@ -4,7 +4,9 @@ The official SAM 2 does this with a compiled CUDA kernel and silently skips it w
 the kernel is unavailable (e.g. on CPU). Here the labelling runs on the CPU with
 ``scipy.ndimage.label`` (8-connectivity) for tensors on any device: the masks being
 cleaned are low-resolution (256x256) logits, so the host round trip is cheap, and the
-result is exact, unlike iterative min-pooling label propagation in torch.
+result is exact, unlike iterative min-pooling label propagation in torch. A whole batch
+takes one round trip (one device -> host copy, the results sent back without blocking),
+so callers clean every object of a frame in one call.
 
 Conventions: masks are ``(..., H, W)`` tensors; a pixel belongs to the background when
 ``logits <= threshold`` and to the foreground otherwise.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from . import transfer
 
 # 8-connectivity inside each (H, W) plane and no connection between planes.
 _PLANE_8_CONNECTED = np.zeros((3, 3, 3), dtype=bool)
@@ -38,7 +42,8 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     # scipy.ndimage costs ~0.25 s to import, and most sessions never clean a mask up.
     from scipy import ndimage
 
-    planes = mask.detach().to("cpu", torch.bool).reshape(-1, shape[-2], shape[-1]).numpy()
+    (planes,) = transfer.to_host(mask.detach().bool())
+    planes = planes.reshape(-1, shape[-2], shape[-1]).numpy()
     # One scipy call for the whole batch; labels then run on across planes in raster order.
     labels, _ = ndimage.label(planes, structure=_PLANE_8_CONNECTED)
     areas = np.bincount(labels.ravel())[labels]
@@ -48,7 +53,9 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     plane_max = labels.reshape(len(planes), -1).max(axis=1)
     offsets = np.concatenate([[0], np.maximum.accumulate(plane_max)[:-1]])
     labels = np.where(labels > 0, labels - offsets[:, None, None], 0)
-    labels, areas = (torch.from_numpy(a.astype(np.int32)).reshape(shape).to(mask.device) for a in (labels, areas))
+    labels, areas = (
+        transfer.to_device(torch.from_numpy(a.astype(np.int32)).reshape(shape), mask.device) for a in (labels, areas)
+    )
     return labels, areas
 
 

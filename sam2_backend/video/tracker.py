@@ -431,11 +431,11 @@ class VideoTracker:
         return ids
 
     def _track_frame(self, frame: int, reverse: bool, ids: list[int]) -> Masks:
-        states = {}
+        states, tracked = {}, []
         for obj_id in ids:
             obj = self._objects[obj_id]
             if frame in obj.cond:
-                state = obj.cond[frame]
+                states[obj_id] = obj.cond[frame]
                 if self.clear_non_cond_mem_around_input:
                     self._forget_around(obj, frame)
             else:
@@ -452,10 +452,15 @@ class VideoTracker:
                     reverse=reverse,
                 )
                 maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, prompted=False)
-                state = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, maskmem, out.iou)
-                obj.non_cond[frame] = state
+                states[obj_id] = FrameState(out.low_res, out.obj_ptr, out.object_score, maskmem, out.iou)
+                tracked.append(obj_id)
             obj.tracked[frame] = reverse
-            states[obj_id] = state
+        if tracked and self.fill_hole_area > 0:  # every object's holes in one host round trip
+            filled = self._fill_holes(torch.cat([states[obj_id].low_res for obj_id in tracked]))
+            for i, obj_id in enumerate(tracked):
+                states[obj_id].low_res = filled[i : i + 1]
+        for obj_id in tracked:  # filed after every step: objects never read each other's memories
+            self._objects[obj_id].non_cond[frame] = states[obj_id]
         return self._publish(frame, states=states)
 
     # -- editing ---------------------------------------------------------------------

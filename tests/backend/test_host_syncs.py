@@ -6,7 +6,7 @@ The tracker sends them all through ``sam2_backend.transfer``: here those calls a
 frame, and every other way of crossing (``.cpu()``, ``.item()``, ``float()``, ``tolist()``,
 ``new_tensor``, ``torch.tensor(device=...)``, ``.to(<device>)``) is refused anywhere else in a
 tracking step. Before this was built, the same step crossed 2 + 3N times per frame (N objects),
-2 + 7N once memories started spilling to disk.
+2 + 7N once memories started spilling to disk, 3N more with hole filling.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def _clip() -> np.ndarray:
     return (rng.random((FRAMES, 96, 128, 3)) * 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("objects", [1, 3])
-def test_one_host_copy_per_frame_and_one_per_spilled_state(model, monkeypatch, objects):
+@pytest.mark.parametrize(("objects", "fill_hole_area"), [(1, 0), (3, 0), (3, 8)])
+def test_one_host_copy_per_frame_and_one_per_spilled_state(model, monkeypatch, objects, fill_hole_area):
     calls = collections.Counter()
     host: set[int] = set()
     keep = []  # the ids in ``host`` stay valid while their tensors live
@@ -116,7 +116,7 @@ def test_one_host_copy_per_frame_and_one_per_spilled_state(model, monkeypatch, o
         list(warm_up.propagate())
     monkeypatch.setattr(transfer, "to_host", counting_to_host)
     monkeypatch.setattr(transfer, "to_device", counting_to_device)
-    trk = VideoTracker(model, _clip(), memory_frames_in_ram=RAM_FRAMES)
+    trk = VideoTracker(model, _clip(), memory_frames_in_ram=RAM_FRAMES, fill_hole_area=fill_hole_area)
     for k in range(objects):
         trk.add_box(0, k + 1, [8 + 24 * k, 8, 48 + 24 * k, 70])
     scalar_reads, crossings = ScalarReads(), Crossings(host)
@@ -141,10 +141,13 @@ def test_one_host_copy_per_frame_and_one_per_spilled_state(model, monkeypatch, o
     assert sorted(per_frame) == list(range(FRAMES))
     for frame in range(1, FRAMES):
         spilling = frame > RAM_FRAMES  # frame 0 is a prompt (cond) frame, never spilled
-        expected = 1 + (objects if spilling else 0)  # masks + scores, and each spilled state
+        # masks + scores; every object's holes at once (the results come back without blocking);
+        # each spilled state
+        expected = 1 + (fill_hole_area > 0) + (objects if spilling else 0)
         assert per_frame[frame]["to_host"] == expected, (frame, per_frame)
-        assert per_frame[frame]["to_device"] <= 1, (frame, per_frame[frame])  # the frame itself
-    assert per_frame[FRAMES - 1]["to_device"] == 1  # it is sent, once
+        holes = 2 if fill_hole_area else 0  # the hole labels and areas
+        assert per_frame[frame]["to_device"] - holes <= 1, (frame, per_frame[frame])  # the frame itself...
+    assert per_frame[FRAMES - 1]["to_device"] - holes == 1  # ...is sent once
 
 
 def test_overwriting_or_removing_a_spilled_memory_does_not_read_it(tmp_path, monkeypatch):
