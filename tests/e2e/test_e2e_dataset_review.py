@@ -173,5 +173,10 @@ def test_review_keys_thumbnails_and_refining_a_loaded_mask(page, jupyter):
     assert page.evaluate(focused) == "3"
     page.keyboard.press("Enter")
     root.locator(".sam2w-position", has_text="4 / 4").wait_for(timeout=30_000)
+
+    # The filter: flagged images only; the shown one is not, so the flagged one is shown.
+    root.get_by_label("Show images with status").select_option("flagged")
+    root.locator(".sam2w-position", has_text="3 / 4").wait_for(timeout=30_000)
+    root.locator(".sam2w-review-filter-text", has_text="1 of 1 image passes the filter").wait_for(timeout=10_000)
     state, _ = read_state(page, jupyter, 1, "state")
-    assert state["image_index"] == 3, state
+    assert state["image_index"] == 2 and state["review"]["filter"] == {"status": "flagged", "category": None}, state
