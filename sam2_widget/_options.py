@@ -17,7 +17,7 @@ from sam2_backend.video.sources import VIDEO_EXTENSIONS
 
 from . import codecs
 from .frame_cache import DEFAULT_MAX_MB
-from .model_cache import shared_model
+from .model_cache import ReleasedModel, shared_model
 
 OPTIONS: dict[str, Any] = {
     "opacity": 0.5,  # mask fill opacity, 0..1
@@ -82,8 +82,10 @@ def resolve_model(model: Any, device: str, precision: str = "auto") -> SAM2Model
     raise TypeError(f"model must be a model name, a checkpoint path or a SAM2Model, got {type(model).__name__}.")
 
 
-def mask_generator(model: SAM2Model, amg_options: Mapping[str, Any]) -> AutomaticMaskGenerator:
+def mask_generator(model: SAM2Model | ReleasedModel, amg_options: Mapping[str, Any]) -> AutomaticMaskGenerator:
     """The generator for "segment everything"; bad options raise here, before any work is queued."""
+    if isinstance(model, ReleasedModel):
+        raise RuntimeError("the widget was closed; create a new one.")  # as every other action says
     if amg_options.get("output_mode", "binary_mask") != "binary_mask":
         raise ValueError("segment everything needs binary masks; leave output_mode out of its options.")
     return AutomaticMaskGenerator(model, **amg_options)

@@ -164,3 +164,11 @@ def test_a_closed_and_dropped_widget_is_collected(loads):
     del w
     gc.collect()
     assert ref() is None
+
+
+def test_a_closed_widget_refuses_work_as_closed(loads):
+    w = Sam2Widget(synthetic_image(60, 80), model="tiny", device="cpu")
+    w.close()
+    for action in (lambda: w.add_points([[40, 30]], [1]), w.segment_everything):
+        with pytest.raises(RuntimeError, match="the widget was closed; create a new one"):
+            action()
