@@ -90,9 +90,11 @@ def load_model(
               (``sam2.1_hiera_tiny.pt``), else it is inferred from the weights.
         device: where the model runs; see :func:`~sam2_backend.devices.resolve_device`.
         precision: what it computes in, read by every predictor and tracker:
-            ``"auto"`` (bf16 autocast on CUDA as the official code, exact fp32
-            elsewhere), ``"fp32"``, ``"bf16"`` (on a CPU: the fast CPU path) or
-            ``"fp16"``; see :func:`~sam2_backend.devices.resolve_precision`.
+            ``"auto"`` (bf16 autocast on CUDA GPUs with native bf16, sm_80 and
+            newer, as the official code; exact fp32 elsewhere, T4 and V100
+            included), ``"fp32"`` (exact; on CUDA without TF32), ``"bf16"`` (on a
+            CPU: the fast CPU path) or ``"fp16"`` (fast on a T4, not verified for
+            SAM 2); see :func:`~sam2_backend.devices.resolve_precision`.
         dtype: the former name of ``precision`` (deprecated).
         revision: hub only: a branch, tag or commit hash of the hub repo
             (default: ``"main"``).
