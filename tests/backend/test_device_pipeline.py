@@ -9,8 +9,9 @@
 * Small host->device copies hidden in the loop are gone (object-pointer positions, point
   scaling), with the same numbers.
 
-What needs a GPU: the device-side resize differs from the CPU kernel by float rounding only
-(measured by benchmarks/gpu.sh), and the MPS probes' answers on a real Mac.
+What needs a GPU: that the device-side resize differs from the CPU kernel by float rounding only
+(the parity tests under SAM2_TEST_DEVICE=cuda, within PARITY_TOL), the syncs CUDA itself reports
+per frame (benchmarks/gpu.sh, part "syncs"), and the MPS probes' answers on real Macs.
 """
 
 from __future__ import annotations
