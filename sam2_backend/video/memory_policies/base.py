@@ -46,7 +46,9 @@ class PolicyState:
 class MemoryQuery(NamedTuple):
     """What a policy may look at when it picks the memories of ``frame``.
 
-    cond: the object's prompted frames; tracked: a tracked frame's state (None if there is none).
+    max_cond: the model's ``max_cond_frames_in_attn``; max_pointers: the object pointers read at most
+    (``max_obj_ptrs_in_encoder``, at most the clip's length); cond: the object's prompted frames;
+    tracked: a tracked frame's state (None if there is none).
     """
 
     frame: int
@@ -55,6 +57,7 @@ class MemoryQuery(NamedTuple):
     num_maskmem: int
     stride: int
     max_cond: int
+    max_pointers: int
     cond: dict[int, FrameState]
     tracked: Callable[[int], FrameState | None]
 
@@ -99,6 +102,11 @@ class MemoryPolicy:
     ) -> list[tuple[int, int]] | None:
         """(t_pos, frame) of the recent memories read (t_pos in 1..num_maskmem - 1, the newest
         highest), or None for SAM 2's choice."""
+        return None
+
+    def pointer_frames(self, state: PolicyState, q: MemoryQuery) -> list[tuple[int, int]] | None:
+        """(temporal position, frame) of the tracked frames whose object pointers are read (fewer than
+        ``q.max_pointers``), or None for SAM 2's choice (the frames just before, at their distance)."""
         return None
 
     def observe(self, state: PolicyState, frame: int, reverse: bool, scores: FrameScores, kept: FrameState) -> bool:

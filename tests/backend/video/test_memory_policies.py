@@ -19,7 +19,7 @@ def _state(low_res: torch.Tensor | None = None) -> FrameState:
 
 
 def _query(frame, tracked: dict[int, FrameState], cond=(0,), reverse=False, num_frames=40, max_cond=-1):
-    return MemoryQuery(frame, reverse, num_frames, 7, 1, max_cond, {t: _state() for t in cond}, tracked.get)
+    return MemoryQuery(frame, reverse, num_frames, 7, 1, max_cond, 16, {t: _state() for t in cond}, tracked.get)
 
 
 def test_make_policy_names_options_and_errors():
@@ -110,16 +110,27 @@ def test_samurai_memory_takes_recent_confident_frames_and_always_the_previous_on
     assert back == [(5, 37), (6, 36)]
 
 
-def test_quality_leaves_out_unconfident_memories():
+def test_quality_reads_the_newest_confident_frames_for_memories_and_pointers():
     policy = make_policy("quality", threshold=0.3)
+    assert confidence(FrameScores(0.9, -0.1)) == 0.0  # an absent object scores 0
+    assert confidence(FrameScores(0.5, 4.0)) == pytest.approx((2 / (1 + np.exp(-4.0)) - 1) * 0.5)
     state = policy.new_state()
-    for t in range(1, 10):
-        state.scores[t] = FrameScores(0.9, 4.0 if t != 7 else -4.0)
-    assert confidence(state.scores[7]) < 0.3 < confidence(state.scores[6])
-    plan = policy.memory_frames(state, _query(10, {}), {})
-    assert plan == [(t_pos, t) for t_pos, t in sam2_frames(10, False, 7, 1) if t != 7]
-    lenient = make_policy("quality", threshold=0.0)
-    assert lenient.memory_frames(state, _query(10, {}), {}) == sam2_frames(10, False, 7, 1)
+    for t in range(1, 20):
+        state.scores[t] = FrameScores(0.9, -4.0 if t in (12, 17, 19) else 4.0)
+    q = _query(20, {})
+    # SAM 2 would read 14..19; the unconfident 17 is left out (19, the previous frame, stays).
+    assert policy.memory_frames(state, q, {}) == [(1, 13), (2, 14), (3, 15), (4, 16), (5, 18), (6, 19)]
+    # Pointers: the same candidates (15 found, 2..18, then the previous frame) newest first, at
+    # their rank; the oldest candidate (2) gives none.
+    pointers = policy.pointer_frames(state, q)
+    assert pointers[:4] == [(1, 19), (2, 18), (3, 16), (4, 15)]
+    assert len(pointers) == 15 and pointers[-1] == (15, 3)
+    assert policy.memory_frames(state, _query(0, {}), {}) == []  # forwards from frame 0: nothing
+    back = policy.new_state()
+    back.scores.update({t: FrameScores(0.9, 4.0) for t in (36, 37, 38, 39)})
+    assert policy.memory_frames(back, _query(35, {}, cond=(39,), reverse=True), {})[-1] == (6, 36)
+    # A policy choosing nothing of its own (SAM 2) leaves pointers to the step.
+    assert make_policy("sam2").pointer_frames(state, q) is None
 
 
 def _dam4sam_state(policy, frames_visible: dict[int, bool]):
