@@ -122,10 +122,31 @@ def check_dataset(folder: Path) -> None:
     assert {c["name"] for c in coco["categories"]} <= {"ball", "can", "doughnut", "cube"}
 
 
+def check_research(folder: Path) -> None:
+    saved = np.load(folder / "outputs" / "confidence.npz")
+    confidence, scores, ious = saved["confidence"], saved["scores"], saved["ious"]
+    assert confidence.shape == scores.shape == ious.shape == (CLIP_FRAMES, 3)
+    assert not np.isnan(confidence).any()  # tracked both ways: every frame
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+    np.testing.assert_allclose(confidence, 1 / (1 + np.exp(-scores.astype(np.float64))) * ious.clip(0, 1), rtol=1e-5)
+    report = json.loads((folder / "outputs" / "research.json").read_text())
+    weak = ((scores > 0) & (confidence < report["threshold"])).any(axis=1)
+    assert report["weak"] == np.flatnonzero(weak).tolist()
+    corrected = report["corrected"]
+    for change in report["changes"]:  # only the re-tracked object, from the corrected frame on
+        assert change["obj_id"] == corrected["obj_id"] and change["frame"] >= corrected["frame"]
+        assert change["kind"] in ("changed", "added", "removed")
+    # after the correction, re-tracked alone: the other objects' confidences are as they were
+    others = [n for n, obj_id in enumerate(saved["ids"]) if obj_id != corrected["obj_id"]]
+    np.testing.assert_array_equal(saved["after"][:, others], confidence[:, others])
+    np.testing.assert_array_equal(saved["after"][: corrected["frame"]], confidence[: corrected["frame"]])
+
+
 CHECKS: dict[str, Callable[[Path], None]] = {
     "01_image.ipynb": check_image,
     "02_video.ipynb": check_video,
     "03_dataset_inspection.ipynb": check_dataset,
+    "04_tracking_research.ipynb": check_research,
 }
 
 
