@@ -14,10 +14,18 @@ adds to that:
 * ``coco+export``: open, edit one image in 100 (its mask grows by a row) and stream the
   reviewed COCO file out with ``write_coco`` (the labels column: images edited).
 
+* ``widget``: ``Sam2Widget(folder, annotations="labels.json")`` with SAM 2.1 tiny (random
+  weights, 1024 px, CPU; built before the clock starts): the widget's own start, first
+  image shown and its labels seeded (its encoding runs on the worker, not counted);
+* ``next`` / ``next+bg``: the time from a ``goto`` message to the next image (the arrow key)
+  to that image's embedding being ready to click, without and with background encoding,
+  the median of 5 moves. A person looks at each image for ``LOOK_S`` before moving on
+  (meanwhile the worker encodes the next one when background encoding is on). The
+  "labels" column is then that time in ms (the open times are not the point there).
+
 Open time is the first open in the process (cold) and the best of ``--repeats`` more (warm).
 RSS: resident memory after the imports, and the peak (``ru_maxrss``) minus it.
-Each case is a function in ``CASES``; a new measure (the key press to the next image being
-ready, with and without background encoding) is one more entry there.
+Each case is a function in ``CASES``.
 
     python benchmarks/bench_dataset.py [--sizes 1000 10000] [--repeats 3] [--cases folder coco]
 """
@@ -124,12 +132,61 @@ def open_and_export(folder: Path, coco: Path) -> int:
     return len(current)
 
 
+LOOK_S = 5.0  # how long a person looks at an image before the next key press
+_MODEL = []
+
+
+def model():
+    """SAM 2.1 tiny, random weights, 1024 px, on the CPU (built once per process)."""
+    if not _MODEL:
+        from tests.models import tiny_model
+
+        _MODEL.append(tiny_model(1024, device="cpu"))
+    return _MODEL[0]
+
+
+def open_widget(folder: Path, coco: Path) -> int:
+    from sam2_widget import Sam2Widget
+
+    w = Sam2Widget(folder, model=model(), annotations=coco)
+    count = w.image_count
+    w.close()
+    return count
+
+
+def ready_after_next(folder: Path, coco: Path, background: bool) -> int:
+    """Median ms from a goto to the next image to its embedding being ready (see the module)."""
+    from sam2_widget import Sam2Widget
+    from sam2_widget.image_widget import Sam2ImageWidget
+
+    Sam2ImageWidget._prefetch = background
+    w = Sam2Widget(folder, model=model(), annotations=coco)
+    w.send = lambda content, buffers=None: None
+    times = []
+    for step in range(1, 6):
+        w.wait_idle(120)
+        time.sleep(LOOK_S)
+        start = time.perf_counter()
+        goto = {"type": "goto", "seq": step, "index": step}  # the arrow key's message, as the comm delivers it
+        w._handle_msg({"content": {"data": {"method": "custom", "content": goto}}, "buffers": []})
+        while step not in w._cache:
+            time.sleep(0.002)
+        times.append(time.perf_counter() - start)
+    w.close()
+    return round(float(np.median(times)) * 1000)
+
+
 CASES: dict[str, Callable[[Path, Path], int]] = {
     "folder": open_folder,
     "coco": open_coco,
     "coco+check": open_and_check,
     "coco+export": open_and_export,
+    "widget": open_widget,
+    "next": lambda folder, coco: ready_after_next(folder, coco, background=False),
+    "next+bg": lambda folder, coco: ready_after_next(folder, coco, background=True),
 }
+NEEDS_MODEL = ("widget", "next", "next+bg")
+ONCE = ("next", "next+bg")  # timed inside: no warm repeats
 
 
 def rss_mb() -> float:
@@ -140,6 +197,10 @@ def rss_mb() -> float:
 def worker(case: str, folder: Path, coco: Path, repeats: int) -> dict:
     import sam2_widget.dataset  # noqa: F401  (imports, torch included, are not what is measured)
 
+    if case in NEEDS_MODEL:
+        model()
+    if case in ONCE:
+        repeats = 0
     base = rss_mb()
     start = time.perf_counter()
     count = CASES[case](folder, coco)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 import numpy as np
 import pytest
@@ -266,3 +267,20 @@ def test_review_survives_a_session_round_trip_and_autosave(coco_set, model, tmp_
         assert back.review_table[2].note == "mask of the dog too small"
         assert back.results.to_coco(review=True) == expected  # the deletion kept, labels not seeded twice
         back.close()
+
+
+def _wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_the_next_image_is_encoded_in_the_background(coco_set, model):
+    w, front = coco_widget(coco_set, model)
+    assert _wait_for(lambda: 1 in w._cache)  # the neighbour in the direction of travel
+    ok(front, front.send("goto", index=2))
+    ok(front, front.send("goto", index=1))  # now going back: image 0 next
+    w.mark("flagged", index=0)
+    assert _wait_for(lambda: 0 in w._cache)
+    w.close()
