@@ -367,7 +367,9 @@ class VideoTracker:
                 raise TypeError(f"max_frames must be None or an int (frames beyond start), got {max_frames!r:.80}.")
             if max_frames < 0:
                 raise ValueError(f"max_frames must be None or >= 0 (frames beyond start), got {max_frames}.")
-        with torch.inference_mode(), self._lock:
+        # Under the model's precision like every step: the prompted frames' memories are encoded
+        # here (bf16 weights stored on CUDA would refuse fp32 inputs outside autocast).
+        with torch.inference_mode(), self._lock, self.model.autocast():
             ids = self._tracked_ids(objects)
             self._preflight(ids)
         if start is None:

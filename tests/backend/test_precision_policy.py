@@ -218,13 +218,6 @@ def test_stored_weights_give_what_autocast_gives_on_images():
     np.testing.assert_array_equal(logits[0], logits[1])  # the same roundings, the same sums
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="VideoTracker.propagate runs _preflight (the prompted frames' memory encoding) outside "
-    "model.autocast(): fp32 inputs meet the stored bf16 weights (and on CUDA that memory was encoded "
-    "in fp32, unlike the official code). Fix in sam2_backend/video/tracker.py, then drop this mark.",
-)
 def test_stored_weights_give_what_autocast_gives_when_tracking():
     plain, stored = _autocast_twins()
     outs = []

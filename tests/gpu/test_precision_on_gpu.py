@@ -89,11 +89,6 @@ def test_stored_weights_give_autocasts_masks(twins):
     assert diff < 1e-2  # CALIBRATE: the same roundings; only kernel choices may differ
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="VideoTracker.propagate runs _preflight outside model.autocast() (see test_precision_policy.py)",
-)
 def test_tracking_with_stored_bf16_weights(twins):
     trk = VideoTracker(twins[0], make_clip(6))
     trk.add_points(0, 1, [[20, 40]], [1])
