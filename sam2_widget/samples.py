@@ -9,6 +9,10 @@ They are drawn procedurally by ``scripts/make_sample_media.py`` in this reposito
   (60, 120), a blue cube sliding left from the box (212, 15, 274, 84), a pink doughnut
   drifting up from (150, 200) that passes in front of the ball around frame 4.
 * :func:`sample_image_folder`: four 320x240 pictures of other objects on the same table.
+* :func:`sample_set_labels`: their labels as COCO, as an earlier model might hand them over,
+  with four mistakes to find (``scripts/make_sample_media.py``'s ``SET_MISTAKES``): the can of
+  ``table_1.jpg`` shifted 14 px left, the doughnut hole of ``table_2.jpg`` filled, the green
+  cube of ``table_3.jpg`` missing its bottom half, the can of ``table_4.jpg`` labelled a ball.
 """
 
 from __future__ import annotations
@@ -40,3 +44,9 @@ def sample_clip_path() -> Path:
 def sample_image_folder() -> Path:
     """A folder of four small JPEGs (``table_1.jpg`` .. ``table_4.jpg``)."""
     return DATA / "set"
+
+
+def sample_set_labels() -> Path:
+    """``set_labels.json``: COCO labels of :func:`sample_image_folder` with four deliberate mistakes
+    (see the module); annotation ids 101, 102, 201, ... (not 1..n, as real sets have)."""
+    return DATA / "set_labels.json"

@@ -22,10 +22,17 @@ import torch
 from nbclient import NotebookClient
 from PIL import Image
 from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 from scipy import ndimage
 
 import sam2_backend as sb
-from sam2_widget.samples import sample_clip_path, sample_image_folder, sample_image_labels, sample_image_path
+from sam2_widget.samples import (
+    sample_clip_path,
+    sample_image_folder,
+    sample_image_labels,
+    sample_image_path,
+    sample_set_labels,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
@@ -114,12 +121,26 @@ def check_video(folder: Path) -> None:
 def check_dataset(folder: Path) -> None:
     sizes = {p.name: Image.open(p).size for p in sample_image_folder().iterdir()}
     assert len(sizes) == 4
-    coco = json.loads((folder / "outputs" / "set_coco.json").read_text())
-    by_image = _check_coco(coco, sizes)
-    # The notebook segments the first three images only; the fourth is left to the reader.
-    names = {im["id"]: im["file_name"] for im in coco["images"]}
-    assert not by_image[max(by_image)] and names[max(by_image)] == "table_4.jpg"
-    assert {c["name"] for c in coco["categories"]} <= {"ball", "can", "doughnut", "cube"}
+    path = folder / "outputs" / "set_coco.json"
+    coco = json.loads(path.read_text())
+    assert {im["file_name"]: (im["width"], im["height"]) for im in coco["images"]} == sizes
+    read = COCO(str(path))  # polygons stay polygons: pycocotools decodes every form
+    for ann in coco["annotations"]:
+        im = read.imgs[ann["image_id"]]
+        assert read.annToMask(ann).shape == (im["height"], im["width"])
+    given = json.loads(sample_set_labels().read_text())
+    # Ids, images and categories kept; two annotations fixed (a re-categorised can, a refined
+    # cube), the rest exactly as given; the review's statuses and notes in the image entries.
+    assert [a["id"] for a in coco["annotations"]] == [a["id"] for a in given["annotations"]]
+    assert coco["categories"] == given["categories"]
+    changed = [a["id"] for a, b in zip(coco["annotations"], given["annotations"]) if a != b]
+    assert changed in ([302, 401], [401])  # random weights may give the cube its old mask back
+    can = next(a for a in coco["annotations"] if a["id"] == 401)
+    assert {c["id"]: c["name"] for c in coco["categories"]}[can["category_id"]] == "can"
+    status = {im["file_name"]: (im["review_status"], im.get("review_note")) for im in coco["images"]}
+    assert status["table_2.jpg"] == ("flagged", "doughnut hole filled: redo the mask")
+    assert [status[f"table_{i}.jpg"][0] for i in (1, 3, 4)] == ["reviewed"] * 3
+    assert (folder / "outputs" / "review.npz").is_file()
 
 
 def check_research(folder: Path) -> None:
