@@ -528,8 +528,12 @@ class VideoTracker:
         return low_res.numpy(), float(score)
 
     def close(self) -> None:
-        """Release the frame source and remove spilled memories."""
+        """Release the frame source, and drop the cached features and every memory (on the model's
+        device, and spilled ones on disk); ``results`` stay readable."""
         self._frames.close()
+        with self._lock:
+            self._features.clear()
+            self._objects.clear()
         self._store.close()
         self.source.close()
 

@@ -240,8 +240,11 @@ def test_spilled_memories_give_identical_results(model, tmp_path, monkeypatch):
         np.testing.assert_array_equal(low, ref_out[f][0], err_msg=f"logits of frame {f}")
         assert score == ref_out[f][1]
     assert obj.non_cond.in_ram <= 32
+    masks_before = trk.results.masks()
     trk.close()  # its spilled memories are removed...
     assert sorted(spill.iterdir()) == [folders[files.index(0)]]  # ...and only those
+    assert not trk._objects and not trk._features  # memories and features in RAM are dropped too
+    np.testing.assert_array_equal(trk.results.masks(), masks_before)  # the results stay
     idle.close()
     assert spill.is_dir() and not list(spill.iterdir())  # the user's folder stays, empty
 
