@@ -284,3 +284,25 @@ def test_the_next_image_is_encoded_in_the_background(coco_set, model):
     w.mark("flagged", index=0)
     assert _wait_for(lambda: 0 in w._cache)
     w.close()
+
+
+def test_object_ids_only_go_up_and_seeds_outlive_undo(tmp_path):
+    from sam2_widget.images import ImageSet
+    from sam2_widget.objects import ObjectList, ObjectRegistry
+    from sam2_widget.session import Session
+
+    registry = ObjectRegistry()
+    registry.add(ObjectList(), obj_id=9)
+    registry.add(ObjectList(), obj_id=3)  # a lower id later: the next stays above 9
+    assert registry.next_id == 10
+    registry.reserve(20)
+    assert registry.add(ObjectList())[1] == 21
+
+    session = Session(ImageSet.from_source([np.zeros((8, 8, 3), np.uint8)] * 2))
+    first = session.add_object("mine")
+    runs = np.array([8, 8, 48], dtype=np.uint32)
+    session.add_seed_objects(1, [(first + 1, "cat", runs)])
+    assert session.undo() and first + 1 in session.state.object_ids  # the label is no undo step
+    assert session.masks(1)[first + 1].sum() == 8
+    with pytest.raises(ValueError, match="is taken"):
+        session.add_seed_objects(0, [(first, "dog", runs)])
