@@ -39,6 +39,7 @@ from .thumbnails import ByteLRU, thumbnail
 
 REVIEW_MESSAGES = ("mark", "set_note", "next", "set_filter", "fetch_thumbnails")
 THUMBNAIL_CACHE_BYTES = 32 * 2**20  # ~8,000 thumbnails of ~4 kB
+DISPLAY_CACHE_BYTES = 64 * 2**20  # display JPEGs: ~300 at 1080p, so going back costs no decode
 
 
 class Sam2ImageWidget(Sam2Widget):
@@ -81,6 +82,7 @@ class Sam2ImageWidget(Sam2Widget):
         review_on = labels is not None or len(images) > 1
         self._dataset = DatasetReview(self._session, labels) if review_on else None
         self._thumbs = ByteLRU(THUMBNAIL_CACHE_BYTES)
+        self._jpegs = ByteLRU(DISPLAY_CACHE_BYTES)  # image index -> (size, display JPEG)
         self._image_versions: dict[int, int] = {}  # per image, bumped when its thumbnail changes
         self._travel: tuple[str, int] = ("any", 1)  # the last move's status and direction: what to encode next
         super().__init__(source, sam, device, video, **options)
@@ -259,7 +261,9 @@ class Sam2ImageWidget(Sam2Widget):
                 raise ValueError(f"fetch_thumbnails: image index {i} is out of range (0 to {len(self._images) - 1}).")
         shown = self.image_index
         ordered = ([shown] if shown in indices else []) + [i for i in dict.fromkeys(indices) if i != shown]
-        return [self._worker.submit(partial(self._thumbnails_job, ordered))]
+        done: Future = Future()
+        self._worker.submit(partial(self._thumbnail_job, ordered, done))
+        return [done]
 
     # -- review ----------------------------------------------------------------
 
@@ -298,17 +302,25 @@ class Sam2ImageWidget(Sam2Widget):
             self._set_review_trait()
         return found, futures
 
-    def _thumbnails_job(self, indices: list[int]) -> None:
-        for index in indices:
-            version = self.thumbs_version
-            reply = {"type": "thumbnail", "index": index, "name": self._images.name(index), "version": version}
-            reply.update(status=self._dataset.state.status(index), masks=self._dataset.mask_count(index) or 0)
-            try:
-                jpeg = self._thumbnail(index)
-            except ImageReadError as e:
-                self.send({**reply, "error": str(e)})
-            else:
-                self.send(reply, [jpeg])
+    def _thumbnail_job(self, indices: list[int], done: Future) -> None:
+        """Send the first thumbnail, then queue a job for the rest: a click that arrives meanwhile
+        runs before the next thumbnail is drawn. ``done`` (the ack's) when the last is sent."""
+        index = indices[0]
+        reply = {"type": "thumbnail", "index": index, "name": self._images.name(index), "version": self.thumbs_version}
+        reply.update(status=self._dataset.state.status(index), masks=self._dataset.mask_count(index) or 0)
+        try:
+            jpeg = self._thumbnail(index)
+        except ImageReadError as e:
+            self.send({**reply, "error": str(e)})
+        except Exception as e:  # broad on purpose: the ack must come whatever failed
+            done.set_exception(e)
+            raise
+        else:
+            self.send(reply, [jpeg])
+        if len(indices) > 1:
+            self._worker.submit(partial(self._thumbnail_job, indices[1:], done))
+        else:
+            done.set_result(None)
 
     def _thumbnail(self, index: int) -> bytes:
         key = (index, self._image_versions.get(index, 0))
@@ -399,6 +411,7 @@ class Sam2ImageWidget(Sam2Widget):
             return False
         try:
             cache.get(target, partial(self._images.model_input, target))
+            self._display_jpeg(target)  # from the pixels just decoded: showing it needs no decode
         except ImageReadError:
             pass  # shown, it says why; nothing to prepare
         return False
@@ -439,19 +452,29 @@ class Sam2ImageWidget(Sam2Widget):
             self.set_trait("image_index", index)
             self.set_trait("image_name", self._images.name(index))
             try:
-                pixels = self._images.pixels(index)
+                (height, width), jpeg = self._display_jpeg(index)
             except ImageReadError:
                 for name, empty in (("image_width", 0), ("image_height", 0), ("image_jpeg", b"")):
                     self.set_trait(name, empty)
                 self._refresh(masks=True)
                 raise
-            self.set_trait("image_width", pixels.shape[1])
-            self.set_trait("image_height", pixels.shape[0])
-            self.set_trait("image_jpeg", codecs.encode_jpeg(pixels, **self._display))
+            self.set_trait("image_width", width)
+            self.set_trait("image_height", height)
+            self.set_trait("image_jpeg", jpeg)
             self._refresh(masks=True)
         self._worker.submit(partial(self._encode_job, index), key=("encode", index))
         self._worker.wake()  # then, while idle, the image the user goes to next
         return self._schedule_stale()
+
+    def _display_jpeg(self, index: int) -> tuple[tuple[int, int], bytes]:
+        """``((H, W), JPEG)`` of image ``index`` for the display, kept in a byte-bounded LRU."""
+        jpeg = self._jpegs.get(index)
+        if jpeg is None:
+            pixels = self._images.pixels(index)
+            jpeg = codecs.encode_jpeg(pixels, **self._display)
+            self._jpegs.put(index, jpeg)
+            return pixels.shape[:2], jpeg
+        return tuple(self._images.size(index)), jpeg
 
     def _refresh(self, masks: bool) -> None:
         """Copy the session into the traits (``masks``: the label map too)."""
