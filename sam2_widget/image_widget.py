@@ -47,6 +47,13 @@ class Sam2ImageWidget(Sam2Widget):
 
     Options as ``Sam2Widget``. ``goto`` and ``image_index`` move through a set; each image
     is segmented on its own, its embedding computed once (``cache_size`` are kept).
+
+    A data set to review: ``annotations=`` a COCO file or dict, a folder of PNG label maps or
+    ``{image index or file name: {object id: mask}}`` (``names=``: ``{label value: category}``
+    for the last two; ``image_key=``: the image field of a lazy sequence's dict items). Then
+    ``source`` may also be a lazy sequence, read only when shown (docs/widget_protocol.md,
+    "Dataset review"). Image sets get review statuses: :meth:`mark`, :meth:`next`,
+    :meth:`filter`, :attr:`review_table`.
     """
 
     _for_clips = False

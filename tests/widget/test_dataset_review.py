@@ -306,3 +306,17 @@ def test_object_ids_only_go_up_and_seeds_outlive_undo(tmp_path):
     assert session.masks(1)[first + 1].sum() == 8
     with pytest.raises(ValueError, match="is taken"):
         session.add_seed_objects(0, [(first, "dog", runs)])
+
+
+def test_bad_labels_are_reported_when_the_widget_opens_and_the_rest_loads(coco_set, model, capsys):
+    folder, doc = coco_set
+    doc = copy.deepcopy(doc)
+    doc["annotations"][1]["segmentation"] = [[1, 2, 3, 4]]  # a polygon of two points
+    doc["annotations"][3]["category_id"] = 99  # not in categories
+    w, front = make_widget(folder, model, annotations=doc)
+    said = capsys.readouterr().out
+    assert "102" in said and "206" in said  # each bad annotation named in one summary
+    assert [o["name"] for o in w.objects] == ["cat"]  # image 0 keeps its good label
+    ok(front, front.send("goto", index=1))
+    assert len(w.objects) == 1
+    w.close()
