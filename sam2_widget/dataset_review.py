@@ -167,10 +167,13 @@ class DatasetReview:
     def current(self) -> CurrentLabels:
         """``{image: {label obj_id: (category, runs)}}`` of every visited image (the others are unchanged)."""
         names = self.object_names()
+        by_image: dict[int, dict[int, int]] = {}
+        for wid, (i, lid) in self.loaded_id.items():
+            by_image.setdefault(i, {})[wid] = lid
         out = {}
         for index in sorted(self.seeded):
             entries = self.session.mask_entries(index)
-            loaded = {wid: lid for wid, (i, lid) in self.loaded_id.items() if i == index}
+            loaded = by_image.get(index, {})
             taken = set(loaded.values())
             labels = {}
             for wid, entry in entries.items():
