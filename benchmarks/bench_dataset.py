@@ -20,7 +20,7 @@ adds to that:
 * ``next`` / ``next+bg``: the time from a ``goto`` message to the next image (the arrow key)
   to that image's embedding being ready to click, without and with background encoding,
   the median of 5 moves. A person looks at each image for ``LOOK_S`` before moving on
-  (meanwhile the worker encodes the next one when background encoding is on). The
+  (``--look-s``; meanwhile the worker encodes the next one when background encoding is on). The
   "labels" column is then that time in ms (the open times are not the point there).
 
 Open time is the first open in the process (cold) and the best of ``--repeats`` more (warm).
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -132,7 +133,7 @@ def open_and_export(folder: Path, coco: Path) -> int:
     return len(current)
 
 
-LOOK_S = 5.0  # how long a person looks at an image before the next key press
+LOOK_S = float(os.environ.get("BENCH_LOOK_S", 5.0))  # a person's look at an image before the next key press
 _MODEL = []
 
 
@@ -222,8 +223,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--look-s", type=float, default=LOOK_S, help="seconds spent on each image (next cases)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["BENCH_LOOK_S"] = str(args.look_s)  # the workers read it
     if args.worker:
         case, folder, coco = args.worker
         print(json.dumps(worker(case, Path(folder), Path(coco), args.repeats)))
