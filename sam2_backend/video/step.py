@@ -9,6 +9,7 @@ sequences (HW, B, C).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -19,6 +20,8 @@ from ..modeling.position_encoding import get_1d_sine_pe
 from ..modeling.sam2 import SAM2Model
 from ..transforms import mask_to_logits, mask_to_low_res_logits
 from .memory_bank import FrameState, ObjectMemory, select_cond_frames
+from .memory_policies import Candidates, MemoryPolicy, MemoryQuery, PolicyState
+from .memory_policies.base import sam2_frames
 
 # Logit given to every pixel of an object the model says is absent.
 NO_OBJ_SCORE = -1024.0
@@ -74,11 +77,15 @@ def run_heads(
     points: tuple[torch.Tensor, torch.Tensor] | None,
     mask_logits: torch.Tensor | None,
     multimask: bool,
+    choose: Callable[[Candidates], int] | None = None,
+    visible_above: float = 0.0,
 ) -> HeadsOutput:
     """Prompt encoder + mask decoder on (memory-conditioned) features.
 
     points: (coords (B, N, 2) model pixels, labels (B, N)), or None for a padding
     point; mask_logits: (B, 1, s', s') dense prompt, resized to the decoder's size.
+    choose: a memory policy's pick among the candidates (one object, B = 1) instead of the
+    highest predicted IoU; visible_above: the object-score logit above which the mask is kept.
     """
     b = pix_feat.shape[0]
     if points is None:
@@ -100,13 +107,18 @@ def run_heads(
         high_res_features=high_res,
     )
     masks, ious, tokens, score = out.masks, out.iou_pred, out.sam_tokens, out.object_score_logits
-    visible = score > 0
+    visible = score > visible_above
     # An absent object is empty everywhere, so its memory says "not here".
     masks = torch.where(visible[:, None, None], masks, NO_OBJ_SCORE).float()
     token = tokens[:, 0]
     iou = ious[:, :1]
     if multimask:
-        best = torch.argmax(ious, dim=-1)
+        if choose is None:
+            best = torch.argmax(ious, dim=-1)
+        else:
+            assert b == 1, "a memory policy chooses for one object at a time"
+            every = F.interpolate(masks, size=(model.image_size,) * 2, mode="bilinear", align_corners=False)
+            best = torch.tensor([choose(Candidates(masks[0], every[0], ious[0]))], device=masks.device)
         rows = torch.arange(b, device=masks.device)
         masks = masks[rows, best].unsqueeze(1)
         iou = ious[rows, best].unsqueeze(1)
@@ -139,36 +151,52 @@ def condition_on_memory(
     memory: ObjectMemory,
     num_frames: int | None,
     reverse: bool,
+    policy: MemoryPolicy | None = None,
+    policy_state: PolicyState | None = None,
 ) -> torch.Tensor:
     """The frame's feature (1, 256, h, w) after attending to the object's memories.
 
     Memories are every (selected) conditioning frame, the last ``num_maskmem - 1``
     tracked frames in the direction of travel, and object pointers of up to
-    ``max_obj_ptrs_in_encoder`` frames.
+    ``max_obj_ptrs_in_encoder`` frames; a memory ``policy`` may choose other frames.
     """
     cfg = model.config
     b, c, h, w = feats.vision_feat.shape
     curr = feats.vision_feat.flatten(2).permute(2, 0, 1)  # (HW, B, C)
     curr_pos = feats.vision_pos.flatten(2).permute(2, 0, 1)
     sign = -1 if reverse else 1
-    selected, unselected = select_cond_frames(frame, memory.cond, cfg.max_cond_frames_in_attn)
+    stride = cfg.memory_temporal_stride_for_eval
+    max_ptrs = cfg.max_obj_ptrs_in_encoder if num_frames is None else min(num_frames, cfg.max_obj_ptrs_in_encoder)
+    query = None
+    if policy is None:
+        selected, unselected = select_cond_frames(frame, memory.cond, cfg.max_cond_frames_in_attn)
+        plan = sam2_frames(frame, reverse, cfg.num_maskmem, stride)
+    else:
+        assert policy_state is not None
+        query = MemoryQuery(
+            frame,
+            reverse,
+            num_frames,
+            cfg.num_maskmem,
+            stride,
+            cfg.max_cond_frames_in_attn,
+            max_ptrs,
+            memory.cond,
+            memory.non_cond.get,
+        )
+        selected, unselected = policy.select_cond(policy_state, query)
+        plan = policy.memory_frames(policy_state, query, selected)
+        if plan is None:
+            plan = sam2_frames(frame, reverse, cfg.num_maskmem, stride)
 
     def tracked(t: int) -> FrameState | None:
+        if t in selected:  # a policy may attend to a tracked frame as a conditioning one
+            return None
         state = memory.non_cond.get(t)
         return state if state is not None else unselected.get(t)
 
     # Spatial memories: t_pos 0 for conditioning frames, 1..6 for recent frames.
-    spatial: list[tuple[int, FrameState | None]] = [(0, s) for s in selected.values()]
-    stride = cfg.memory_temporal_stride_for_eval
-    for t_pos in range(1, cfg.num_maskmem):
-        back = cfg.num_maskmem - t_pos  # frames before the current one
-        if back == 1:
-            prev = frame - sign
-        elif not reverse:
-            prev = ((frame - 2) // stride) * stride - (back - 2) * stride
-        else:
-            prev = -(-(frame + 2) // stride) * stride + (back - 2) * stride
-        spatial.append((t_pos, tracked(prev)))
+    spatial = [(0, s) for s in selected.values()] + [(t_pos, tracked(t)) for t_pos, t in plan]
     mem_pos_enc = memory_pos_encoding(model, feats)
     tokens, token_pos = [], []
     for t_pos, state in spatial:
@@ -178,7 +206,6 @@ def condition_on_memory(
         token_pos.append(mem_pos_enc + model.maskmem_tpos_enc[cfg.num_maskmem - t_pos - 1])
 
     # Object pointers: past conditioning frames, then recent tracked frames.
-    max_ptrs = cfg.max_obj_ptrs_in_encoder if num_frames is None else min(num_frames, cfg.max_obj_ptrs_in_encoder)
     if cfg.only_obj_ptrs_in_the_past_for_eval:
         ptr_cond = {t: s for t, s in selected.items() if (t >= frame if reverse else t <= frame)}
     else:
@@ -187,10 +214,15 @@ def condition_on_memory(
         ((frame - t) * sign if cfg.use_signed_tpos_enc_to_obj_ptrs else abs(frame - t), s.obj_ptr)
         for t, s in ptr_cond.items()
     ]
-    for t_diff in range(1, max_ptrs):
-        t = frame - sign * t_diff
-        if t < 0 or (num_frames is not None and t >= num_frames):
-            break
+    ptr_plan = None if policy is None else policy.pointer_frames(policy_state, query)
+    if ptr_plan is None:  # SAM 2: the frames just before, at their distance
+        ptr_plan = []
+        for t_diff in range(1, max_ptrs):
+            t = frame - sign * t_diff
+            if t < 0 or (num_frames is not None and t >= num_frames):
+                break
+            ptr_plan.append((t_diff, t))
+    for t_diff, t in ptr_plan:
         state = tracked(t)
         if state is not None:
             ptrs.append((t_diff, state.obj_ptr))
@@ -314,16 +346,29 @@ def track_step(
     num_frames: int | None,
     reverse: bool,
     prev_logits: torch.Tensor | None = None,
+    policy: MemoryPolicy | None = None,
+    policy_state: PolicyState | None = None,
 ) -> HeadsOutput:
-    """Predict one object on one frame from its prompts and/or memory."""
+    """Predict one object on one frame from its prompts and/or memory; a memory ``policy`` (with
+    the object's ``policy_state``) chooses the memories read and, on tracked frames, the mask kept."""
     if mask is not None and model.config.use_mask_input_as_output_without_sam:
         return mask_as_output(model, feats.vision_feat, feats.high_res, mask)
     if is_init_cond:
         # A first prompt has no memory: add the learned "no memory" embedding instead.
         pix_feat = feats.vision_feat + model.no_mem_embed.view(1, -1, 1, 1)
     else:
-        pix_feat = condition_on_memory(model, frame, feats, memory, num_frames, reverse)
+        pix_feat = condition_on_memory(model, frame, feats, memory, num_frames, reverse, policy, policy_state)
     if prev_logits is not None:
         mask = prev_logits  # a correction refines the frame's previous mask
     num_points = 0 if points is None else points[1].shape[1]
-    return run_heads(model, pix_feat, feats.high_res, points, mask, use_multimask(model, is_init_cond, num_points))
+    multimask = use_multimask(model, is_init_cond, num_points)
+    if policy is None:
+        return run_heads(model, pix_feat, feats.high_res, points, mask, multimask)
+    choose = None
+    if policy.needs_candidates and points is None and mask is None and not is_init_cond:  # prompts: SAM 2's pick
+        assert policy_state is not None
+
+        def choose(candidates: Candidates) -> int:
+            return policy.choose_mask(policy_state, frame, reverse, candidates)
+
+    return run_heads(model, pix_feat, feats.high_res, points, mask, multimask, choose, policy.visible_above)

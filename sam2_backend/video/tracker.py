@@ -25,6 +25,7 @@ from ..inputs import check_boxes, check_object_mask, check_points, image_to_pixe
 from ..modeling.sam2 import SAM2Model
 from ..transforms import coords_to_model, mask_to_model, preprocess, preprocess_uint8
 from .memory_bank import FrameState, MemoryStore, ObjectMemory
+from .memory_policies import FrameScores, MemoryPolicy, PolicyState, make_policy
 from .results import TrackResults
 from .sources import FrameSource, Prefetcher, open_source
 from .step import NO_OBJ_SCORE, FrameFeatures, encode_memory, frame_features, track_step
@@ -54,6 +55,11 @@ class VideoTracker:
             ``None`` keeps everything in RAM, as the official predictor.
         compile: ``torch.compile`` the per-frame parts (image encoder, memory
             attention, memory encoder, decoder). Slow first frame, faster after.
+        memory: the memory policy: ``"sam2"`` (the official behaviour), ``"quality"``
+            (SAM 3's rule: leave out unconfident memories), ``"samurai"`` (SAMURAI's
+            motion-aware mask choice and memory) or ``"dam4sam"`` (DAM4SAM's
+            distractor-aware memory); see ``sam2_backend.video.memory_policies``.
+        memory_options: the policy's options (the papers' defaults for those not given).
 
     Tracking computes in the model's precision (``model.precision``, chosen by
     ``load_model(precision=...)``).
@@ -73,6 +79,8 @@ class VideoTracker:
         spill_dir: str | None = None,
         compile: bool = False,
         autocast: None = None,
+        memory: str | MemoryPolicy = "sam2",
+        memory_options: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, SAM2Model):
             raise TypeError(f"VideoTracker needs a SAM2Model, got {type(model).__name__}.")
@@ -82,6 +90,10 @@ class VideoTracker:
                 f"memory_frames_in_ram must be at least {2 * model.config.max_obj_ptrs_in_encoder} "
                 "(the frames tracking reads) or None."
             )
+        self.memory_policy = make_policy(memory, **(memory_options or {}))
+        # SAM 2's own policy runs the step as it always has (no scores read back per frame).
+        self._policy = None if type(self.memory_policy) is MemoryPolicy else self.memory_policy
+        self._policy_states: dict[int, PolicyState] = {}
         self.model = model.eval()
         self.source: FrameSource = open_source(source)
         # Off the CPU, frames travel as uint8 and are resized and normalised on the device.
@@ -227,6 +239,16 @@ class VideoTracker:
             obj.points.pop(frame, None)
             return self._run_prompt(frame, obj, points=None, mask=t)
 
+    def _policy_state(self, obj: ObjectMemory) -> PolicyState | None:
+        if self._policy is None:
+            return None
+        obj_id = next(k for k, v in self._objects.items() if v is obj)
+        state = self._policy_states.get(obj_id)
+        if state is None:
+            state = self._policy_states[obj_id] = self._policy.new_state()
+            state.video_size = (self.height, self.width)
+        return state
+
     def _run_prompt(self, frame: int, obj: ObjectMemory, points, mask) -> Masks:
         is_init_cond = frame not in obj.tracked
         reverse = False if is_init_cond else obj.tracked[frame]
@@ -247,6 +269,8 @@ class VideoTracker:
             num_frames=self.num_frames,
             reverse=reverse,
             prev_logits=prev_logits,
+            policy=self._policy,
+            policy_state=self._policy_state(obj),
         )
         obj.pending[frame] = FrameState(self._fill_holes(out.low_res), out.obj_ptr, out.object_score, iou=out.iou)
         obj.pending_is_cond[frame] = is_cond
@@ -442,6 +466,7 @@ class VideoTracker:
                     self._forget_around(obj, frame)
             else:
                 feats = self._frame_features(frame)
+                policy_state = self._policy_state(obj)
                 out = track_step(
                     self.model,
                     frame,
@@ -452,6 +477,8 @@ class VideoTracker:
                     mask=None,
                     num_frames=self.num_frames,
                     reverse=reverse,
+                    policy=self._policy,
+                    policy_state=policy_state,
                 )
                 maskmem = encode_memory(self.model, feats, out.high_res, out.object_score, prompted=False)
                 states[obj_id] = FrameState(out.low_res, out.obj_ptr, out.object_score, maskmem, out.iou)
@@ -463,7 +490,25 @@ class VideoTracker:
                 states[obj_id].low_res = filled[i : i + 1]
         for obj_id in tracked:  # filed after every step: objects never read each other's memories
             self._objects[obj_id].non_cond[frame] = states[obj_id]
+        if self._policy is not None and tracked:
+            self._observe(frame, reverse, tracked, states)
         return self._publish(frame, states=states)
+
+    def _observe(self, frame: int, reverse: bool, tracked: list[int], states: dict[int, FrameState]) -> None:
+        """Tell the policy each object's scores (one host copy for all); re-encode the memory of a frame
+        it makes a conditioning memory, as a prompted frame's (as the authors' code does)."""
+        ious = torch.cat([states[obj_id].iou.float().reshape(1) for obj_id in tracked])
+        scores = torch.cat([states[obj_id].object_score.float().reshape(1) for obj_id in tracked])
+        ious, scores = transfer.to_host(ious, scores)
+        for obj_id, iou, score in zip(tracked, ious.tolist(), scores.tolist()):
+            state = states[obj_id]
+            if self._policy.observe(self._policy_states[obj_id], frame, reverse, FrameScores(iou, score), state):
+                high = F.interpolate(
+                    state.low_res, size=(self.model.image_size,) * 2, mode="bilinear", align_corners=False
+                )
+                state.maskmem = encode_memory(
+                    self.model, self._frame_features(frame), high, state.object_score, prompted=True
+                )
 
     # -- editing ---------------------------------------------------------------------
 
@@ -495,6 +540,7 @@ class VideoTracker:
             obj = self._object(obj_id, create=False)
             obj.non_cond.discard()
             del self._objects[int(obj_id)]
+            self._policy_states.pop(int(obj_id), None)
             if int(obj_id) in self.results.object_ids:  # it may never have had a mask
                 self.results.remove_object(int(obj_id))
 
@@ -504,6 +550,7 @@ class VideoTracker:
             for obj in self._objects.values():
                 obj.non_cond.discard()
             self._objects.clear()
+            self._policy_states.clear()
             self.results.clear()
 
     def prompts(self, obj_id: int) -> dict[int, dict[str, Any]]:
