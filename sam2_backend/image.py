@@ -85,6 +85,11 @@ class ImagePredictor:
         return bool(self._features)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes held by the features of the image(s) set (0 before ``set_image``)."""
+        return sum(t.nelement() * t.element_size() for f in self._features for t in (f.image_embed, *f.high_res_feats))
+
+    @property
     def orig_hw(self) -> tuple[int, int]:
         """(H, W) of the current (first) image."""
         self._require_image()

@@ -68,7 +68,8 @@ class Sam2Widget(MessageDispatch, SyncedState):
             widgets can share.
         device: where a model loaded by name runs (``"auto"``: cuda, mps, cpu).
         opacity, outline: how masks are drawn.
-        cache_size: how many images' embeddings are kept (each is computed once).
+        cache_size: how many images' embeddings are kept (each is computed once; at most 256 MiB
+            of them, the latest always).
         display_max_side, jpeg_quality: the JPEG sent for display.
         frame_cache_mb: for a clip, MiB of display JPEGs kept in the kernel (default 256,
             ~2,600 frames of 720p), filled in the background while the widget is idle so

@@ -21,19 +21,27 @@ class EmbeddingCache:
     Args:
         model: the shared model.
         size: how many images' embeddings to keep.
+        max_bytes: and at most this many bytes of them (the latest is always kept), so a
+            bigger model or image size cannot make the cache outgrow its budget.
     """
 
-    def __init__(self, model: SAM2Model, size: int = 8) -> None:
+    def __init__(self, model: SAM2Model, size: int = 8, max_bytes: int = 256 * 2**20) -> None:
         if size < 1:
             raise ValueError(f"cache_size must be at least 1, got {size}.")
         self.model = model
         self.size = size
+        self.max_bytes = max_bytes
         self._predictors: OrderedDict[int, ImagePredictor] = OrderedDict()
         self._lock = threading.Lock()
 
     def __contains__(self, index: int) -> bool:
         with self._lock:
             return index in self._predictors
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the embeddings kept."""
+        return sum(p.nbytes for p in list(self._predictors.values()))
 
     def get(self, index: int, load: Callable[[], np.ndarray]) -> ImagePredictor:
         """The predictor of image ``index``, encoding ``load()`` if it is not cached (slow)."""
@@ -45,6 +53,6 @@ class EmbeddingCache:
         predictor.set_image(load())
         with self._lock:
             self._predictors[index] = predictor
-            while len(self._predictors) > self.size:
+            while len(self._predictors) > 1 and (len(self._predictors) > self.size or self.nbytes > self.max_bytes):
                 self._predictors.popitem(last=False)
         return predictor
