@@ -74,6 +74,10 @@ class Sam2Widget(MessageDispatch, SyncedState):
         frame_cache_mb: for a clip, MiB of display JPEGs kept in the kernel (default 256,
             ~2,600 frames of 720p), filled in the background while the widget is idle so
             that jumping anywhere skips the video decoder; 0 turns it off.
+        memory, memory_options: for a clip, the tracker's memory policy (``"sam2"``, the official
+            behaviour and the default; ``"quality"``, ``"samurai"``, ``"dam4sam"``: see
+            ``sam2_backend.video.memory_policies``) and its options (the papers' defaults for
+            those not given); kept in session files and autosave.
         amg_options: ``AutomaticMaskGenerator`` options used by the widget's "segment
             everything" button (e.g. ``{"points_per_side": 16}``); checked here.
         autosave: a ``.npz`` path written (atomically, by the worker thread) after every
@@ -114,6 +118,11 @@ class Sam2Widget(MessageDispatch, SyncedState):
                 "call Sam2Widget(source, video=...) to get the widget for it."
             )
         opts = check_options(options)
+        if not self._for_clips and (opts["memory"] != "sam2" or opts["memory_options"]):
+            raise ValueError(
+                "memory= and memory_options= choose a clip tracker's memory policy; "
+                f"{type(self).__name__} shows {self._shows}, which are not tracked."
+            )
         sam = resolve_model(model, device)
         amg_options = dict(opts["amg_options"] or {})
         mask_generator(sam, amg_options)  # bad options fail now, not at the first click

@@ -13,6 +13,7 @@ import numpy as np
 
 from sam2_backend import AutomaticMaskGenerator, ModelConfig, SAM2Model
 from sam2_backend.devices import resolve_device
+from sam2_backend.video.memory_policies import POLICIES
 from sam2_backend.video.sources import VIDEO_EXTENSIONS
 
 from . import codecs
@@ -28,6 +29,8 @@ OPTIONS: dict[str, Any] = {
     "amg_options": None,  # AutomaticMaskGenerator options of the front end's "segment everything"
     "autosave": None,  # a file kept current after every action (sam2_widget/autosave.py)
     "frame_cache_mb": DEFAULT_MAX_MB,  # video: MiB of frame JPEGs kept in the kernel (frame_cache.py)
+    "memory": "sam2",  # video: the tracker's memory policy (sam2_backend/video/memory_policies)
+    "memory_options": None,  # video: that policy's options (the papers' defaults for those not given)
 }
 
 ModelArg = str | os.PathLike | ModelConfig | SAM2Model
@@ -105,6 +108,12 @@ _VALUES = {
     ),
     "autosave": ("None or a file path", lambda v: v is None or isinstance(v, (str, os.PathLike)), None),
     "frame_cache_mb": ("a number of MiB >= 0", _is_number, lambda v: v >= 0),
+    "memory": (f"one of {', '.join(map(repr, POLICIES))}", lambda v: isinstance(v, str), lambda v: v in POLICIES),
+    "memory_options": (
+        "None or a dict of the memory policy's options",
+        lambda v: v is None or isinstance(v, Mapping),
+        None,
+    ),
 }
 
 

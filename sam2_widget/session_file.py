@@ -150,8 +150,16 @@ def write_video_session(
     """Write a clip's ``session`` to ``path``; ``source`` is the clip's path (None: in memory),
     ``frame`` the shown one."""
     meta, runs = session.to_meta()
+    policy = session.tracker.memory_policy
     meta.update(
-        {"format": VIDEO_FORMAT, "version": VERSIONS[VIDEO_FORMAT], "model": model, "source": source, "frame": frame}
+        {
+            "format": VIDEO_FORMAT,
+            "version": VERSIONS[VIDEO_FORMAT],
+            "model": model,
+            "source": source,
+            "frame": frame,
+            "memory": {"name": policy.name, "options": policy.options()},
+        }
     )
     return write_npz_atomic(path, {"meta": _json_array(meta), "runs": runs})
 

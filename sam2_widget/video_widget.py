@@ -73,7 +73,7 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
         opts = check_options(options)
         jpegs = JpegCache(int(opts["frame_cache_mb"] * 2**20))  # a bad size fails before the clip is opened
         sam = resolve_model(model, device)
-        session = VideoSession(sam, source)
+        session = VideoSession(sam, source, memory=opts["memory"], memory_options=opts["memory_options"])
         try:
             super().__init__(source, sam, device, video, **options)
         except BaseException:  # bad shared options: release the clip opened above
@@ -228,6 +228,10 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
                 raise ValueError(f"{path} was saved from an in-memory clip: pass it again as source=.")
             source = saved.source
         autosave = options.pop("autosave", None)
+        saved_memory = saved.meta.get("memory") or {}  # files before memory policies: "sam2"
+        if "memory" not in options and "memory_options" not in options:
+            options["memory"] = saved_memory.get("name", "sam2")
+            options["memory_options"] = saved_memory.get("options") or None
         widget = cls(source, saved.model if model is None else model, device, **options)
         try:
             widget._session.restore(saved.meta, saved.runs)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from .base import Candidates, FrameScores, MemoryPolicy, MemoryQuery, PolicyState
@@ -28,6 +29,12 @@ def make_policy(memory: str | MemoryPolicy = "sam2", **options: Any) -> MemoryPo
         return memory
     if memory not in POLICIES:
         raise ValueError(f"memory must be one of {sorted(POLICIES)}, got {memory!r}.")
+    known = [p for p in inspect.signature(POLICIES[memory]).parameters if p != "self"]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(
+            f"{memory!r} has no option(s) {', '.join(map(repr, unknown))}; its options: {', '.join(known) or 'none'}."
+        )
     return POLICIES[memory](**options)
 
 
