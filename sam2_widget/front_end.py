@@ -92,6 +92,8 @@ class SyncedState(anywidget.AnyWidget):
     lanes = t.Dict(read_only=True).tag(sync=True)
     """Videos: ``{"obj_ids", "num_frames", "confidence", "changes"}``, the timeline's confidence and
     change bytes per object and frame (docs/widget_protocol.md); patched by ``lanes`` messages while tracking."""
+    memory = t.Dict(read_only=True).tag(sync=True)
+    """Videos: ``{"name", "options"}``, the tracker's memory policy (``set_memory`` changes it)."""
     progress = t.Dict(read_only=True).tag(sync=True)
     """Videos: ``{"running", "direction", "done", "total", "fps", "eta_s", "cancelled"}`` of tracking."""
     masks_version = t.Int(0, read_only=True).tag(sync=True)

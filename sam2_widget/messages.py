@@ -31,6 +31,7 @@ TYPES = (
     "track",
     "cancel",
     "fetch_frames",
+    "set_memory",
     "mark",
     "set_note",
     "next",

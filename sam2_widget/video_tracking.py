@@ -16,6 +16,8 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
+from sam2_backend.video.memory_policies import make_policy
+
 from .messages import string
 
 DIRECTIONS = ("forward", "backward", "both")
@@ -139,6 +141,34 @@ class Tracking:
     def cancel(self) -> bool:
         """Stop tracking after the current frame, keeping every frame done; False if nothing ran."""
         return self._cancel()
+
+    def set_memory(self, memory: str = "sam2", **options: Any) -> None:
+        """Switch the memory policy (``memory=`` of ``Sam2Widget``: ``"sam2"``, ``"quality"``,
+        ``"samurai"``, ``"dam4sam"``, with its options) for the frames tracked from now on; the
+        masks tracked before stay. Refused while tracking."""
+        self._call(self._set_memory, memory, options or None)
+
+    def _msg_set_memory(self, msg: dict) -> list[Future]:
+        options = msg.get("options")
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"set_memory options must be an object of the policy's options, got {options!r:.80}.")
+        return self._set_memory(string(msg, "memory"), options)[1]
+
+    def _set_memory(self, memory: Any, options: dict | None) -> tuple[None, list[Future]]:
+        if self._tickets.active:
+            raise ValueError("the memory policy cannot change while tracking: cancel or wait for the run to end.")
+        policy = make_policy(memory, **(options or {}))  # bad names and options fail here, on the caller's thread
+
+        def switch() -> None:
+            self._session.tracker.set_memory(policy)
+            self._show_memory()
+
+        return None, [self._worker.submit(switch)]
+
+    def _show_memory(self) -> None:
+        policy = self._session.tracker.memory_policy
+        with self._view_lock:
+            self.set_trait("memory", {"name": policy.name, "options": policy.options()})
 
     def _msg_track(self, msg: dict) -> list[Future]:
         return self._track(string(msg, "direction"), None, msg.get("objects"))[1]

@@ -59,7 +59,7 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
     """
 
     _for_clips = True
-    _messages = (*SHARED_MESSAGES, "track", "cancel", "fetch_frames")
+    _messages = (*SHARED_MESSAGES, "track", "cancel", "fetch_frames", "set_memory")
     _shows, _item = "clips", "frame"
 
     def __init__(
@@ -88,6 +88,7 @@ class Sam2VideoWidget(Tracking, TimelineFrames, Sam2Widget):
             self.set_trait("is_video", True)
             self.set_trait("image_count", session.num_frames)
             self.set_trait("progress", progress(False, "", 0, 0, 0.0, None))
+            self._show_memory()
         try:
             self._show_image(0)
         except ImageReadError as e:

@@ -90,10 +90,8 @@ class VideoTracker:
                 f"memory_frames_in_ram must be at least {2 * model.config.max_obj_ptrs_in_encoder} "
                 "(the frames tracking reads) or None."
             )
-        self.memory_policy = make_policy(memory, **(memory_options or {}))
-        # SAM 2's own policy runs the step as it always has (no scores read back per frame).
-        self._policy = None if type(self.memory_policy) is MemoryPolicy else self.memory_policy
-        self._policy_states: dict[int, PolicyState] = {}
+        self._lock = threading.RLock()
+        self.set_memory(memory, memory_options)  # a bad policy fails before the clip is opened
         self.model = model.eval()
         self.source: FrameSource = open_source(source)
         # Off the CPU, frames travel as uint8 and are resized and normalised on the device.
@@ -109,7 +107,6 @@ class VideoTracker:
         self._store = MemoryStore(model.device, memory_frames_in_ram, spill_dir)
         self._objects: dict[int, ObjectMemory] = {}
         self._cancel = threading.Event()
-        self._lock = threading.RLock()
         self.results = TrackResults(self.height, self.width, self.num_frames)
         if compile:
             model.compile_parts(video=True)
@@ -533,6 +530,16 @@ class VideoTracker:
                     obj.non_cond[frame] = state
                     obj.tracked.pop(frame, None)
             return self._publish(frame)
+
+    def set_memory(self, memory: str | MemoryPolicy = "sam2", memory_options: dict[str, Any] | None = None) -> None:
+        """Switch the memory policy (see the class) for the frames tracked from now on; the masks and
+        memories made before stay as they are, and each object's policy state starts afresh."""
+        policy = make_policy(memory, **(memory_options or {}))
+        with self._lock:
+            self.memory_policy = policy
+            # SAM 2's own policy runs the step as it always has (no scores read back per frame).
+            self._policy = None if type(policy) is MemoryPolicy else policy
+            self._policy_states: dict[int, PolicyState] = {}
 
     def remove_object(self, obj_id: int) -> None:
         """Forget an object: its prompts, memories and results."""

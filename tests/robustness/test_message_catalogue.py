@@ -90,6 +90,7 @@ IMAGE_ONLY = {
     "track on an image": (msg("track", direction="forward"), "track is not supported"),
     "fetch_frames on an image": (msg("fetch_frames", indices=[0]), "fetch_frames is not supported"),
     "mark a single image": (msg("mark", status="reviewed"), "review is for image sets"),
+    "set_memory on an image": (msg("set_memory", memory="quality"), "set_memory is not supported"),
 }
 
 # The review messages (issue 15), on a set of two images (review is on).
@@ -122,6 +123,16 @@ CLIP_ONLY = {
     "goto past the clip": (msg("goto", index=4), "out of range"),
     "mark on a clip": (msg("mark", status="reviewed"), "mark is not supported"),
     "fetch_thumbnails on a clip": (msg("fetch_thumbnails", indices=[0]), "fetch_thumbnails is not supported"),
+    "set_memory unknown": (msg("set_memory", memory="samurai2"), "memory must be one of"),
+    "set_memory a megabyte name": (msg("set_memory", memory="m" * HUGE), "memory must be one of"),
+    "set_memory name a list": (msg("set_memory", memory=["quality"]), "memory must be a string"),
+    "set_memory options a list": (msg("set_memory", memory="quality", options=[0.2]), "options must be an object"),
+    "set_memory unknown option": (msg("set_memory", memory="quality", options={"x": 1}), "has no option(s) 'x'"),
+    "set_memory a million options": (
+        msg("set_memory", memory="sam2", options={str(i): i for i in range(HUGE)}),
+        "has no option(s)",
+    ),
+    "set_memory option out of range": (msg("set_memory", memory="quality", options={"threshold": 5}), "threshold"),
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from sam2_widget import Sam2Widget
 from tests.images import synthetic_image
+from tests.widget.harness import Frontend, ok
 
 
 def _policy(w):
@@ -79,3 +80,36 @@ def test_session_files_and_autosave_keep_the_policy(video_model, clip, tmp_path)
         assert _policy(chosen).name == "quality"  # a policy given to load_session wins
     finally:
         chosen.close()
+
+
+def test_set_memory_switches_the_policy_for_what_is_tracked_next(video_model, clip):
+    w = Sam2Widget(clip, model=video_model, video=True)
+    try:
+        front = Frontend(w)
+        assert w.memory == {"name": "sam2", "options": {}}
+        w.add_points([[30, 30]], [1])
+        w.track("forward")
+        before = w.results.masks()
+        ok(front, front.send("set_memory", memory="quality", options={"threshold": 0.3}))
+        assert (
+            w.memory
+            == {"name": "quality", "options": {"threshold": 0.3}}
+            == {
+                "name": _policy(w).name,
+                "options": _policy(w).options(),
+            }
+        )
+        np.testing.assert_array_equal(w.results.masks(), before)  # what was tracked stays
+        w.set_memory("samurai", stable_frames=3)
+        assert (_policy(w).name, _policy(w).options()["stable_frames"]) == ("samurai", 3)
+        w.track("forward")  # and tracks with it
+        assert len(w.results) == len(clip)
+        w._tickets.issue()  # as if a run were queued: the policy cannot change under it
+        try:
+            with pytest.raises(ValueError, match="cannot change while tracking"):
+                w.set_memory("sam2")
+        finally:
+            w._tickets.finish()
+        assert _policy(w).name == "samurai"
+    finally:
+        w.close()

@@ -28,13 +28,14 @@ def make_policy(memory: str | MemoryPolicy = "sam2", **options: Any) -> MemoryPo
             raise ValueError("Options go with a policy's name, not with a policy object.")
         return memory
     if memory not in POLICIES:
-        raise ValueError(f"memory must be one of {sorted(POLICIES)}, got {memory!r}.")
+        raise ValueError(f"memory must be one of {sorted(POLICIES)}, got {memory!r:.80}.")
     known = [p for p in inspect.signature(POLICIES[memory]).parameters if p != "self"]
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(
-            f"{memory!r} has no option(s) {', '.join(map(repr, unknown))}; its options: {', '.join(known) or 'none'}."
+        named = ", ".join(f"{name!r:.40}" for name in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         )
+        raise TypeError(f"{memory!r} has no option(s) {named}; its options: {', '.join(known) or 'none'}.")
     return POLICIES[memory](**options)
 
 
