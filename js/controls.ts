@@ -25,6 +25,7 @@ export const CONTROL_MESSAGES: Readonly<Record<string, MessageType>> = {
   track_backward: "track",
   track_both: "track",
   cancel: "cancel",
+  memory: "set_memory",
   // a row of the object list
   toggle_visible: "set_visible",
   delete: "delete_object",

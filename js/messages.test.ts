@@ -95,6 +95,13 @@ describe("MessageBuilder", () => {
     expect(msg).toEqual({ type: "merge_objects", seq: 2, ids: [1, 2] });
   });
 
+  it("builds set_memory for the known policies only", () => {
+    const m = new MessageBuilder();
+    expect(m.setMemory("samurai")).toEqual({ type: "set_memory", seq: 1, memory: "samurai" });
+    expect(() => m.setMemory("samurai2")).toThrow(/memory must be one of sam2, quality, samurai, dam4sam/);
+    expect(m.setMemory("sam2").seq).toBe(2);
+  });
+
   it("uses up no seq on a rejected message", () => {
     const m = new MessageBuilder();
     expect(() => m.addPoint(Number.NaN, 0, 1)).toThrow();

@@ -23,6 +23,7 @@ export type Message =
   | { type: "track"; seq: number; direction: "forward" | "backward" | "both"; objects?: number[] }
   | { type: "cancel"; seq: number }
   | { type: "fetch_frames"; seq: number; indices: number[] }
+  | { type: "set_memory"; seq: number; memory: MemoryPolicy }
   | { type: "mark"; seq: number; status: ReviewStatus }
   | { type: "set_note"; seq: number; note: string }
   | { type: "next"; seq: number; status: ReviewStatus | "any"; direction: 1 | -1 }
@@ -52,6 +53,10 @@ function objectId(v: number): number {
  * Builds messages with increasing `seq` numbers, validating every field
  * first: a rejected message throws and uses up no `seq`.
  */
+/** The memory policies of the tracker (sam2_backend/video/memory_policies), "sam2" the official one. */
+export const MEMORY_POLICIES = ["sam2", "quality", "samurai", "dam4sam"] as const;
+export type MemoryPolicy = (typeof MEMORY_POLICIES)[number];
+
 export class MessageBuilder {
   private seq = 0;
 
@@ -150,6 +155,14 @@ export class MessageBuilder {
 
   cancel(): Message {
     return { type: "cancel", seq: this.next() };
+  }
+
+  /** Clips: the tracker's memory policy for the frames tracked next. */
+  setMemory(memory: string): Message {
+    if (!(MEMORY_POLICIES as readonly string[]).includes(memory)) {
+      throw new RangeError(`memory must be one of ${MEMORY_POLICIES.join(", ")}, got ${String(memory)}`);
+    }
+    return { type: "set_memory", seq: this.next(), memory: memory as MemoryPolicy };
   }
 
   fetchFrames(indices: readonly number[]): Message {

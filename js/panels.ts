@@ -159,7 +159,7 @@ export function focusedIn(root: HTMLElement): Element | null {
  * Disable or enable `button`. A focused button that gets disabled would drop the keyboard
  * out of the widget (to the page): `fallback` takes it instead.
  */
-export function setDisabled(button: HTMLButtonElement, disabled: boolean, fallback: HTMLElement): void {
+export function setDisabled(button: HTMLButtonElement | HTMLSelectElement, disabled: boolean, fallback: HTMLElement): void {
   if (disabled && focusedIn(button) !== null) fallback.focus({ preventScroll: true });
   button.disabled = disabled;
 }

@@ -113,6 +113,8 @@ export interface WidgetTraits {
   tracked: TrackedSpans[];
   lanes?: Partial<LaneTrait>;
   progress: Partial<Progress>;
+  /** Videos: the tracker's memory policy and its options (`set_memory` changes it). */
+  memory?: { name?: string; options?: Record<string, unknown> };
   /** The version of the latest `masks_changed` message. */
   masks_version: number;
   /** The `type`s of the messages this widget handles (controls.ts); missing or empty from older kernels. */

@@ -5,6 +5,7 @@
 // timing logic is in timeline.ts; this file builds the DOM and turns events into callbacks.
 
 import { changeColumns, laneColumns, type Lanes } from "./lanes";
+import { MEMORY_POLICIES } from "./messages";
 import { h, setDisabled, type TraitReader } from "./panels";
 import { layoutSpans, markPosition, progressFraction, progressText } from "./timeline";
 
@@ -15,6 +16,8 @@ export interface TimelineActions {
   track(direction: "forward" | "backward" | "both", selectedOnly: boolean): void;
   /** Go to the next (+1) / previous (-1) weak frame, or frame where an object appears or disappears. */
   jump(kind: "weak" | "transition", step: 1 | -1): void;
+  /** Track what comes next with this memory policy. */
+  setMemory(name: string): void;
   cancel(): void;
   togglePlay(): void;
 }
@@ -62,6 +65,12 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
     "aria-label": "Weak-frame threshold (confidence below it is weak)",
     title: "Weak-frame threshold: a frame is weak where an object present has confidence below it",
   });
+  const memory = h("select", "memory", {
+    "data-action": "memory",
+    "aria-label": "Memory policy for the frames tracked next",
+    title: "Memory policy for the frames tracked next (sam2: the official one)",
+  });
+  memory.append(...MEMORY_POLICIES.map((name) => h("option", "", { value: name }, name)));
   const prevTransition = btn("prev_transition", "Previous frame where an object appears or disappears", "◀ in/out", ",");
   const nextTransition = btn("next_transition", "Next frame where an object appears or disappears", "in/out ▶", ".");
   const bar = h("div", "progress", {
@@ -75,7 +84,7 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   const text = h("span", "progress-text", { "aria-live": "polite" });
   controls.append(prev, play, next, jump, count, back, both, fwd, onlyLabel, cancel, bar, text);
   const research = h("div", "timeline-controls", { role: "group", "aria-label": "Confidence" });
-  research.append(prevWeak, threshold, nextWeak, prevTransition, nextTransition);
+  research.append(prevWeak, threshold, nextWeak, prevTransition, nextTransition, memory);
 
   const track = h("div", "scrub");
   const lanes = h("div", "lanes");
@@ -118,6 +127,7 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
   prevTransition.addEventListener("click", () => actions.jump("transition", -1), listen);
   nextTransition.addEventListener("click", () => actions.jump("transition", 1), listen);
   cancel.addEventListener("click", () => actions.cancel(), listen);
+  memory.addEventListener("change", () => actions.setMemory(memory.value), listen);
 
   function render(get: TraitReader, playing: boolean): void {
     const t = {
@@ -142,6 +152,8 @@ export function buildTimeline(actions: TimelineActions, signal: AbortSignal): Ti
     if (running) setDisabled(cancel, false, fwd);
     for (const b of [back, both, fwd]) setDisabled(b, running, cancel);
     if (!running) setDisabled(cancel, true, fwd);
+    setDisabled(memory, running, cancel); // the kernel refuses a switch under a run
+    if (document.activeElement !== memory) memory.value = get("memory")?.name ?? "sam2";
     fill.style.width = `${100 * progressFraction(t.progress)}%`;
     bar.setAttribute("aria-valuenow", String(Math.round(100 * progressFraction(t.progress))));
     bar.setAttribute("aria-valuetext", progressText(t.progress) || "not tracking");

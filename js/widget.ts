@@ -276,6 +276,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
               send(() => messages.track(direction, selectedOnly ? [model.get("selected_id")] : undefined)),
             jump: (kind, step) => actions.perform({ type: "jump", kind, step }),
             cancel: () => send(() => messages.cancel()),
+            setMemory: (name) => send(() => messages.setMemory(name)),
             togglePlay: () => player.togglePlay(),
           },
           events.signal,
@@ -296,7 +297,7 @@ function render({ model, el, signal }: RenderProps<WidgetTraits>): () => void {
 
   if (player !== null && timeline !== null) {
     ui.status.before(timeline.root);
-    on(["image_index", "image_count", "prompt_frames", "tracked", "objects", "progress"], renderTimeline);
+    on(["image_index", "image_count", "prompt_frames", "tracked", "objects", "progress", "memory"], renderTimeline);
     on(["image_index"], () => player.onKernelIndex());
     on(["lanes"], () => {
       lanes.set(model.get("lanes"));
