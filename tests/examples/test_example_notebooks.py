@@ -161,6 +161,12 @@ def check_research(folder: Path) -> None:
     others = [n for n, obj_id in enumerate(saved["ids"]) if obj_id != corrected["obj_id"]]
     np.testing.assert_array_equal(saved["after"][:, others], confidence[:, others])
     np.testing.assert_array_equal(saved["after"][: corrected["frame"]], confidence[: corrected["frame"]])
+    policies = np.load(folder / "outputs" / "policies.npz")
+    agreement = policies["agreement"]
+    assert agreement.shape == (CLIP_FRAMES, 3) and ((agreement >= 0) & (agreement <= 1)).all()
+    assert policies["disagree"].tolist() == np.flatnonzero((agreement < 0.9).any(axis=1)).tolist()
+    for memory in ("sam2", "samurai"):
+        assert policies[f"confidence_{memory}"].shape == (CLIP_FRAMES, 3)
 
 
 CHECKS: dict[str, Callable[[Path], None]] = {
