@@ -37,6 +37,7 @@ from tests.e2e.helpers import (
     write_notebook,
 )
 from tests.images import synthetic_image
+from tests.widget.test_snapshot import decode_runs
 
 IMAGE_W, IMAGE_H = 240, 180
 LEVELS = 3  # per channel: JPEG decoders and 8-bit blending (see above)
@@ -176,18 +177,6 @@ def test_snapshot_equals_the_canvas_and_the_saved_notebook_keeps_it(page, jupyte
 def page_data(path) -> dict:
     text = path.read_text()
     return json.loads(re.search(r'<script id="sam2-data" type="application/json">(.*?)</script>', text, re.S)[1])
-
-
-def decode_runs(text: str) -> list[int]:
-    runs, value, shift = [], 0, 0
-    for b in base64.b64decode(text):
-        value += (b & 0x7F) << shift
-        if b & 0x80:
-            shift += 7
-        else:
-            runs.append(value)
-            value, shift = 0, 0
-    return runs
 
 
 def item_masks(item: dict) -> dict[int, np.ndarray]:
