@@ -21,6 +21,9 @@ Two parts:
   environment by benchmarks/official_edgetam.py) on the same random EdgeTAM weights,
   clip and clicks, 1 and 3 objects at ``--image-size``; and EdgeTAM's fps against SAM 2.1
   tiny's (ours, exact) from the speed part. ``--skip-edgetam`` leaves it out.
+* memory policies: ours (exact) with each memory policy of ``VideoTracker(memory=...)``
+  ("sam2", "quality", "samurai", "dam4sam"), 1 and 3 objects, on the speed part's clip and
+  clicks: time per frame relative to "sam2". ``--skip-policies`` leaves it out.
 * memory: one run per implementation (and ours on EdgeTAM) tracks ``--long-frames`` frames (1 object)
   and records the peak RSS (``ru_maxrss``) and the current RSS (``VmRSS``) after
   frame 50 and after the last frame. Tracking 500 frames at 1024 on a small CPU
@@ -79,6 +82,7 @@ SPEED_RUNS = {
 }
 # Ours / peer on the same path: (path, ours, transformers).
 PATHS = [("exact", "ours", "transformers"), ("fast (bf16)", "ours bf16", "transformers bf16")]
+POLICIES = ("sam2", "quality", "samurai", "dam4sam")  # VideoTracker(memory=...), timed against "sam2"
 PEER_FRAMES = 3  # frames compared with transformers before timing
 PEER_TOLERANCE = 1e-3
 
@@ -169,17 +173,19 @@ class _Reference:
 
 
 class _Ours:
-    def __init__(self, ckpt: str, image_size: int, precision: str = "auto", model: str = MODEL):
+    def __init__(self, ckpt: str, image_size: int, precision: str = "auto", model: str = MODEL, memory: str = "sam2"):
         from sam2_backend import load_model
         from sam2_backend.configs import get_config
 
         config = get_config(model).replace(image_size=image_size)
         self.model = load_model(ckpt, device="cpu", config=config, precision=precision)
+        self.memory = memory
 
     def open(self, folder: str, objects) -> None:
         from sam2_backend import VideoTracker
 
-        self.tracker = VideoTracker(self.model, folder)  # defaults: memory_frames_in_ram=32, no autocast on CPU
+        # defaults: memory_frames_in_ram=32, no autocast on CPU
+        self.tracker = VideoTracker(self.model, folder, memory=self.memory)
         for obj_id, points, labels in objects:
             self.tracker.add_points(0, obj_id, points, labels)
 
@@ -247,7 +253,9 @@ def _implementation(job: dict):
         return _Reference(job["ckpt"], job["image_size"])
     if job["impl"] == "transformers":
         return _Transformers(job["ckpt"], job["image_size"], job.get("bf16", False))
-    return _Ours(job["ckpt"], job["image_size"], job.get("precision", "auto"), job.get("model", MODEL))
+    return _Ours(
+        job["ckpt"], job["image_size"], job.get("precision", "auto"), job.get("model", MODEL), job.get("memory", "sam2")
+    )
 
 
 def worker(job: dict) -> dict:
@@ -411,6 +419,7 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="only the memory part")
     parser.add_argument("--skip-memory", action="store_true", help="only the speed part")
     parser.add_argument("--skip-edgetam", action="store_true", help="leave out the EdgeTAM part")
+    parser.add_argument("--skip-policies", action="store_true", help="leave out the memory policies' part")
     parser.add_argument(
         "--memory-impls",
         nargs="+",
@@ -497,6 +506,23 @@ def main() -> None:
             edgetam_checkpoint(edgetam_ckpt)
             if not args.skip_speed:
                 edgetam = edgetam_speed(str(edgetam_ckpt), str(short), args)
+        policies = {}
+        if not args.skip_policies:
+            for objects in (1, 3):
+                for memory_policy in POLICIES:
+                    job = {
+                        "impl": "ours",
+                        "ckpt": ckpt,
+                        "image_size": args.image_size,
+                        "folder": str(short),
+                        "objects": objects,
+                        "memory": memory_policy,
+                    }
+                    policies[memory_policy, objects] = r = _run(job, args.threads, args.save)
+                    print(
+                        f"  policy {memory_policy}, {objects} object(s): {r['frames'] / r['propagate_s']:.3f} fps",
+                        file=sys.stderr,
+                    )
         if not args.skip_memory:
             clips = {args.long_frames: tmp / "clip"}
             if args.long_frames > early:
@@ -618,6 +644,27 @@ def main() -> None:
                         f">= 10 with {objects} object(s): {speedup:.2f} (median per frame "
                         f"{s2['frame_s_median'] / e['frame_s_median']:.2f})"
                     )
+        print()
+    if policies:
+        print(
+            f"Memory policies (ours, exact): {args.frames} frames at image size {args.image_size}, the same clip "
+            "and clicks (random weights: the policies choose other masks and memories than trained weights "
+            'would, the cost of choosing is what is timed). Ratio = policy / "sam2"; < 1 is faster.'
+        )
+        header = (
+            f"{'objects':>7} {'policy':8} {'fps':>6} {'median s/frame':>15} {'CPU s/frame':>12} {'ratio':>6} {'CPU':>5}"
+        )
+        print(header)
+        print("-" * len(header))
+        for objects in (1, 3):
+            base = policies["sam2", objects]
+            for memory_policy in POLICIES:
+                r = policies[memory_policy, objects]
+                print(
+                    f"{objects:7d} {memory_policy:8} {r['frames'] / r['propagate_s']:6.3f} {r['frame_s_median']:15.2f} "
+                    f"{r['frame_cpu_s_median']:12.2f} {r['frame_s_median'] / base['frame_s_median']:6.2f} "
+                    f"{r['frame_cpu_s_median'] / base['frame_cpu_s_median']:5.2f}"
+                )
         print()
     mem_ok = grow = edgetam_long = None
     if memory:
